@@ -1,0 +1,249 @@
+"""The ``dote`` command: validate, build, serve, init, demo.
+
+Messages are French: editors read them. Problems come from the pipeline as values; this
+edge prints them and turns them into exit codes (0 valid, 1 problems, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from dote import __version__, pipeline
+from dote.problems import format_problems
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+_ARGPARSE_FR = (
+    (r"the following arguments are required: (.*)", r"arguments obligatoires manquants : \1"),
+    (r"unrecognized arguments: (.*)", r"arguments non reconnus : \1"),
+    (r"argument (.*): invalid int value: (.*)", r"argument \1 : nombre entier attendu, pas \2"),
+    (r"argument (.*): invalid choice: (.*) \(choose from (.*)\)", r"argument \1 : choix \2 invalide (possibles : \3)"),
+    (r"argument (.*): expected one argument", r"argument \1 : une valeur est attendue"),
+    (r"invalid choice: (.*) \(choose from (.*)\)", r"choix \1 invalide (possibles : \2)"),
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        return super().add_usage(usage, actions, groups, prefix or "utilisation : ")
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("add_help", False)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "arguments"
+        self._optionals.title = "options"
+        self.add_argument("-h", "--help", action="help", help="affiche cette aide et quitte")
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, french in _ARGPARSE_FR:
+            message = re.sub(pattern, french, message)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog} : erreur : {message}\n")
+
+
+def _root(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dote",
+        description="Maison DOTE : registres RGPD d'un territoire, validés et publiés en site web.",
+    )
+    parser.add_argument("--version", action="version", version=f"dote {__version__}",
+                        help="affiche la version et quitte")
+    sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("validate", help="vérifie les registres d'un territoire",
+                       description="Vérifie la syntaxe, le format, les codes et les références des registres.")
+    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
+                   help="dossier du territoire (par défaut : le dossier courant)")
+    p.add_argument("--format", choices=["text", "github", "json"], default="text",
+                   help="text (par défaut), github (annotations de pull request) ou json")
+
+    p = sub.add_parser("build", help="valide puis construit le site",
+                       description="Valide les registres puis construit le site (mkdocs build --strict). "
+                       "En cas d'erreur, le site précédent reste intact.")
+    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
+                   help="dossier du territoire (par défaut : le dossier courant)")
+    p.add_argument("--site-dir", type=_root, metavar="DOSSIER",
+                   help="dossier de sortie (par défaut : site/ dans le territoire)")
+    p.add_argument("-v", "--verbose", action="store_true", help="affiche le détail de la construction")
+
+    p = sub.add_parser("serve", help="prévisualise le site en local, mis à jour à chaque modification")
+    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
+                   help="dossier du territoire (par défaut : le dossier courant)")
+    p.add_argument("-a", "--dev-addr", default="127.0.0.1:8000", metavar="IP:PORT",
+                   help="adresse d'écoute (par défaut : 127.0.0.1:8000)")
+
+    p = sub.add_parser("init", help="crée un nouveau territoire prêt à construire")
+    p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
+    p.add_argument("--nom", default=None, help="nom de la Maison (par défaut : déduit du dossier)")
+    p.add_argument("--territoire", default=None, help="nom du territoire couvert")
+
+    p = sub.add_parser("demo", help="crée un territoire synthétique de la taille voulue (mesures)")
+    p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
+    p.add_argument("--members", type=int, default=50, metavar="N", help="nombre de membres (par défaut : 50)")
+    p.add_argument("--activities", type=int, default=10, metavar="M",
+                   help="activités par membre (par défaut : 10)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="graine du tirage (par défaut : 0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args.root, args.format)
+        if args.command == "build":
+            return _build(args.root, args.site_dir, verbose=args.verbose)
+        if args.command == "serve":
+            return _serve(args.root, args.dev_addr)
+        if args.command == "init":
+            from dote.scaffold import init_territory
+
+            return _scaffold(lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
+                             args.directory)
+        if args.command == "demo":
+            from dote.scaffold import demo_territory
+
+            if args.members < 1 or args.activities < 0:
+                print("dote : erreur : il faut au moins un membre et un nombre d'activités positif",
+                      file=sys.stderr)
+                return EXIT_USAGE
+            return _scaffold(
+                lambda: demo_territory(args.directory, members=args.members,
+                                       activities=args.activities, seed=args.seed),
+                args.directory,
+            )
+    except KeyboardInterrupt:
+        print("\ndote : interrompu", file=sys.stderr)
+        return 130
+    return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _validate(root: Path, fmt: str) -> int:
+    result = pipeline.run(root)
+    output = format_problems(result.problems, fmt)
+    if fmt == "json" or output:
+        print(output)
+    if result.errors:
+        if fmt == "text":
+            n = len(result.errors)
+            print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if fmt == "text":
+        territory = result.territory
+        assert territory is not None
+        print(f"Territoire valide : {len(territory.members)} membres, "
+              f"{len(territory.activities)} activités, {len(territory.processors)} sous-traitants.",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def _mkdocs_logging(verbose: bool) -> None:
+    logger = logging.getLogger("mkdocs")
+    if not any(getattr(h, "_dote", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+        handler._dote = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, MkDocsException, PluginError
+
+    root = root.resolve()
+    config_file = root / "mkdocs.yml"
+    if not config_file.is_file():
+        print(f"dote : erreur : {config_file} introuvable : ce dossier n'est pas un territoire "
+              "(créez-en un avec « dote init DOSSIER »)", file=sys.stderr)
+        return EXIT_USAGE
+    target = (site_dir or root / "site").resolve()
+    if target == root or root.is_relative_to(target) or target.is_relative_to(root / "docs") or \
+            target.is_relative_to(root / "registers"):
+        print(f"dote : erreur : le dossier de sortie {target} contiendrait ou écraserait les sources",
+              file=sys.stderr)
+        return EXIT_USAGE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _mkdocs_logging(verbose)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        config = load_config(config_file=str(config_file), site_dir=str(staging), strict=True)
+        if "dote" not in config.plugins:
+            print("dote : erreur : mkdocs.yml ne déclare pas le plugin « dote » (plugins: - dote)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        build(config)
+    except PluginError as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
+        shutil.rmtree(staging, ignore_errors=True)
+        return EXIT_PROBLEMS
+    except (Abort, MkDocsException) as err:
+        print(f"dote : erreur : la construction a échoué ({err})", file=sys.stderr)
+        print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
+        shutil.rmtree(staging, ignore_errors=True)
+        return EXIT_PROBLEMS
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _replace_dir(staging, target)
+    print(f"Site construit dans {target}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` in place of ``target`` with two renames, so a reader never sees half a site."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{new.name}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _serve(root: Path, dev_addr: str) -> int:
+    from mkdocs.commands.serve import serve
+    from mkdocs.exceptions import Abort, MkDocsException
+
+    root = root.resolve()
+    _mkdocs_logging(verbose=True)
+    try:
+        serve(config_file=str(root / "mkdocs.yml"), dev_addr=dev_addr, livereload=True)
+    except (Abort, MkDocsException) as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _scaffold(make: object, directory: Path) -> int:
+    from dote.scaffold import ScaffoldError
+
+    try:
+        make()  # type: ignore[operator]
+    except ScaffoldError as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Territoire créé dans {directory}. Construisez-le avec : dote build {directory}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The MkDocs adapter: runs the pipeline once per build and hands its pages to MkDocs.
+
+Generated pages never go through Markdown: each is added as a tiny virtual file, and
+its HTML, rendered by Jinja, replaces the (empty) content after Markdown. They stay out
+of the navigation unless ``mkdocs.yml`` lists them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from dote import pipeline, render
+from dote.model import Territory
+from dote.problems import format_problems, relative_name
+from dote.schema import published_schemas
+
+log = logging.getLogger("mkdocs.plugins.dote")
+
+STYLESHEET = "assets/dote/dote.css"
+# Generated pages are not rendered by mkdocs-macros: their text comes from registers.
+_STUB = "---\nrender_macros: false\n---\n"
+
+
+class DoteConfig(base.Config):
+    enabled = c.Type(bool, default=True)
+    # The territory's root folder (holding registers/); defaults to the folder of mkdocs.yml.
+    root = c.Optional(c.Dir(exists=True))
+    # The date that rules relative to "today" use (ISO 8601); defaults to the build's day.
+    reference_date = c.Optional(c.Type(str))
+
+
+class DotePlugin(BasePlugin[DoteConfig]):
+    """Adds the registers of a Maison DOTE territory to an MkDocs site."""
+
+    def __init__(self) -> None:
+        self.territory: Territory | None = None
+        self.root: Path | None = None
+        self._pages: dict[str, render.GeneratedPage] = {}
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        if not self.config.enabled:
+            return config
+        self.root = Path(self.config.root or Path(config.config_file_path).parent).resolve()
+        today = None
+        if self.config.reference_date:
+            try:
+                today = dt.date.fromisoformat(self.config.reference_date)
+            except ValueError as err:
+                raise PluginError(
+                    f"dote : reference_date « {self.config.reference_date} » n'est pas une date AAAA-MM-JJ"
+                ) from err
+        result = pipeline.run(self.root, today=today)
+        for warning in result.problems:
+            if not warning.is_error:
+                log.info(warning.text())
+        if not result.ok or result.territory is None:
+            raise PluginError(
+                f"le territoire « {relative_name(self.root, Path.cwd())} » contient "
+                f"{len(result.errors)} erreur(s) :\n" + format_problems(result.errors, "text")
+            )
+        self.territory = result.territory
+        env = render.environment(self.root)
+        self._pages = {p.src_uri: p for p in render.register_pages(self.territory, env)}
+        config.extra["dote"] = {
+            "fictive": self.territory.maison.fictional,
+            "nom": self.territory.maison.name,
+        }
+        # The package's theme overrides (fictional-territory banner, legal links in the
+        # footer) sit between the territory's own custom_dir and Material's templates.
+        theme_dir = str(Path(__file__).parent / "theme")
+        if theme_dir not in config.theme.dirs:
+            config.theme.dirs.insert(1 if config.theme.custom_dir else 0, theme_dir)
+        if STYLESHEET not in [str(s) for s in config.extra_css]:
+            config.extra_css.append(STYLESHEET)
+        return config
+
+    def on_files(self, files: Files, /, *, config: MkDocsConfig) -> Files | None:
+        if not self.config.enabled:
+            return files
+        for src_uri in self._pages:
+            if files.get_file_from_path(src_uri) is not None:
+                raise PluginError(
+                    f"dote : docs/{src_uri} est une page générée à partir des registres ; "
+                    "supprimez ou renommez ce fichier"
+                )
+            files.append(File.generated(config, src_uri, content=_STUB))
+        stylesheet = Path(__file__).parent / "assets" / "dote.css"
+        files.append(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
+        for name, text in published_schemas().items():
+            files.append(File.generated(config, f"schemas/{name}", content=text))
+        return files
+
+    def on_page_markdown(
+        self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        generated = self._pages.get(page.file.src_uri)
+        if generated is None:
+            return markdown
+        page.meta["title"] = generated.title
+        return ""
+
+    def on_page_content(
+        self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        generated = self._pages.get(page.file.src_uri)
+        if generated is None:
+            return html
+        return generated.render(page.url)
+
+    def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
+        if self.root is not None:
+            for folder in ("registers", "overrides"):
+                if (self.root / folder).is_dir():
+                    server.watch(str(self.root / folder))
+        return server

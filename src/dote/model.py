@@ -1,0 +1,523 @@
+"""The typed, immutable records the engine speaks in.
+
+Registers are written with French keys and codes; this module is the one place where
+they become English-named records. Codes become :class:`~dote.vocabulary.Term` objects
+(label, reference, attributes), so templates and rules never look codes up again.
+Confidential fields (security measures, internal notes, staff names) have no place
+here: the public model cannot carry them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dote.problems import Position
+from dote.vocabulary import Term, Vocabularies
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str = ""
+    address: str = ""
+    phone: str = ""
+    form_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    email: str = ""
+    address: str = ""
+    phone: str = ""
+    designation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long one data category is kept, from when, and what happens then (Art. 30(1)(f))."""
+
+    duration: str = ""  # ISO 8601, e.g. P1Y6M
+    criteria: str = ""
+    start: str = ""
+    final_fate: Term | None = None
+    reference: str = ""
+    details: str = ""
+
+    @property
+    def duration_text(self) -> str:
+        return duration_in_words(self.duration) if self.duration else ""
+
+
+@dataclass(frozen=True, slots=True)
+class DataCategory:
+    kind: Term
+    details: str = ""
+    retention: Retention | None = None
+
+    @property
+    def nature(self) -> str:
+        """``courante``, ``sensible`` (Art. 9), ``penale`` (Art. 10) or ``nir``."""
+        return str(self.kind.attr("nature", "courante"))
+
+    @property
+    def is_sensitive(self) -> bool:
+        return self.nature != "courante"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    country: Term
+    recipient: str
+    safeguard: Term | None = None
+    details: str = ""
+
+    @property
+    def leaves_eea(self) -> bool:
+        return self.country.attr("zone") == "pays-tiers"
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasis:
+    basis: Term
+    reference: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """The Art. 9(2) exception or Art. 10 condition that allows sensitive data."""
+
+    condition: Term
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipients:
+    internal: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()
+    processors: tuple[str, ...] = ()  # processor ids
+
+    def __bool__(self) -> bool:
+        return bool(self.internal or self.external or self.processors)
+
+
+@dataclass(frozen=True, slots=True)
+class Dpia:
+    criteria: tuple[Term, ...] = ()
+    cnil_types: tuple[Term, ...] = ()
+    exemption: Term | None = None
+    status: Term | None = None
+    date: dt.date | None = None
+    summary: str = ""
+    link: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Dates:
+    created: dt.date | None = None
+    updated: dt.date | None = None
+    reviewed: dt.date | None = None
+    next_review: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """``modele: etat-civil@2``: the model id, and the pinned version if any."""
+
+    id: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        name, _, version = text.partition("@")
+        return cls(name, int(version) if version else None)
+
+    def __str__(self) -> str:
+        return f"{self.id}@{self.version}" if self.version else self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One processing activity of a member (an Art. 30(1) record)."""
+
+    id: str
+    member_id: str
+    name: str
+    status: Term
+    role: Term
+    position: Position
+    description: str = ""
+    joint_controllers: tuple[Person, ...] = ()
+    department: str = ""
+    purpose: str = ""
+    secondary_purposes: tuple[str, ...] = ()
+    legal_basis: LegalBasis | None = None
+    conditions: tuple[Condition, ...] = ()
+    subjects: tuple[Term, ...] = ()
+    subjects_details: str = ""
+    categories: tuple[DataCategory, ...] = ()
+    sources: tuple[Term, ...] = ()
+    sources_details: str = ""
+    mandatory_collection: bool | None = None
+    recipients: Recipients = field(default_factory=Recipients)
+    transfers: tuple[Transfer, ...] | None = None  # None: not stated; (): "aucun"
+    tools: tuple[str, ...] = ()
+    volume: int | None = None
+    rights_not_applicable: tuple[Term, ...] = ()
+    rights_details: str = ""
+    automated_decision: bool | None = None
+    profiling: bool | None = None
+    algorithm_rules: str = ""
+    algorithm_link: str = ""
+    dpia: Dpia | None = None
+    information_notice: str = ""  # "generee", "absente" or a URL
+    themes: tuple[Term, ...] = ()
+    dates: Dates = field(default_factory=Dates)
+    model: ModelRef | None = None
+
+    @property
+    def sensitive_categories(self) -> tuple[DataCategory, ...]:
+        return tuple(c for c in self.categories if c.is_sensitive)
+
+    @property
+    def transfers_outside_eea(self) -> tuple[Transfer, ...]:
+        return tuple(t for t in self.transfers or () if t.leaves_eea)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    name: str
+    kind: Term
+    position: Position
+    rights_contact: Contact
+    dpo: Person | None
+    dpo_shared: bool
+    publication: str = "complete"
+    description: str = ""
+    siren: str = ""
+    insee_code: str = ""
+    town: str = ""
+    parent_id: str = ""
+    population: int | None = None
+    staff: int | None = None
+    address: str = ""
+    website: str = ""
+    joined: dt.date | None = None
+    training_last: dt.date | None = None
+    training_participants: int | None = None
+    activities: tuple[Activity, ...] = ()
+
+    @property
+    def sector(self) -> str:
+        return str(self.kind.attr("secteur", "public"))
+
+
+@dataclass(frozen=True, slots=True)
+class Hosting:
+    country: Term
+    provider: str = ""
+    details: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Processor:
+    id: str
+    name: str
+    position: Position
+    services: tuple[str, ...] = ()
+    siren: str = ""
+    website: str = ""
+    member_id: str = ""
+    contact: Contact | None = None
+    dpo: Person | None = None
+    hosting: tuple[Hosting, ...] = ()
+    contract_status: Term | None = None
+    contract_date: dt.date | None = None
+    contract_details: str = ""
+    transfers: tuple[Transfer, ...] | None = None
+    certifications: tuple[str, ...] = ()
+
+    @property
+    def countries_outside_eea(self) -> tuple[Term, ...]:
+        found = [h.country for h in self.hosting] + [t.country for t in self.transfers or ()]
+        seen: dict[str, Term] = {}
+        for country in found:
+            if country.attr("zone") == "pays-tiers":
+                seen.setdefault(country.code, country)
+        return tuple(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Maison:
+    name: str
+    territory: str
+    contact: Contact
+    dpo: Person
+    licence: Term
+    publication_director: str
+    host_name: str
+    host_address: str
+    host_phone: str = ""
+    description: str = ""
+    fictional: bool = False
+    website: str = ""
+    siren: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for page macros
+
+
+@dataclass(frozen=True)
+class Territory:
+    """A whole territory, validated and resolved: what every output is made from."""
+
+    maison: Maison
+    members: tuple[Member, ...]
+    processors: Mapping[str, Processor]
+    vocabularies: Vocabularies
+
+    @property
+    def activities(self) -> tuple[Activity, ...]:
+        return tuple(a for m in self.members for a in m.activities)
+
+    def member(self, member_id: str) -> Member:
+        for m in self.members:
+            if m.id == member_id:
+                return m
+        raise KeyError(member_id)
+
+
+# --- from the French format ----------------------------------------------------------
+
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+_UNITS = (("an", "ans"), ("mois", "mois"), ("semaine", "semaines"), ("jour", "jours"))
+
+
+def duration_in_words(iso: str) -> str:
+    """``P1Y6M`` → « 1 an et 6 mois »; unknown shapes are returned unchanged."""
+    match = _DURATION.match(iso)
+    if not match:
+        return iso
+    parts = [
+        f"{int(n)} {unit[0] if int(n) == 1 else unit[1]}"
+        for n, unit in zip(match.groups(), _UNITS, strict=True)
+        if n and int(n)
+    ]
+    if not parts:
+        return "aucune conservation"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or ())
+
+
+class Converter:
+    """Builds records from schema-valid French data, looking codes up once."""
+
+    def __init__(self, vocabularies: Vocabularies) -> None:
+        self.vocabularies = vocabularies
+
+    def term(self, vocabulary: str, code: Any) -> Term:
+        return self.vocabularies[vocabulary][str(code)]
+
+    def maybe_term(self, vocabulary: str, code: Any) -> Term | None:
+        return self.term(vocabulary, code) if code is not None else None
+
+    def terms(self, vocabulary: str, codes: Any) -> tuple[Term, ...]:
+        return tuple(self.term(vocabulary, c) for c in codes or ())
+
+    def contact(self, data: Mapping[str, Any] | None) -> Contact:
+        data = data or {}
+        return Contact(
+            data.get("courriel", ""), data.get("adresse", ""),
+            data.get("telephone", ""), data.get("formulaire", ""),
+        )
+
+    def person(self, data: Mapping[str, Any]) -> Person:
+        return Person(
+            data["nom"], data.get("courriel", ""), data.get("adresse", ""),
+            data.get("telephone", ""), data.get("numero_designation", ""),
+        )
+
+    def transfers(self, value: Any) -> tuple[Transfer, ...] | None:
+        if value is None:
+            return None
+        if value == "aucun":
+            return ()
+        return tuple(
+            Transfer(
+                self.term("pays", t["pays"]), t["destinataire"],
+                self.maybe_term("garanties-transfert", t.get("garantie")), t.get("precisions", ""),
+            )
+            for t in value
+        )
+
+    def maison(self, data: Mapping[str, Any]) -> Maison:
+        publication = data["publication"]
+        host = publication["hebergeur"]
+        return Maison(
+            name=data["nom"],
+            territory=data["territoire"],
+            contact=self.contact(data["contact"]),
+            dpo=self.person(data["dpo"]),
+            licence=self.term("licences", publication["licence"]),
+            publication_director=publication["directeur_publication"],
+            host_name=host["nom"],
+            host_address=host["adresse"],
+            host_phone=host.get("telephone", ""),
+            description=data.get("description", ""),
+            fictional=bool(data.get("fictive", False)),
+            website=data.get("site", ""),
+            siren=data.get("siren", ""),
+            raw=data,
+        )
+
+    def member(
+        self, member_id: str, data: Mapping[str, Any], position: Position, maison: Maison | None,
+        activities: tuple[Activity, ...],
+    ) -> Member:
+        dpo_data = data.get("dpo")
+        shared = dpo_data == "mutualise"
+        dpo = (maison.dpo if maison else None) if shared else (
+            self.person(dpo_data) if isinstance(dpo_data, Mapping) else None
+        )
+        kind = self.term("types-membres", data["type"])
+        default_publication = "complete" if kind.attr("secteur") == "public" else "choix"
+        training = data.get("formation") or {}
+        return Member(
+            id=member_id,
+            name=data["nom"],
+            kind=kind,
+            position=position,
+            rights_contact=self.contact(data.get("exercice_des_droits")),
+            dpo=dpo,
+            dpo_shared=shared,
+            publication=data.get("publication", default_publication),
+            description=data.get("description", ""),
+            siren=data.get("siren", ""),
+            insee_code=data.get("code_insee", ""),
+            town=data.get("commune", ""),
+            parent_id=data.get("rattachement", ""),
+            population=data.get("population"),
+            staff=data.get("effectif"),
+            address=data.get("adresse", ""),
+            website=data.get("site", ""),
+            joined=_date(data.get("adhesion")),
+            training_last=_date(training.get("derniere_session")),
+            training_participants=training.get("participants"),
+            activities=activities,
+        )
+
+    def activity(
+        self, activity_id: str, member_id: str, data: Mapping[str, Any], position: Position
+    ) -> Activity:
+        purposes = data.get("finalites") or {}
+        basis = data.get("base_legale")
+        recipients = data.get("destinataires") or {}
+        rights = data.get("droits") or {}
+        algorithm = data.get("traitement_algorithmique") or {}
+        dates = data.get("dates") or {}
+        dpia = data.get("aipd")
+        notice = data.get("mention_information")
+        return Activity(
+            id=activity_id,
+            member_id=member_id,
+            name=data["nom"],
+            status=self.term("statuts-activite", data["statut"]),
+            role=self.term("roles", data.get("role", "responsable")),
+            position=position,
+            description=data.get("description", ""),
+            joint_controllers=tuple(self.person(p) for p in data.get("responsables_conjoints") or ()),
+            department=data.get("service", ""),
+            purpose=purposes.get("principale", ""),
+            secondary_purposes=_texts(purposes.get("secondaires")),
+            legal_basis=LegalBasis(
+                self.term("bases-legales", basis["code"]), basis.get("reference", ""),
+                basis.get("precisions", ""),
+            ) if basis else None,
+            conditions=tuple(
+                Condition(self.term("conditions-sensibles", c["code"]), c.get("reference", ""))
+                for c in data.get("conditions_sensibles") or ()
+            ),
+            subjects=self.terms("personnes-concernees", data.get("personnes_concernees")),
+            subjects_details=data.get("personnes_precisions", ""),
+            categories=tuple(self._category(c) for c in data.get("categories_donnees") or ()),
+            sources=self.terms("sources-donnees", data.get("sources")),
+            sources_details=data.get("sources_precisions", ""),
+            mandatory_collection=data.get("collecte_obligatoire"),
+            recipients=Recipients(
+                _texts(recipients.get("internes")), _texts(recipients.get("externes")),
+                _texts(recipients.get("sous_traitants")),
+            ),
+            transfers=self.transfers(data.get("transferts")),
+            tools=_texts(data.get("outils")),
+            volume=data.get("volume"),
+            rights_not_applicable=self.terms("droits", rights.get("non_applicables")),
+            rights_details=rights.get("precisions", ""),
+            automated_decision=data.get("decision_automatisee"),
+            profiling=data.get("profilage"),
+            algorithm_rules=algorithm.get("regles", ""),
+            algorithm_link=algorithm.get("lien", ""),
+            dpia=Dpia(
+                criteria=self.terms("criteres-aipd", dpia.get("criteres")),
+                cnil_types=self.terms("liste-cnil-aipd", dpia.get("liste_cnil")),
+                exemption=self.maybe_term("exemptions-aipd", dpia.get("exemption")),
+                status=self.maybe_term("statuts-aipd", dpia.get("statut")),
+                date=_date(dpia.get("date")),
+                summary=dpia.get("resume", ""),
+                link=dpia.get("lien", ""),
+            ) if dpia else None,
+            information_notice=notice or "",
+            themes=self.terms("thematiques", data.get("thematiques")),
+            dates=Dates(
+                _date(dates.get("creation")), _date(dates.get("mise_a_jour")),
+                _date(dates.get("revue")), _date(dates.get("prochaine_revue")),
+            ),
+            model=ModelRef.parse(data["modele"]) if data.get("modele") else None,
+        )
+
+    def _category(self, data: Mapping[str, Any]) -> DataCategory:
+        retention = data.get("conservation")
+        return DataCategory(
+            kind=self.term("categories-donnees", data["code"]),
+            details=data.get("precisions", ""),
+            retention=Retention(
+                duration=retention.get("duree", ""),
+                criteria=retention.get("criteres", ""),
+                start=retention.get("depart", ""),
+                final_fate=self.maybe_term("sorts-finaux", retention.get("sort_final")),
+                reference=retention.get("reference", ""),
+                details=retention.get("precisions", ""),
+            ) if retention else None,
+        )
+
+    def processor(self, processor_id: str, data: Mapping[str, Any], position: Position) -> Processor:
+        contract = data.get("contrat_article_28") or {}
+        return Processor(
+            id=processor_id,
+            name=data["nom"],
+            position=position,
+            services=_texts(data.get("services")),
+            siren=data.get("siren", ""),
+            website=data.get("site", ""),
+            member_id=data.get("membre", ""),
+            contact=self.contact(data["contact"]) if data.get("contact") else None,
+            dpo=self.person(data["dpo"]) if data.get("dpo") else None,
+            hosting=tuple(
+                Hosting(self.term("pays", h["pays"]), h.get("prestataire", ""), h.get("precisions", ""))
+                for h in data.get("hebergement") or ()
+            ),
+            contract_status=self.maybe_term("statuts-contrat", contract.get("statut")),
+            contract_date=_date(contract.get("date")),
+            contract_details=contract.get("precisions", ""),
+            transfers=self.transfers(data.get("transferts")),
+            certifications=_texts(data.get("certifications")),
+        )

@@ -1,0 +1,299 @@
+"""JSON Schemas of the format, and their errors translated for editors.
+
+The schema files in ``dote/schemas/`` are the single source of truth of the format.
+A field whose values come from a vocabulary says so with ``x-vocabulaire``; the schemas
+are *compiled* by injecting that vocabulary's codes as an ``enum``, both for validation
+and for the copies published to editors' IDEs. ``x-erreur`` holds the French sentence
+shown when a pattern, format or alternative fails; ``x-visibilite`` marks what may be
+published.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import referencing
+from jsonschema.exceptions import ValidationError
+
+from dote.load import Document, JsonPath
+from dote.problems import Problem
+from dote.vocabulary import Vocabularies, load_vocabularies
+
+#: File kinds and the schema file of each.
+KINDS = {
+    "maison": "maison.schema.json",
+    "membre": "membre.schema.json",
+    "activite": "activite.schema.json",
+    "modele": "modele.schema.json",
+    "sous-traitant": "sous-traitant.schema.json",
+}
+SHARED = "commun.schema.json"
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_EXTENSION = re.compile(r"^x_")
+
+
+def _raw_schemas() -> dict[str, Any]:
+    folder = resources.files("dote.schemas")
+    return {
+        name: json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
+        for name in [*KINDS.values(), SHARED]
+    }
+
+
+def _inject_vocabularies(node: Any, vocabularies: Vocabularies) -> None:
+    if isinstance(node, dict):
+        name = node.get("x-vocabulaire")
+        if name is not None:
+            node["enum"] = list(vocabularies[name].terms)
+        for value in node.values():
+            _inject_vocabularies(value, vocabularies)
+    elif isinstance(node, list):
+        for value in node:
+            _inject_vocabularies(value, vocabularies)
+
+
+@cache
+def compiled_schemas() -> Mapping[str, Any]:
+    """Every schema file, with vocabulary codes injected as ``enum`` (by file name)."""
+    schemas = copy.deepcopy(_raw_schemas())
+    _inject_vocabularies(schemas, load_vocabularies())
+    return schemas
+
+
+def published_schemas() -> dict[str, str]:
+    """The compiled schemas as JSON text, ready to be written for editors' IDEs."""
+    return {
+        name: json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
+        for name, schema in sorted(compiled_schemas().items())
+    }
+
+
+def _date_format(instance: object) -> bool:
+    if not isinstance(instance, str):
+        return True
+    if not _DATE.match(instance):
+        return False
+    try:
+        dt.date.fromisoformat(instance)
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def _validators() -> Mapping[str, jsonschema.Draft202012Validator]:
+    schemas = compiled_schemas()
+    registry: referencing.Registry[Any] = referencing.Registry().with_resources(
+        (name, referencing.Resource.from_contents(schema)) for name, schema in schemas.items()
+    )
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date")(_date_format)
+    return {
+        kind: jsonschema.Draft202012Validator(
+            schemas[file], registry=registry, format_checker=checker
+        )
+        for kind, file in KINDS.items()
+    }
+
+
+def _resolve_refs(schema: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    """A schema node and the nodes its ``$ref`` chain points to (for titles and keys)."""
+    schemas = compiled_schemas()
+    seen = 0
+    node: Mapping[str, Any] | None = schema
+    while node is not None and seen < 10:
+        yield node
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            return
+        file, _, pointer = ref.partition("#")
+        target: Any = schemas.get(file) if file else schemas[SHARED]
+        for part in filter(None, pointer.split("/")):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        node = target if isinstance(target, Mapping) else None
+        seen += 1
+
+
+def known_keys(schema: Mapping[str, Any]) -> list[str]:
+    """The keys a schema node accepts, following ``$ref`` (for "did you mean")."""
+    keys: list[str] = []
+    for node in _resolve_refs(schema):
+        keys.extend(k for k in node.get("properties", {}) if k not in keys)
+    return keys
+
+
+def _annotation(schema: Mapping[str, Any], name: str) -> Any:
+    for node in _resolve_refs(schema):
+        if name in node:
+            return node[name]
+    return None
+
+
+def validate_document(doc: Document, kind: str) -> list[Problem]:
+    """Check one document against the schema of its kind; French problems, never raises."""
+    validator = _validators()[kind]
+    problems: list[Problem] = []
+    for error in validator.iter_errors(doc.data):
+        problems.extend(_translate(error, doc, load_vocabularies()))
+    return problems
+
+
+# --- translating jsonschema errors -------------------------------------------------
+
+_TYPE_WANTED = {
+    "string": "un texte",
+    "integer": "un nombre entier",
+    "number": "un nombre",
+    "boolean": "true ou false",
+    "array": "une liste",
+    "object": "un bloc de clés (clé: valeur)",
+    "null": "une valeur vide",
+}
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "vide"
+    if isinstance(value, bool):
+        return f"le booléen {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"le nombre {value}"
+    if isinstance(value, str):
+        return f"le texte « {_short(value)} »"
+    if isinstance(value, list):
+        return "une liste"
+    return "un bloc de clés"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _field(path: JsonPath) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "document"
+
+
+def _label(path: JsonPath) -> str:
+    """How a value is named: « key », « key » (élément n), « code » (categories_donnees, élément 2)."""
+    name = f"« {_field(path)} »"
+    if path and isinstance(path[-1], int):
+        return name + f" (élément {path[-1] + 1})"
+    for i in range(len(path) - 1, 0, -1):
+        part, container = path[i], path[i - 1]
+        if isinstance(part, int) and isinstance(container, str):
+            return name + f" ({container}, élément {part + 1})"
+    return name
+
+
+def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> list[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    at = doc.position(path)
+    instance = error.instance
+    custom = _annotation(schema, "x-erreur")
+
+    if keyword == "required":
+        missing = [k for k in error.validator_value if k not in instance]
+        return [
+            Problem(at, f"champ obligatoire « {key} » manquant dans {_label(path) if path else 'le fichier'}")
+            for key in missing
+        ]
+    if keyword in ("additionalProperties", "unevaluatedProperties"):
+        allowed = known_keys(schema)
+        problems = []
+        for key in instance:
+            if key in allowed or _EXTENSION.match(key):
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            if close:
+                hint = f"vouliez-vous dire « {close[0]} » ?"
+            elif len(allowed) <= 12:
+                hint = "clés possibles : " + ", ".join(allowed)
+            else:
+                hint = "voir le guide de l'éditeur ; les ajouts propres au territoire commencent par x_"
+            problems.append(Problem(doc.key_position((*path, key)), f"clé inconnue « {key} »", hint))
+        return problems
+    if keyword == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        expected = " ou ".join(_TYPE_WANTED.get(t, t) for t in wanted)
+        hint = ""
+        if instance is None:
+            hint = "complétez la valeur ou supprimez la clé"
+        elif "string" in wanted and isinstance(instance, int | float | bool):
+            hint = "mettez la valeur entre guillemets"
+        elif "array" in wanted and not isinstance(instance, list):
+            hint = "une liste s'écrit [a, b] ou avec une ligne « - élément » par élément"
+        return [Problem(at, f"{_label(path)} : {expected} attendu, mais la valeur est {_describe(instance)}", hint)]
+    if keyword == "enum":
+        vocabulary_name = _annotation(schema, "x-vocabulaire")
+        if vocabulary_name and not isinstance(instance, str):
+            return []  # the type error at the same place says it better
+        if vocabulary_name:
+            vocabulary = vocab[vocabulary_name]
+            closest = vocabulary.closest(str(instance))
+            if closest:
+                hint = "codes proches : " + ", ".join(closest)
+            elif len(vocabulary.terms) <= 10:
+                hint = "codes possibles : " + ", ".join(vocabulary.terms)
+            else:
+                hint = f"la liste des codes est dans le vocabulaire « {vocabulary.name} » (guide de l'éditeur)"
+            return [
+                Problem(
+                    at,
+                    f"code « {_short(str(instance))} » inconnu pour {_label(path)} "
+                    f"(vocabulaire « {vocabulary.title} »)",
+                    hint,
+                )
+            ]
+        if custom:
+            return [Problem(at, f"{_label(path)} : {custom}")]
+        choices = ", ".join(f"« {c} »" for c in error.validator_value)
+        return [Problem(at, f"{_label(path)} : valeur {_describe(instance)} non prévue ; valeurs possibles : {choices}")]
+    if keyword in ("pattern", "format", "const") and custom:
+        return [Problem(at, f"{_label(path)} : {custom} ; la valeur est {_describe(instance)}")]
+    if keyword in ("anyOf", "oneOf"):
+        deeper = _deeper_branch(error, path)
+        if deeper:
+            return [p for sub in deeper for p in _translate(sub, doc, vocab)]
+        message = custom or "valeur non conforme au format attendu"
+        return [Problem(at, f"{_label(path)} : {message}")]
+    if keyword == "minLength":
+        return [Problem(at, f"{_label(path)} : texte vide", "complétez la valeur ou supprimez la clé")]
+    if keyword == "minItems":
+        return [Problem(at, f"{_label(path)} : liste vide, au moins un élément est attendu")]
+    if keyword == "minProperties":
+        return [Problem(at, f"{_label(path)} : bloc vide", "complétez-le ou supprimez la clé")]
+    if keyword == "uniqueItems":
+        return [Problem(at, f"{_label(path)} : un élément apparaît deux fois dans la liste")]
+    if keyword == "minimum":
+        return [Problem(at, f"{_label(path)} : la valeur doit être au moins {error.validator_value}")]
+    return [Problem(at, f"{_label(path)} : valeur non conforme ({error.message})")]
+
+
+def _deeper_branch(error: ValidationError, path: JsonPath) -> list[ValidationError]:
+    """In an alternative, the errors of the branch the value was meant for, if any.
+
+    A branch is "meant" when all its errors lie strictly inside the value (the shape
+    matched, a detail inside is wrong): report those rather than a vague sentence.
+    """
+    branches: dict[object, list[ValidationError]] = {}
+    for sub in error.context or []:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    for subs in branches.values():
+        if subs and all(len(sub.absolute_path) > len(path) for sub in subs):
+            return subs
+    return []

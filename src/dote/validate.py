@@ -1,0 +1,244 @@
+"""Validation of a territory: files found, read, checked against the schemas, cross-checked.
+
+Nothing here raises on bad input: every mistake becomes a :class:`Problem` and the
+checks go on with the other files, so an editor sees every problem in one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dote.load import Document, load_file
+from dote.model import ModelRef
+from dote.problems import Position, Problem, relative_name
+from dote.schema import validate_document
+from dote.vocabulary import load_vocabularies, slugify
+
+REGISTERS = "registers"
+MEMBER_FILE = "member.yml"
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The register files of a territory that could be read and match their schema."""
+
+    root: Path
+    maison: Document | None = None
+    members: Mapping[str, Document] = field(default_factory=dict)
+    activities: Mapping[str, Mapping[str, Document]] = field(default_factory=dict)
+    models: Mapping[str, Document] = field(default_factory=dict)
+    processors: Mapping[str, Document] = field(default_factory=dict)
+
+    def all_documents(self) -> Iterable[Document]:
+        if self.maison:
+            yield self.maison
+        yield from self.members.values()
+        for docs in self.activities.values():
+            yield from docs.values()
+        yield from self.models.values()
+        yield from self.processors.values()
+
+
+def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
+    """Find, read and schema-check every register file under ``root/registers``."""
+    problems: list[Problem] = []
+    registers = root / REGISTERS
+    if not registers.is_dir():
+        return Sources(root), [
+            Problem(
+                Position(REGISTERS),
+                f"dossier « {REGISTERS}/ » introuvable : ce dossier n'est pas un territoire Maison DOTE",
+                "placez-vous à la racine du territoire, ou créez-en un avec « dote init DOSSIER »",
+            )
+        ]
+
+    def read(path: Path, kind: str) -> Document | None:
+        name = relative_name(path, root)
+        doc, found = load_file(path, name)
+        problems.extend(found)
+        if doc is None:
+            return None
+        schema_problems = validate_document(doc, kind)
+        problems.extend(schema_problems)
+        return None if any(p.is_error for p in schema_problems) else doc
+
+    def ids_of(folder: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.is_file() and path.suffix in (".yaml", ".YML", ".YAML"):
+                problems.append(
+                    Problem(
+                        Position(relative_name(path, root)),
+                        "extension non reconnue : le fichier serait ignoré",
+                        f"renommez-le « {path.stem}.yml »",
+                    )
+                )
+            if path.is_file() and path.suffix == ".yml":
+                if _check_id(path, path.stem, root, problems):
+                    found[path.stem] = path
+        return found
+
+    maison_path = registers / "maison.yml"
+    maison = read(maison_path, "maison") if maison_path.is_file() else None
+    if not maison_path.is_file():
+        problems.append(
+            Problem(Position(f"{REGISTERS}/maison.yml"), "fichier « registers/maison.yml » manquant",
+                    "il décrit la Maison DOTE : nom, territoire, DPO mutualisé, publication")
+        )
+
+    members: dict[str, Document] = {}
+    activities: dict[str, dict[str, Document]] = {}
+    members_dir = registers / "members"
+    for folder in sorted(members_dir.iterdir()) if members_dir.is_dir() else []:
+        if not folder.is_dir() or not _check_id(folder, folder.name, root, problems):
+            continue
+        member_path = folder / MEMBER_FILE
+        if not member_path.is_file():
+            problems.append(
+                Problem(Position(relative_name(member_path, root)),
+                        f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
+                        "chaque dossier de membre contient son member.yml (identité, contact, DPO)")
+            )
+        else:
+            doc = read(member_path, "membre")
+            if doc is not None:
+                members[folder.name] = doc
+        activities[folder.name] = {}
+        for activity_id, path in ids_of(folder).items():
+            if path.name == MEMBER_FILE:
+                continue
+            doc = read(path, "activite")
+            if doc is not None:
+                activities[folder.name][activity_id] = doc
+
+    models = {i: d for i, p in ids_of(registers / "models").items() if (d := read(p, "modele"))}
+    processors = {
+        i: d for i, p in ids_of(registers / "processors").items() if (d := read(p, "sous-traitant"))
+    }
+    return Sources(root, maison, members, activities, models, processors), problems
+
+
+def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:
+    if _ID.match(ident):
+        return True
+    problems.append(
+        Problem(
+            Position(relative_name(path, root)),
+            f"nom « {ident} » invalide : un identifiant s'écrit en minuscules sans accents, "
+            "les mots séparés par des tirets",
+            f"renommez-le « {slugify(ident) or 'identifiant'} »",
+        )
+    )
+    return False
+
+
+def check_references(sources: Sources, today: dt.date) -> list[Problem]:
+    """Cross-file checks: references exist, dates are in order, names are not duplicated."""
+    problems: list[Problem] = []
+    vocab = load_vocabularies()
+    members = set(sources.activities)
+    for member_id, doc in sources.members.items():
+        parent = doc.data.get("rattachement")
+        if parent is not None and (parent not in members or parent == member_id):
+            problems.append(_unknown(doc, ("rattachement",), "membre", parent, members - {member_id}))
+    for processor_id, doc in sources.processors.items():
+        member = doc.data.get("membre")
+        if member is not None and member not in members:
+            problems.append(_unknown(doc, ("membre",), "membre", member, members))
+        problems.extend(_transfer_warnings(doc, vocab))
+    for doc in sources.models.values():
+        problems.extend(_model_reference(doc, sources.models))
+    for member_id, docs in sources.activities.items():
+        names: dict[str, str] = {}
+        for activity_id, doc in docs.items():
+            data = doc.data
+            for i, ref in enumerate((data.get("destinataires") or {}).get("sous_traitants") or ()):
+                if ref not in sources.processors:
+                    problems.append(
+                        _unknown(doc, ("destinataires", "sous_traitants", i), "sous-traitant", ref,
+                                 set(sources.processors))
+                    )
+            problems.extend(_model_reference(doc, sources.models))
+            problems.extend(_date_problems(doc, today))
+            problems.extend(_transfer_warnings(doc, vocab))
+            key = slugify(str(data.get("nom", "")))
+            if key in names:
+                problems.append(
+                    Problem(doc.position(("nom",)),
+                            f"deux activités du membre portent le même nom (voir « {names[key]}.yml »)",
+                            "un habitant ne pourrait pas les distinguer", "avertissement")
+                )
+            names.setdefault(key, activity_id)
+    return problems
+
+
+def _unknown(doc: Document, path: tuple[Any, ...], what: str, ref: str, known: set[str]) -> Problem:
+    import difflib
+
+    close = difflib.get_close_matches(str(ref), sorted(known), n=3, cutoff=0.5)
+    folder = {"membre": "registers/members/", "sous-traitant": "registers/processors/",
+              "modèle": "registers/models/"}[what]
+    hint = ("identifiants proches : " + ", ".join(close)) if close else f"aucun fichier de ce nom dans {folder}"
+    return Problem(doc.position(path), f"{what} « {ref} » inconnu", hint)
+
+
+def _model_reference(doc: Document, models: Mapping[str, Document]) -> list[Problem]:
+    text = doc.data.get("modele")
+    if text is None:
+        return []
+    ref = ModelRef.parse(text)
+    if ref.id not in models:
+        return [_unknown(doc, ("modele",), "modèle", ref.id, set(models))]
+    latest = models[ref.id].data.get("version", 1)
+    if ref.version is not None and ref.version > latest:
+        return [Problem(doc.position(("modele",)),
+                        f"version {ref.version} du modèle « {ref.id} » inexistante (dernière version : {latest})")]
+    return []
+
+
+_PAST_DATES = (("creation", "création"), ("mise_a_jour", "mise à jour"), ("revue", "revue"))
+
+
+def _date_problems(doc: Document, today: dt.date) -> list[Problem]:
+    dates = doc.data.get("dates") or {}
+    parsed = {k: dt.date.fromisoformat(v) for k, v in dates.items() if isinstance(v, str) and not k.startswith("x_")}
+    problems = []
+    for key, label in _PAST_DATES:
+        if key in parsed and parsed[key] > today:
+            problems.append(Problem(doc.position(("dates", key)),
+                                    f"date de {label} {parsed[key].isoformat()} dans le futur"))
+    order = (("creation", "mise_a_jour", "la mise à jour précède la création"),
+             ("creation", "revue", "la revue précède la création"),
+             ("revue", "prochaine_revue", "la prochaine revue précède la dernière revue"))
+    for first, second, message in order:
+        if first in parsed and second in parsed and parsed[second] < parsed[first]:
+            problems.append(Problem(doc.position(("dates", second)),
+                                    f"dates dans le désordre : {message} "
+                                    f"({parsed[second].isoformat()} < {parsed[first].isoformat()})"))
+    dpia = doc.data.get("aipd") or {}
+    if isinstance(dpia.get("date"), str) and dt.date.fromisoformat(dpia["date"]) > today and dpia.get("statut") == "realisee":
+        problems.append(Problem(doc.position(("aipd", "date")), "AIPD « réalisée » à une date future"))
+    return problems
+
+
+def _transfer_warnings(doc: Document, vocab: Any) -> list[Problem]:
+    transfers = doc.data.get("transferts")
+    if not isinstance(transfers, list):
+        return []
+    problems = []
+    for i, transfer in enumerate(transfers):
+        country = vocab["pays"].terms.get(transfer.get("pays"))
+        if country is not None and country.attr("zone") != "pays-tiers":
+            problems.append(
+                Problem(doc.position(("transferts", i, "pays")),
+                        f"{country.label} est dans l'Espace économique européen : ce n'est pas un transfert hors UE",
+                        "retirez-le des transferts (indiquez l'hébergeur dans les destinataires)",
+                        "avertissement")
+            )
+    return problems
