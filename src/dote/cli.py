@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dote import __version__, pipeline
 from dote.problems import format_problems
@@ -25,7 +25,10 @@ _ARGPARSE_FR = (
     (r"the following arguments are required: (.*)", r"arguments obligatoires manquants : \1"),
     (r"unrecognized arguments: (.*)", r"arguments non reconnus : \1"),
     (r"argument (.*): invalid int value: (.*)", r"argument \1 : nombre entier attendu, pas \2"),
-    (r"argument (.*): invalid choice: (.*) \(choose from (.*)\)", r"argument \1 : choix \2 invalide (possibles : \3)"),
+    (
+        r"argument (.*): invalid choice: (.*) \(choose from (.*)\)",
+        r"argument \1 : choix \2 invalide (possibles : \3)",
+    ),
     (r"argument (.*): expected one argument", r"argument \1 : une valeur est attendue"),
     (r"invalid choice: (.*) \(choose from (.*)\)", r"choix \1 invalide (possibles : \2)"),
 )
@@ -37,7 +40,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("add_help", False)
         super().__init__(*args, **kwargs)
@@ -61,32 +64,70 @@ def _parser() -> argparse.ArgumentParser:
         prog="dote",
         description="Maison DOTE : registres RGPD d'un territoire, validés et publiés en site web.",
     )
-    parser.add_argument("--version", action="version", version=f"dote {__version__}",
-                        help="affiche la version et quitte")
+    parser.add_argument(
+        "--version", action="version", version=f"dote {__version__}", help="affiche la version et quitte"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("validate", help="vérifie les registres d'un territoire",
-                       description="Vérifie la syntaxe, le format, les codes et les références des registres.")
-    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
-                   help="dossier du territoire (par défaut : le dossier courant)")
-    p.add_argument("--format", choices=["text", "github", "json"], default="text",
-                   help="text (par défaut), github (annotations de pull request) ou json")
+    p = sub.add_parser(
+        "validate",
+        help="vérifie les registres d'un territoire",
+        description="Vérifie la syntaxe, le format, les codes et les références des registres.",
+    )
+    p.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "github", "json"],
+        default="text",
+        help="text (par défaut), github (annotations de pull request) ou json",
+    )
 
-    p = sub.add_parser("build", help="valide puis construit le site",
-                       description="Valide les registres puis construit le site (mkdocs build --strict). "
-                       "En cas d'erreur, le site précédent reste intact.")
-    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
-                   help="dossier du territoire (par défaut : le dossier courant)")
-    p.add_argument("--site-dir", type=_root, metavar="DOSSIER",
-                   help="dossier de sortie (par défaut : site/ dans le territoire)")
+    p = sub.add_parser(
+        "build",
+        help="valide puis construit le site",
+        description="Valide les registres puis construit le site (mkdocs build --strict). "
+        "En cas d'erreur, le site précédent reste intact.",
+    )
+    p.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+    p.add_argument(
+        "--site-dir",
+        type=_root,
+        metavar="DOSSIER",
+        help="dossier de sortie (par défaut : site/ dans le territoire)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="affiche le détail de la construction")
 
     p = sub.add_parser("serve", help="prévisualise le site en local, mis à jour à chaque modification")
-    p.add_argument("root", nargs="?", default=".", type=_root, metavar="RACINE",
-                   help="dossier du territoire (par défaut : le dossier courant)")
-    p.add_argument("-a", "--dev-addr", default="127.0.0.1:8000", metavar="IP:PORT",
-                   help="adresse d'écoute (par défaut : 127.0.0.1:8000)")
+    p.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+    p.add_argument(
+        "-a",
+        "--dev-addr",
+        default="127.0.0.1:8000",
+        metavar="IP:PORT",
+        help="adresse d'écoute (par défaut : 127.0.0.1:8000)",
+    )
 
     p = sub.add_parser("init", help="crée un nouveau territoire prêt à construire")
     p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
@@ -96,8 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="crée un territoire synthétique de la taille voulue (mesures)")
     p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
     p.add_argument("--members", type=int, default=50, metavar="N", help="nombre de membres (par défaut : 50)")
-    p.add_argument("--activities", type=int, default=10, metavar="M",
-                   help="activités par membre (par défaut : 10)")
+    p.add_argument(
+        "--activities", type=int, default=10, metavar="M", help="activités par membre (par défaut : 10)"
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="graine du tirage (par défaut : 0)")
     return parser
 
@@ -114,18 +156,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             from dote.scaffold import init_territory
 
-            return _scaffold(lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
-                             args.directory)
+            return _scaffold(
+                lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
+                args.directory,
+            )
         if args.command == "demo":
             from dote.scaffold import demo_territory
 
             if args.members < 1 or args.activities < 0:
-                print("dote : erreur : il faut au moins un membre et un nombre d'activités positif",
-                      file=sys.stderr)
+                print(
+                    "dote : erreur : il faut au moins un membre et un nombre d'activités positif",
+                    file=sys.stderr,
+                )
                 return EXIT_USAGE
             return _scaffold(
-                lambda: demo_territory(args.directory, members=args.members,
-                                       activities=args.activities, seed=args.seed),
+                lambda: demo_territory(
+                    args.directory, members=args.members, activities=args.activities, seed=args.seed
+                ),
                 args.directory,
             )
     except KeyboardInterrupt:
@@ -147,9 +194,11 @@ def _validate(root: Path, fmt: str) -> int:
     if fmt == "text":
         territory = result.territory
         assert territory is not None
-        print(f"Territoire valide : {len(territory.members)} membres, "
-              f"{len(territory.activities)} activités, {len(territory.processors)} sous-traitants.",
-              file=sys.stderr)
+        print(
+            f"Territoire valide : {len(territory.members)} membres, "
+            f"{len(territory.activities)} activités, {len(territory.processors)} sous-traitants.",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -171,14 +220,23 @@ def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
     root = root.resolve()
     config_file = root / "mkdocs.yml"
     if not config_file.is_file():
-        print(f"dote : erreur : {config_file} introuvable : ce dossier n'est pas un territoire "
-              "(créez-en un avec « dote init DOSSIER »)", file=sys.stderr)
+        print(
+            f"dote : erreur : {config_file} introuvable : ce dossier n'est pas un territoire "
+            "(créez-en un avec « dote init DOSSIER »)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     target = (site_dir or root / "site").resolve()
-    if target == root or root.is_relative_to(target) or target.is_relative_to(root / "docs") or \
-            target.is_relative_to(root / "registers"):
-        print(f"dote : erreur : le dossier de sortie {target} contiendrait ou écraserait les sources",
-              file=sys.stderr)
+    if (
+        target == root
+        or root.is_relative_to(target)
+        or target.is_relative_to(root / "docs")
+        or target.is_relative_to(root / "registers")
+    ):
+        print(
+            f"dote : erreur : le dossier de sortie {target} contiendrait ou écraserait les sources",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     target.parent.mkdir(parents=True, exist_ok=True)
     _mkdocs_logging(verbose)
@@ -186,8 +244,10 @@ def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
     try:
         config = load_config(config_file=str(config_file), site_dir=str(staging), strict=True)
         if "dote" not in config.plugins:
-            print("dote : erreur : mkdocs.yml ne déclare pas le plugin « dote » (plugins: - dote)",
-                  file=sys.stderr)
+            print(
+                "dote : erreur : mkdocs.yml ne déclare pas le plugin « dote » (plugins: - dote)",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         build(config)
     except PluginError as err:

@@ -36,8 +36,7 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _STANDARD_TAGS = {
-    f"tag:yaml.org,2002:{name}"
-    for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
 }
 
 
@@ -111,9 +110,7 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
                 "réenregistrez le fichier en UTF-8 dans votre éditeur",
             )
         ]
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         return None, [Problem(Position(name), "fichier vide : aucune donnée à lire")]
     try:
         loader = _Loader(text)
@@ -132,9 +129,7 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
         data = builder.build(node, (), 0)
     except _Refused as refused:
         mark = refused.node.start_mark
-        return None, [
-            Problem(Position(name, mark.line + 1, mark.column + 1), refused.message, refused.hint)
-        ]
+        return None, [Problem(Position(name, mark.line + 1, mark.column + 1), refused.message, refused.hint)]
     return Document(path, name, data, builder.values, builder.keys), []
 
 
@@ -169,6 +164,7 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return _scalar(node)
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
@@ -283,7 +279,8 @@ def _syntax_problem(err: yaml.MarkedYAMLError, name: str, text: str) -> Problem:
     lines = text.splitlines()
     if 0 < line <= len(lines) and lines[line - 1][column - 1 : column] == "\t":
         return Problem(
-            Position(name, line, column), "syntaxe YAML invalide : tabulation interdite en YAML",
+            Position(name, line, column),
+            "syntaxe YAML invalide : tabulation interdite en YAML",
             "indentez avec des espaces",
         )
     for needle, message, hint in _SYNTAX_MESSAGES:

@@ -39,4 +39,8 @@ def define_env(env: Any) -> None:
     env.variables["maison"] = territory.maison.raw
     env.variables["chiffres"] = figures(territory)
     licence = territory.maison.licence
-    env.variables["licence"] = {"code": licence.code, "libelle": licence.label, "url": licence.attr("url", "")}
+    env.variables["licence"] = {
+        "code": licence.code,
+        "libelle": licence.label,
+        "url": licence.attr("url", ""),
+    }

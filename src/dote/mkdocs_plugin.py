@@ -110,9 +110,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         page.meta["title"] = generated.title
         return ""
 
-    def on_page_content(
-        self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files
-    ) -> str | None:
+    def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         generated = self._pages.get(page.file.src_uri)
         if generated is None:
             return html

@@ -77,7 +77,7 @@ class Transfer:
 
     @property
     def leaves_eea(self) -> bool:
-        return self.country.attr("zone") == "pays-tiers"
+        return bool(self.country.attr("zone") == "pays-tiers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,14 +337,19 @@ class Converter:
     def contact(self, data: Mapping[str, Any] | None) -> Contact:
         data = data or {}
         return Contact(
-            data.get("courriel", ""), data.get("adresse", ""),
-            data.get("telephone", ""), data.get("formulaire", ""),
+            data.get("courriel", ""),
+            data.get("adresse", ""),
+            data.get("telephone", ""),
+            data.get("formulaire", ""),
         )
 
     def person(self, data: Mapping[str, Any]) -> Person:
         return Person(
-            data["nom"], data.get("courriel", ""), data.get("adresse", ""),
-            data.get("telephone", ""), data.get("numero_designation", ""),
+            data["nom"],
+            data.get("courriel", ""),
+            data.get("adresse", ""),
+            data.get("telephone", ""),
+            data.get("numero_designation", ""),
         )
 
     def transfers(self, value: Any) -> tuple[Transfer, ...] | None:
@@ -354,8 +359,10 @@ class Converter:
             return ()
         return tuple(
             Transfer(
-                self.term("pays", t["pays"]), t["destinataire"],
-                self.maybe_term("garanties-transfert", t.get("garantie")), t.get("precisions", ""),
+                self.term("pays", t["pays"]),
+                t["destinataire"],
+                self.maybe_term("garanties-transfert", t.get("garantie")),
+                t.get("precisions", ""),
             )
             for t in value
         )
@@ -381,13 +388,19 @@ class Converter:
         )
 
     def member(
-        self, member_id: str, data: Mapping[str, Any], position: Position, maison: Maison | None,
+        self,
+        member_id: str,
+        data: Mapping[str, Any],
+        position: Position,
+        maison: Maison | None,
         activities: tuple[Activity, ...],
     ) -> Member:
         dpo_data = data.get("dpo")
         shared = dpo_data == "mutualise"
-        dpo = (maison.dpo if maison else None) if shared else (
-            self.person(dpo_data) if isinstance(dpo_data, Mapping) else None
+        dpo = (
+            (maison.dpo if maison else None)
+            if shared
+            else (self.person(dpo_data) if isinstance(dpo_data, Mapping) else None)
         )
         kind = self.term("types-membres", data["type"])
         default_publication = "complete" if kind.attr("secteur") == "public" else "choix"
@@ -440,9 +453,12 @@ class Converter:
             purpose=purposes.get("principale", ""),
             secondary_purposes=_texts(purposes.get("secondaires")),
             legal_basis=LegalBasis(
-                self.term("bases-legales", basis["code"]), basis.get("reference", ""),
+                self.term("bases-legales", basis["code"]),
+                basis.get("reference", ""),
                 basis.get("precisions", ""),
-            ) if basis else None,
+            )
+            if basis
+            else None,
             conditions=tuple(
                 Condition(self.term("conditions-sensibles", c["code"]), c.get("reference", ""))
                 for c in data.get("conditions_sensibles") or ()
@@ -454,7 +470,8 @@ class Converter:
             sources_details=data.get("sources_precisions", ""),
             mandatory_collection=data.get("collecte_obligatoire"),
             recipients=Recipients(
-                _texts(recipients.get("internes")), _texts(recipients.get("externes")),
+                _texts(recipients.get("internes")),
+                _texts(recipients.get("externes")),
                 _texts(recipients.get("sous_traitants")),
             ),
             transfers=self.transfers(data.get("transferts")),
@@ -474,12 +491,16 @@ class Converter:
                 date=_date(dpia.get("date")),
                 summary=dpia.get("resume", ""),
                 link=dpia.get("lien", ""),
-            ) if dpia else None,
+            )
+            if dpia
+            else None,
             information_notice=notice or "",
             themes=self.terms("thematiques", data.get("thematiques")),
             dates=Dates(
-                _date(dates.get("creation")), _date(dates.get("mise_a_jour")),
-                _date(dates.get("revue")), _date(dates.get("prochaine_revue")),
+                _date(dates.get("creation")),
+                _date(dates.get("mise_a_jour")),
+                _date(dates.get("revue")),
+                _date(dates.get("prochaine_revue")),
             ),
             model=ModelRef.parse(data["modele"]) if data.get("modele") else None,
         )
@@ -496,7 +517,9 @@ class Converter:
                 final_fate=self.maybe_term("sorts-finaux", retention.get("sort_final")),
                 reference=retention.get("reference", ""),
                 details=retention.get("precisions", ""),
-            ) if retention else None,
+            )
+            if retention
+            else None,
         )
 
     def processor(self, processor_id: str, data: Mapping[str, Any], position: Position) -> Processor:

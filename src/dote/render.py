@@ -22,8 +22,18 @@ import jinja2
 from dote.model import Territory
 
 _MONTHS = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 )
 _SAFE_SCHEMES = {"http", "https", "mailto"}
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
@@ -106,17 +116,18 @@ def register_pages(territory: Territory, env: jinja2.Environment) -> list[Genera
 
     pages = [
         GeneratedPage(
-            "registres/index.md", index_url, "Registres des membres",
+            "registres/index.md",
+            index_url,
+            "Registres des membres",
             lambda url: env.get_template("registres.html").render(context(url)),
         )
     ]
     for member in territory.members:
+
         def render(url: str, member_id: str = member.id) -> str:
             member = members[member_id]
             parent = members.get(member.parent_id) if member.parent_id else None
-            return env.get_template("membre.html").render(
-                context(url, page_member=member, parent=parent)
-            )
+            return env.get_template("membre.html").render(context(url, page_member=member, parent=parent))
 
         pages.append(GeneratedPage(f"registres/{member.id}.md", member_url(member.id), member.name, render))
     return pages

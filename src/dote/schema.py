@@ -99,9 +99,7 @@ def _validators() -> Mapping[str, jsonschema.Draft202012Validator]:
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date")(_date_format)
     return {
-        kind: jsonschema.Draft202012Validator(
-            schemas[file], registry=registry, format_checker=checker
-        )
+        kind: jsonschema.Draft202012Validator(schemas[file], registry=registry, format_checker=checker)
         for kind, file in KINDS.items()
     }
 
@@ -203,11 +201,12 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
     keyword = error.validator
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     at = doc.position(path)
-    instance = error.instance
+    instance: Any = error.instance
+    expected: Any = error.validator_value
     custom = _annotation(schema, "x-erreur")
 
     if keyword == "required":
-        missing = [k for k in error.validator_value if k not in instance]
+        missing = [k for k in expected if k not in instance]
         return [
             Problem(at, f"champ obligatoire « {key} » manquant dans {_label(path) if path else 'le fichier'}")
             for key in missing
@@ -228,8 +227,8 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
             problems.append(Problem(doc.key_position((*path, key)), f"clé inconnue « {key} »", hint))
         return problems
     if keyword == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        expected = " ou ".join(_TYPE_WANTED.get(t, t) for t in wanted)
+        wanted = expected if isinstance(expected, list) else [expected]
+        expected_text = " ou ".join(_TYPE_WANTED.get(str(t), str(t)) for t in wanted)
         hint = ""
         if instance is None:
             hint = "complétez la valeur ou supprimez la clé"
@@ -237,7 +236,13 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
             hint = "mettez la valeur entre guillemets"
         elif "array" in wanted and not isinstance(instance, list):
             hint = "une liste s'écrit [a, b] ou avec une ligne « - élément » par élément"
-        return [Problem(at, f"{_label(path)} : {expected} attendu, mais la valeur est {_describe(instance)}", hint)]
+        return [
+            Problem(
+                at,
+                f"{_label(path)} : {expected_text} attendu, mais la valeur est {_describe(instance)}",
+                hint,
+            )
+        ]
     if keyword == "enum":
         vocabulary_name = _annotation(schema, "x-vocabulaire")
         if vocabulary_name and not isinstance(instance, str):
@@ -250,7 +255,9 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
             elif len(vocabulary.terms) <= 10:
                 hint = "codes possibles : " + ", ".join(vocabulary.terms)
             else:
-                hint = f"la liste des codes est dans le vocabulaire « {vocabulary.name} » (guide de l'éditeur)"
+                hint = (
+                    f"la liste des codes est dans le vocabulaire « {vocabulary.name} » (guide de l'éditeur)"
+                )
             return [
                 Problem(
                     at,
@@ -261,8 +268,13 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
             ]
         if custom:
             return [Problem(at, f"{_label(path)} : {custom}")]
-        choices = ", ".join(f"« {c} »" for c in error.validator_value)
-        return [Problem(at, f"{_label(path)} : valeur {_describe(instance)} non prévue ; valeurs possibles : {choices}")]
+        choices = ", ".join(f"« {c} »" for c in expected)
+        return [
+            Problem(
+                at,
+                f"{_label(path)} : valeur {_describe(instance)} non prévue ; valeurs possibles : {choices}",
+            )
+        ]
     if keyword in ("pattern", "format", "const") and custom:
         return [Problem(at, f"{_label(path)} : {custom} ; la valeur est {_describe(instance)}")]
     if keyword in ("anyOf", "oneOf"):
@@ -280,7 +292,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
     if keyword == "uniqueItems":
         return [Problem(at, f"{_label(path)} : un élément apparaît deux fois dans la liste")]
     if keyword == "minimum":
-        return [Problem(at, f"{_label(path)} : la valeur doit être au moins {error.validator_value}")]
+        return [Problem(at, f"{_label(path)} : la valeur doit être au moins {expected}")]
     return [Problem(at, f"{_label(path)} : valeur non conforme ({error.message})")]
 
 

@@ -79,17 +79,19 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
                         f"renommez-le « {path.stem}.yml »",
                     )
                 )
-            if path.is_file() and path.suffix == ".yml":
-                if _check_id(path, path.stem, root, problems):
-                    found[path.stem] = path
+            if path.is_file() and path.suffix == ".yml" and _check_id(path, path.stem, root, problems):
+                found[path.stem] = path
         return found
 
     maison_path = registers / "maison.yml"
     maison = read(maison_path, "maison") if maison_path.is_file() else None
     if not maison_path.is_file():
         problems.append(
-            Problem(Position(f"{REGISTERS}/maison.yml"), "fichier « registers/maison.yml » manquant",
-                    "il décrit la Maison DOTE : nom, territoire, DPO mutualisé, publication")
+            Problem(
+                Position(f"{REGISTERS}/maison.yml"),
+                "fichier « registers/maison.yml » manquant",
+                "il décrit la Maison DOTE : nom, territoire, DPO mutualisé, publication",
+            )
         )
 
     members: dict[str, Document] = {}
@@ -101,9 +103,11 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
         member_path = folder / MEMBER_FILE
         if not member_path.is_file():
             problems.append(
-                Problem(Position(relative_name(member_path, root)),
-                        f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
-                        "chaque dossier de membre contient son member.yml (identité, contact, DPO)")
+                Problem(
+                    Position(relative_name(member_path, root)),
+                    f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
+                    "chaque dossier de membre contient son member.yml (identité, contact, DPO)",
+                )
             )
         else:
             doc = read(member_path, "membre")
@@ -147,22 +151,27 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
         parent = doc.data.get("rattachement")
         if parent is not None and (parent not in members or parent == member_id):
             problems.append(_unknown(doc, ("rattachement",), "membre", parent, members - {member_id}))
-    for processor_id, doc in sources.processors.items():
+    for doc in sources.processors.values():
         member = doc.data.get("membre")
         if member is not None and member not in members:
             problems.append(_unknown(doc, ("membre",), "membre", member, members))
         problems.extend(_transfer_warnings(doc, vocab))
     for doc in sources.models.values():
         problems.extend(_model_reference(doc, sources.models))
-    for member_id, docs in sources.activities.items():
+    for docs in sources.activities.values():
         names: dict[str, str] = {}
         for activity_id, doc in docs.items():
             data = doc.data
             for i, ref in enumerate((data.get("destinataires") or {}).get("sous_traitants") or ()):
                 if ref not in sources.processors:
                     problems.append(
-                        _unknown(doc, ("destinataires", "sous_traitants", i), "sous-traitant", ref,
-                                 set(sources.processors))
+                        _unknown(
+                            doc,
+                            ("destinataires", "sous_traitants", i),
+                            "sous-traitant",
+                            ref,
+                            set(sources.processors),
+                        )
                     )
             problems.extend(_model_reference(doc, sources.models))
             problems.extend(_date_problems(doc, today))
@@ -170,9 +179,12 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
             key = slugify(str(data.get("nom", "")))
             if key in names:
                 problems.append(
-                    Problem(doc.position(("nom",)),
-                            f"deux activités du membre portent le même nom (voir « {names[key]}.yml »)",
-                            "un habitant ne pourrait pas les distinguer", "avertissement")
+                    Problem(
+                        doc.position(("nom",)),
+                        f"deux activités du membre portent le même nom (voir « {names[key]}.yml »)",
+                        "un habitant ne pourrait pas les distinguer",
+                        "avertissement",
+                    )
                 )
             names.setdefault(key, activity_id)
     return problems
@@ -182,9 +194,14 @@ def _unknown(doc: Document, path: tuple[Any, ...], what: str, ref: str, known: s
     import difflib
 
     close = difflib.get_close_matches(str(ref), sorted(known), n=3, cutoff=0.5)
-    folder = {"membre": "registers/members/", "sous-traitant": "registers/processors/",
-              "modèle": "registers/models/"}[what]
-    hint = ("identifiants proches : " + ", ".join(close)) if close else f"aucun fichier de ce nom dans {folder}"
+    folder = {
+        "membre": "registers/members/",
+        "sous-traitant": "registers/processors/",
+        "modèle": "registers/models/",
+    }[what]
+    hint = (
+        ("identifiants proches : " + ", ".join(close)) if close else f"aucun fichier de ce nom dans {folder}"
+    )
     return Problem(doc.position(path), f"{what} « {ref} » inconnu", hint)
 
 
@@ -197,8 +214,12 @@ def _model_reference(doc: Document, models: Mapping[str, Document]) -> list[Prob
         return [_unknown(doc, ("modele",), "modèle", ref.id, set(models))]
     latest = models[ref.id].data.get("version", 1)
     if ref.version is not None and ref.version > latest:
-        return [Problem(doc.position(("modele",)),
-                        f"version {ref.version} du modèle « {ref.id} » inexistante (dernière version : {latest})")]
+        return [
+            Problem(
+                doc.position(("modele",)),
+                f"version {ref.version} du modèle « {ref.id} » inexistante (dernière version : {latest})",
+            )
+        ]
     return []
 
 
@@ -207,22 +228,37 @@ _PAST_DATES = (("creation", "création"), ("mise_a_jour", "mise à jour"), ("rev
 
 def _date_problems(doc: Document, today: dt.date) -> list[Problem]:
     dates = doc.data.get("dates") or {}
-    parsed = {k: dt.date.fromisoformat(v) for k, v in dates.items() if isinstance(v, str) and not k.startswith("x_")}
+    parsed = {
+        k: dt.date.fromisoformat(v) for k, v in dates.items() if isinstance(v, str) and not k.startswith("x_")
+    }
     problems = []
     for key, label in _PAST_DATES:
         if key in parsed and parsed[key] > today:
-            problems.append(Problem(doc.position(("dates", key)),
-                                    f"date de {label} {parsed[key].isoformat()} dans le futur"))
-    order = (("creation", "mise_a_jour", "la mise à jour précède la création"),
-             ("creation", "revue", "la revue précède la création"),
-             ("revue", "prochaine_revue", "la prochaine revue précède la dernière revue"))
+            problems.append(
+                Problem(
+                    doc.position(("dates", key)), f"date de {label} {parsed[key].isoformat()} dans le futur"
+                )
+            )
+    order = (
+        ("creation", "mise_a_jour", "la mise à jour précède la création"),
+        ("creation", "revue", "la revue précède la création"),
+        ("revue", "prochaine_revue", "la prochaine revue précède la dernière revue"),
+    )
     for first, second, message in order:
         if first in parsed and second in parsed and parsed[second] < parsed[first]:
-            problems.append(Problem(doc.position(("dates", second)),
-                                    f"dates dans le désordre : {message} "
-                                    f"({parsed[second].isoformat()} < {parsed[first].isoformat()})"))
+            problems.append(
+                Problem(
+                    doc.position(("dates", second)),
+                    f"dates dans le désordre : {message} "
+                    f"({parsed[second].isoformat()} < {parsed[first].isoformat()})",
+                )
+            )
     dpia = doc.data.get("aipd") or {}
-    if isinstance(dpia.get("date"), str) and dt.date.fromisoformat(dpia["date"]) > today and dpia.get("statut") == "realisee":
+    if (
+        isinstance(dpia.get("date"), str)
+        and dt.date.fromisoformat(dpia["date"]) > today
+        and dpia.get("statut") == "realisee"
+    ):
         problems.append(Problem(doc.position(("aipd", "date")), "AIPD « réalisée » à une date future"))
     return problems
 
@@ -236,9 +272,11 @@ def _transfer_warnings(doc: Document, vocab: Any) -> list[Problem]:
         country = vocab["pays"].terms.get(transfer.get("pays"))
         if country is not None and country.attr("zone") != "pays-tiers":
             problems.append(
-                Problem(doc.position(("transferts", i, "pays")),
-                        f"{country.label} est dans l'Espace économique européen : ce n'est pas un transfert hors UE",
-                        "retirez-le des transferts (indiquez l'hébergeur dans les destinataires)",
-                        "avertissement")
+                Problem(
+                    doc.position(("transferts", i, "pays")),
+                    f"{country.label} est dans l'Espace économique européen : ce n'est pas un transfert hors UE",
+                    "retirez-le des transferts (indiquez l'hébergeur dans les destinataires)",
+                    "avertissement",
+                )
             )
     return problems

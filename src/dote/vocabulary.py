@@ -67,9 +67,7 @@ class Vocabulary:
         for candidate in codes:  # a code the editor wrote a part of ("sante-publique" → "sante")
             if len(found) >= limit:
                 break
-            if candidate not in found and len(candidate) > 2 and (
-                candidate in wanted or wanted in candidate
-            ):
+            if candidate not in found and len(candidate) > 2 and (candidate in wanted or wanted in candidate):
                 found.append(candidate)
         return found
 

@@ -1,0 +1,107 @@
+"""The ``dote`` command line: exit codes, formats, and the promise to leave a good site alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dote.cli import main
+
+
+def _break(root: Path) -> Path:
+    activity = root / "registers" / "members" / "saint-exemple" / "etat-civil.yml"
+    text = activity.read_text(encoding="utf-8")
+    activity.write_text(text.replace("\nstatut:", "\nstatu:", 1), encoding="utf-8")
+    return activity
+
+
+def test_validate_demo_exits_zero(demo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(demo_root)]) == 0
+    assert "Territoire valide" in capsys.readouterr().err
+
+
+def test_validate_reports_file_line_and_french(
+    territory_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _break(territory_copy)
+    assert main(["validate", str(territory_copy)]) == 1
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if "statu" in ln)
+    assert line.startswith("registers/members/saint-exemple/etat-civil.yml:")
+    assert ": erreur: clé inconnue « statu » (vouliez-vous dire « statut » ?)" in line
+    assert "Traceback" not in out
+
+
+def test_validate_json_and_github_formats(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _break(territory_copy)
+    assert main(["validate", str(territory_copy), "--format", "json"]) == 1
+    problems = json.loads(capsys.readouterr().out)
+    assert any(
+        p["file"].endswith("etat-civil.yml") and p["severity"] == "erreur" and p["line"] > 1 for p in problems
+    )
+    assert main(["validate", str(territory_copy), "--format", "github"]) == 1
+    assert "::error file=registers/members/saint-exemple/etat-civil.yml,line=" in capsys.readouterr().out
+
+
+def test_validate_outside_a_territory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "dossier « registers/ » introuvable" in capsys.readouterr().out
+
+
+def test_failed_build_leaves_previous_site_untouched(
+    territory_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "site"
+    assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    _break(territory_copy)
+    assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "clé inconnue « statu »" in err and "la version précédente reste en place" in err
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+
+
+def test_build_refuses_to_overwrite_sources(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(territory_copy), "--site-dir", str(territory_copy)]) == 2
+    assert main(["build", str(territory_copy), "--site-dir", str(territory_copy / "registers")]) == 2
+    assert (territory_copy / "registers" / "maison.yml").is_file()
+
+
+def test_init_creates_a_buildable_territory(tmp_path: Path) -> None:
+    target = tmp_path / "nouveau"
+    assert main(["init", str(target), "--nom", "Maison DOTE: du Nord", "--territoire", "Pays du Nord"]) == 0
+    assert main(["validate", str(target)]) == 0
+    assert main(["build", str(target)]) == 0
+    home = (target / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Maison DOTE: du Nord" in home
+    assert (target / "schemas" / "activite.schema.json").is_file()
+    assert main(["init", str(target)]) == 2  # not empty any more
+
+
+def test_demo_is_deterministic_valid_and_buildable(tmp_path: Path) -> None:
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for target, seed in ((first, 3), (second, 3), (other, 4)):
+        assert main(["demo", str(target), "--members", "12", "--activities", "15", "--seed", str(seed)]) == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*.yml"))
+    assert (
+        len([f for f in files if f.parts[:2] == ("registers", "members") and f.name != "member.yml"]) == 180
+    )
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*.yml"))
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    assert any((first / f).read_bytes() != (other / f).read_bytes() for f in files if (other / f).is_file())
+    assert main(["validate", str(first)]) == 0
+    assert main(["build", str(first)]) == 0
+    assert (first / "site" / "registres" / "commune-exemple-1" / "index.html").is_file() or any(
+        (first / "site" / "registres").iterdir()
+    )
+
+
+def test_usage_errors_are_french(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "utilisation :" in err and "arguments obligatoires manquants" in err
