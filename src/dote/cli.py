@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (par défaut), github (annotations de pull request) ou json",
     )
+    p.add_argument(
+        "--overlay",
+        type=_root,
+        metavar="DOSSIER",
+        help="vérifie aussi ce dépôt confidentiel (champs non publics)",
+    )
 
     p = sub.add_parser(
         "build",
@@ -111,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
         help="dossier de sortie (par défaut : site/ dans le territoire)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="affiche le détail de la construction")
+    p.add_argument(
+        "--internal",
+        action="store_true",
+        help="construit la version interne, avec les champs du dépôt confidentiel "
+        "(par défaut dans site-interne/ ; jamais dans le dossier du site public)",
+    )
+    p.add_argument(
+        "--overlay",
+        type=_root,
+        metavar="DOSSIER",
+        help="dépôt confidentiel à fusionner (par défaut : $DOTE_CONFIDENTIEL, ou l'option overlay du plugin dote)",
+    )
 
     p = sub.add_parser("serve", help="prévisualise le site en local, mis à jour à chaque modification")
     p.add_argument(
@@ -148,9 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
-            return _validate(args.root, args.format)
+            return _validate(args.root, args.format, args.overlay)
         if args.command == "build":
-            return _build(args.root, args.site_dir, verbose=args.verbose)
+            return _build(
+                args.root, args.site_dir, verbose=args.verbose, internal=args.internal, overlay=args.overlay
+            )
         if args.command == "serve":
             return _serve(args.root, args.dev_addr)
         if args.command == "init":
@@ -181,8 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
-def _validate(root: Path, fmt: str) -> int:
-    result = pipeline.run(root)
+def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:
+    result = pipeline.run(root, overlay=overlay)
     output = format_problems(result.problems, fmt)
     if fmt == "json" or output:
         print(output)
@@ -212,7 +232,14 @@ def _mkdocs_logging(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
-def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
+def _build(
+    root: Path,
+    site_dir: Path | None,
+    *,
+    verbose: bool = False,
+    internal: bool = False,
+    overlay: Path | None = None,
+) -> int:
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, MkDocsException, PluginError
@@ -226,7 +253,7 @@ def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    target = (site_dir or root / "site").resolve()
+    target = (site_dir or root / ("site-interne" if internal else "site")).resolve()
     if (
         target == root
         or root.is_relative_to(target)
@@ -249,6 +276,12 @@ def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
+        if internal:
+            refusal = _prepare_internal(config, config_file, root, target, overlay)
+            if refusal:
+                print(f"dote : erreur : {refusal}", file=sys.stderr)
+                shutil.rmtree(staging, ignore_errors=True)
+                return EXIT_USAGE
         build(config)
     except PluginError as err:
         print(f"dote : erreur : {err}", file=sys.stderr)
@@ -266,6 +299,28 @@ def _build(root: Path, site_dir: Path | None, *, verbose: bool = False) -> int:
     _replace_dir(staging, target)
     print(f"Site construit dans {target}", file=sys.stderr)
     return EXIT_OK
+
+
+def _prepare_internal(config: Any, config_file: Path, root: Path, target: Path, overlay: Path | None) -> str:
+    """Point the plugin at the overlay for an internal build; a French refusal, or ""."""
+    from mkdocs.config import load_config
+
+    from dote.confidential import OVERLAY_ENV, overlay_location
+
+    public_site = Path(load_config(config_file=str(config_file)).site_dir).resolve()
+    if target == public_site or target.is_relative_to(public_site) or public_site.is_relative_to(target):
+        return (
+            f"une construction interne ne peut pas écrire dans le dossier du site public ({public_site}) : "
+            "choisissez un autre --site-dir"
+        )
+    plugin = config.plugins["dote"]
+    location = overlay_location(overlay, plugin.config.overlay, root)
+    if location is None:
+        return f"aucun dépôt confidentiel indiqué : utilisez --overlay DOSSIER ou la variable {OVERLAY_ENV}"
+    if not location.is_dir():
+        return f"dépôt confidentiel introuvable : {location}"
+    plugin.internal_overlay = location.resolve()
+    return ""
 
 
 def _replace_dir(new: Path, target: Path) -> None:

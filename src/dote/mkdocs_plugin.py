@@ -38,6 +38,9 @@ class DoteConfig(base.Config):
     root = c.Optional(c.Dir(exists=True))
     # The date that rules relative to "today" use (ISO 8601); defaults to the build's day.
     reference_date = c.Optional(c.Type(str))
+    # The confidential overlay folder, read by internal builds only (`dote build --internal`);
+    # $DOTE_CONFIDENTIEL or `--overlay` take precedence. A public build never reads it.
+    overlay = c.Optional(c.Type(str))
 
 
 class DotePlugin(BasePlugin[DoteConfig]):
@@ -47,6 +50,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.territory: Territory | None = None
         self.root: Path | None = None
         self._pages: dict[str, render.GeneratedPage] = {}
+        # Set by `dote build --internal` only: the overlay to merge into an internal build.
+        self.internal_overlay: Path | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
@@ -60,7 +65,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 raise PluginError(
                     f"dote : reference_date « {self.config.reference_date} » n'est pas une date AAAA-MM-JJ"
                 ) from err
-        result = pipeline.run(self.root, today=today)
+        result = pipeline.run(self.root, today=today, overlay=self.internal_overlay)
         for warning in result.problems:
             if not warning.is_error:
                 log.info(warning.text())
@@ -74,6 +79,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._pages = {p.src_uri: p for p in render.register_pages(self.territory, env)}
         config.extra["dote"] = {
             "fictive": self.territory.maison.fictional,
+            "interne": self.internal_overlay is not None,
             "nom": self.territory.maison.name,
         }
         # The package's theme overrides (fictional-territory banner, legal links in the

@@ -141,6 +141,16 @@ class ModelRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Internal:
+    """Non-public content, present only in internal outputs (read from the overlay)."""
+
+    security_measures: tuple[tuple[str, str], ...] = ()  # (French heading, text)
+    notes: str = ""
+    dpo_recommendations: tuple[str, ...] = ()
+    referent: Person | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     """One processing activity of a member (an Art. 30(1) record)."""
 
@@ -178,6 +188,8 @@ class Activity:
     themes: tuple[Term, ...] = ()
     dates: Dates = field(default_factory=Dates)
     model: ModelRef | None = None
+    withheld: bool = False  # a member publishing "au choix" kept some fields back
+    internal: Internal | None = None
 
     @property
     def sensitive_categories(self) -> tuple[DataCategory, ...]:
@@ -211,6 +223,8 @@ class Member:
     training_last: dt.date | None = None
     training_participants: int | None = None
     activities: tuple[Activity, ...] = ()
+    unlisted_activities: int = 0  # kept off the public site by the member's choice
+    internal: Internal | None = None
 
     @property
     def sector(self) -> str:
@@ -241,6 +255,7 @@ class Processor:
     contract_details: str = ""
     transfers: tuple[Transfer, ...] | None = None
     certifications: tuple[str, ...] = ()
+    internal: Internal | None = None
 
     @property
     def countries_outside_eea(self) -> tuple[Term, ...]:
@@ -311,6 +326,17 @@ def duration_in_words(iso: str) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
 
 
+_SECURITY_HEADINGS = {
+    "controle_acces": "Contrôle d'accès des utilisateurs",
+    "tracabilite": "Traçabilité",
+    "protection_logiciels": "Protection des logiciels",
+    "sauvegarde": "Sauvegarde des données",
+    "chiffrement": "Chiffrement",
+    "controle_sous_traitants": "Contrôle des sous-traitants",
+    "autres": "Autres mesures",
+}
+
+
 def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
@@ -322,8 +348,24 @@ def _texts(value: Any) -> tuple[str, ...]:
 class Converter:
     """Builds records from schema-valid French data, looking codes up once."""
 
-    def __init__(self, vocabularies: Vocabularies) -> None:
+    def __init__(self, vocabularies: Vocabularies, *, internal: bool = False) -> None:
         self.vocabularies = vocabularies
+        self.internal = internal
+
+    def internal_notes(self, data: Mapping[str, Any]) -> Internal | None:
+        """The overlay's content, only in internal mode (public records never carry it)."""
+        if not self.internal:
+            return None
+        measures = data.get("mesures_securite") or {}
+        referent = data.get("referent")
+        return Internal(
+            security_measures=tuple(
+                (_SECURITY_HEADINGS.get(k, k), str(v)) for k, v in measures.items()
+            ),
+            notes=data.get("notes_internes", ""),
+            dpo_recommendations=_texts(data.get("recommandations_dpo")),
+            referent=self.person(referent) if isinstance(referent, Mapping) else None,
+        )
 
     def term(self, vocabulary: str, code: Any) -> Term:
         return self.vocabularies[vocabulary][str(code)]
@@ -394,6 +436,7 @@ class Converter:
         position: Position,
         maison: Maison | None,
         activities: tuple[Activity, ...],
+        unlisted: int = 0,
     ) -> Member:
         dpo_data = data.get("dpo")
         shared = dpo_data == "mutualise"
@@ -427,10 +470,17 @@ class Converter:
             training_last=_date(training.get("derniere_session")),
             training_participants=training.get("participants"),
             activities=activities,
+            unlisted_activities=unlisted,
+            internal=self.internal_notes(data),
         )
 
     def activity(
-        self, activity_id: str, member_id: str, data: Mapping[str, Any], position: Position
+        self,
+        activity_id: str,
+        member_id: str,
+        data: Mapping[str, Any],
+        position: Position,
+        withheld: bool = False,
     ) -> Activity:
         purposes = data.get("finalites") or {}
         basis = data.get("base_legale")
@@ -503,6 +553,8 @@ class Converter:
                 _date(dates.get("prochaine_revue")),
             ),
             model=ModelRef.parse(data["modele"]) if data.get("modele") else None,
+            withheld=withheld,
+            internal=self.internal_notes(data),
         )
 
     def _category(self, data: Mapping[str, Any]) -> DataCategory:
@@ -543,4 +595,5 @@ class Converter:
             contract_details=contract.get("precisions", ""),
             transfers=self.transfers(data.get("transferts")),
             certifications=_texts(data.get("certifications")),
+            internal=self.internal_notes(data),
         )

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from dote.confidential import merge_overlay, published_view
 from dote.model import Converter, Territory
 from dote.problems import Problem, sort_problems
 from dote.validate import Sources, check_references, read_sources
@@ -34,31 +36,61 @@ class Result:
         return self.territory is not None and not self.errors
 
 
-def run(root: Path, *, today: dt.date | None = None) -> Result:
-    """Validate the territory at ``root`` and, if it is valid, build its records."""
+def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None) -> Result:
+    """Validate the territory at ``root`` and, if it is valid, build its records.
+
+    With ``overlay`` (a confidential overlay folder), the records also carry the
+    non-public fields: for internal outputs only. Without it, the overlay is never read.
+    """
     root = root.resolve()
     today = today or dt.date.today()
     sources, problems = read_sources(root)
     problems += check_references(sources, today)
+    if overlay is not None:
+        sources, overlay_problems = merge_overlay(sources, overlay.resolve())
+        problems += overlay_problems
     territory = None
     if not any(p.is_error for p in problems) and sources.maison is not None:
-        territory = build_territory(sources)
+        territory = build_territory(sources, internal=overlay is not None)
     return Result(root, territory, tuple(sort_problems(problems)))
 
 
-def build_territory(sources: Sources) -> Territory:
-    """Records from sources that passed validation."""
+def build_territory(sources: Sources, *, internal: bool = False) -> Territory:
+    """Records from sources that passed validation.
+
+    In public mode, a member publishing "au choix" shows only the activity fields it
+    lists in ``champs_publies``, and no activity at all unless it lists ``nom``.
+    """
     assert sources.maison is not None
-    convert = Converter(load_vocabularies())
+    convert = Converter(load_vocabularies(), internal=internal)
     maison = convert.maison(sources.maison.data)
     members = []
     for member_id, doc in sources.members.items():
-        activities = tuple(
-            convert.activity(activity_id, member_id, adoc.data, adoc.position())
-            for activity_id, adoc in sources.activities.get(member_id, {}).items()
-        )
-        members.append(convert.member(member_id, doc.data, doc.position(), maison, activities))
+        docs = sources.activities.get(member_id, {})
+        chosen = _chosen_fields(doc.data, convert)
+        if internal or chosen is None:
+            activities = tuple(
+                convert.activity(aid, member_id, adoc.data, adoc.position()) for aid, adoc in docs.items()
+            )
+        elif "nom" in chosen:
+            activities = tuple(
+                convert.activity(
+                    aid, member_id, published_view(adoc.data, chosen), adoc.position(), withheld=True
+                )
+                for aid, adoc in docs.items()
+            )
+        else:
+            activities = ()
+        unlisted = len(docs) - len(activities)
+        members.append(convert.member(member_id, doc.data, doc.position(), maison, activities, unlisted))
     processors = {
         pid: convert.processor(pid, doc.data, doc.position()) for pid, doc in sources.processors.items()
     }
     return Territory(maison, tuple(members), processors, load_vocabularies())
+
+
+def _chosen_fields(member: dict[str, Any], convert: Converter) -> frozenset[str] | None:
+    """The activity fields a member publishes, or ``None`` when it publishes everything."""
+    sector = convert.term("types-membres", member["type"]).attr("secteur", "public")
+    mode = member.get("publication", "complete" if sector == "public" else "choix")
+    return None if mode == "complete" else frozenset(member.get("champs_publies") or ())

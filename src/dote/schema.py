@@ -35,6 +35,7 @@ KINDS = {
     "activite": "activite.schema.json",
     "modele": "modele.schema.json",
     "sous-traitant": "sous-traitant.schema.json",
+    "label": "label.schema.json",
 }
 SHARED = "commun.schema.json"
 

@@ -64,6 +64,9 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
         problems.extend(found)
         if doc is None:
             return None
+        from dote.confidential import check_public  # guard rail: nothing confidential here
+
+        problems.extend(check_public(doc, kind))
         schema_problems = validate_document(doc, kind)
         problems.extend(schema_problems)
         return None if any(p.is_error for p in schema_problems) else doc
