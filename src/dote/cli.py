@@ -36,7 +36,7 @@ _ARGPARSE_FR = (
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
-        return super().add_usage(usage, actions, groups, prefix or "utilisation : ")
+        return super().add_usage(usage, actions, groups, "utilisation : " if prefix is None else prefix)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -147,6 +147,38 @@ def _parser() -> argparse.ArgumentParser:
         help="adresse d'écoute (par défaut : 127.0.0.1:8000)",
     )
 
+    p = sub.add_parser("models", help="modèles de traitements : écarts de version, nouvelle version")
+    models = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+    models.required = True
+    q = models.add_parser(
+        "drift",
+        help="liste les activités restées sur une version antérieure de leur modèle",
+        description="Pour chaque modèle : les activités épinglées à une version antérieure et ce qui a changé depuis.",
+    )
+    q.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+    q = models.add_parser(
+        "bump",
+        help="archive la version actuelle d'un modèle et passe à la suivante",
+        description="Copie registers/models/ID.yml dans registers/models/versions/ID@N.yml, puis passe le "
+        "modèle à la version N+1. Modifiez ensuite le modèle et décrivez le changement dans « journal ».",
+    )
+    q.add_argument("model", metavar="ID", help="identifiant du modèle (nom du fichier sans .yml)")
+    q.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+
     p = sub.add_parser("init", help="crée un nouveau territoire prêt à construire")
     p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
     p.add_argument("--nom", default=None, help="nom de la Maison (par défaut : déduit du dossier)")
@@ -159,6 +191,24 @@ def _parser() -> argparse.ArgumentParser:
         "--activities", type=int, default=10, metavar="M", help="activités par membre (par défaut : 10)"
     )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="graine du tirage (par défaut : 0)")
+
+    p = sub.add_parser(
+        "label",
+        help="calcule le label de chaque membre et les critères non remplis",
+        description="Évalue les registres selon registers/label.yml : niveau de chaque membre et, "
+        "pour chaque critère non rempli, le fichier et la ligne concernés.",
+    )
+    p.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+    p.add_argument("--member", metavar="ID", help="n'évalue que ce membre (son identifiant)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
     return parser
 
 
@@ -167,12 +217,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.root, args.format, args.overlay)
+        if args.command == "label":
+            return _label(args.root, args.member, args.format, args.date)
         if args.command == "build":
             return _build(
                 args.root, args.site_dir, verbose=args.verbose, internal=args.internal, overlay=args.overlay
             )
         if args.command == "serve":
             return _serve(args.root, args.dev_addr)
+        if args.command == "models" and args.models_command == "drift":
+            return _drift(args.root)
+        if args.command == "models" and args.models_command == "bump":
+            return _bump(args.root, args.model)
         if args.command == "init":
             from dote.scaffold import init_territory
 
@@ -199,6 +255,156 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\ndote : interrompu", file=sys.stderr)
         return 130
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _drift(root: Path) -> int:
+    result = pipeline.run(root)
+    if result.errors or result.territory is None:
+        print(format_problems(result.errors, "text"))
+        print(
+            "Corrigez d'abord ces erreurs : les écarts se calculent sur un territoire valide.",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    territory = result.territory
+    if not territory.models:
+        print("Aucun modèle dans registers/models/.")
+        return EXIT_OK
+    for model in sorted(territory.models.values(), key=lambda m: m.id):
+        users = territory.users_of_model(model.id)
+        drifts = [d for d in territory.drift if d.model_id == model.id]
+        print(
+            f"Modèle « {model.id} » : version {model.version}, {len(users)} activité(s), "
+            f"{len(drifts)} sur une version antérieure"
+        )
+        for d in drifts:
+            line = (
+                f"  {d.position.file}:{d.position.line}:{d.position.column}: reste sur la version "
+                f"{d.pinned} ; champs changés depuis : {', '.join(d.changed_fields) or 'aucun'}"
+            )
+            print(line)
+            for entry in d.journal:
+                print(f"    version {entry.version} : {entry.summary}")
+    return EXIT_OK
+
+
+def _bump(root: Path, model_id: str) -> int:
+    from dote.load import load_file
+    from dote.resolve import VERSIONS_DIR
+
+    path = root / "registers" / "models" / f"{model_id}.yml"
+    if not path.is_file():
+        print(f"dote : erreur : modèle « {model_id} » introuvable ({path})", file=sys.stderr)
+        return EXIT_USAGE
+    doc, problems = load_file(path, f"registers/models/{model_id}.yml")
+    version = doc.data.get("version") if doc is not None and isinstance(doc.data, dict) else None
+    if doc is None or not isinstance(version, int):
+        print(
+            format_problems(problems, "text") or f"dote : erreur : {path} n'indique pas « version: N »",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(rf"^version:[ \t]*{version}[ \t]*$", re.MULTILINE)
+    if len(pattern.findall(text)) != 1:
+        print(
+            f"dote : erreur : la ligne « version: {version} » de {path} est introuvable ou en double",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    archive = path.parent / VERSIONS_DIR / f"{model_id}@{version}.yml"
+    if archive.exists():
+        print(f"dote : erreur : la version {version} est déjà archivée ({archive})", file=sys.stderr)
+        return EXIT_PROBLEMS
+    archive.parent.mkdir(exist_ok=True)
+    archive.write_text(text.replace("$schema=../../schemas/", "$schema=../../../schemas/"), encoding="utf-8")
+    path.write_text(pattern.sub(f"version: {version + 1}", text), encoding="utf-8")
+    print(
+        f"Version {version} archivée dans {archive}. Le modèle passe à la version {version + 1} : "
+        "modifiez-le, puis décrivez le changement dans « journal ».",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _label(root: Path, member_id: str | None, fmt: str, date: str | None) -> int:
+    import datetime as dt
+    import json
+
+    try:
+        today = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
+        return EXIT_USAGE
+    result = pipeline.run(root, today=today)
+    if result.errors:
+        print(format_problems(result.errors, "text"))
+        n = len(result.errors)
+        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    evaluation = result.label
+    if evaluation is None:
+        print(
+            "dote : erreur : registers/label.yml introuvable : ce territoire n'a pas de politique de label",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    members = list(evaluation.members.values())
+    if member_id is not None:
+        members = [m for m in members if m.member.id == member_id]
+        if not members:
+            known = ", ".join(evaluation.members)
+            print(f"dote : erreur : membre « {member_id} » inconnu (membres : {known})", file=sys.stderr)
+            return EXIT_USAGE
+    if fmt == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "membre": m.member.id,
+                        "nom": m.member.name,
+                        "niveau": m.level.id if m.level else None,
+                        "niveau_libelle": m.level_title,
+                        "niveau_suivant": m.next_level.id if m.next_level else None,
+                        "criteres_non_remplis": [
+                            {
+                                "critere": f.criterion.id,
+                                "titre": f.criterion.title,
+                                "explication": f.criterion.explanation,
+                                "details": list(f.details),
+                                "activite": f.activity_id or None,
+                                "file": f.position.file,
+                                "line": f.position.line,
+                                "column": f.position.column,
+                            }
+                            for f in m.failures
+                        ],
+                    }
+                    for m in members
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    print(f"{evaluation.policy.title}, évaluation au {evaluation.reference_date.isoformat()}")
+    for m in members:
+        line = f"\n{m.member.name} ({m.member.id}) : {m.level_title}"
+        if m.next_level:
+            n = len(
+                {
+                    f.criterion.id
+                    for f in m.failures
+                    if f.criterion.id in evaluation.policy.required(m.next_level)
+                }
+            )
+            line += (
+                f" ; niveau suivant « {m.next_level.title} » : {n} critère{'s' if n > 1 else ''} à remplir"
+            )
+        print(line)
+        for failure in m.failures:
+            print(failure.text())
+    return EXIT_OK
 
 
 def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:

@@ -34,7 +34,7 @@ VERDICT_LABELS: dict[str, str] = {
     "exempte": "Dispensé d'AIPD",
 }
 
-_NATURES = {"sensible": "art. 9", "penale": "art. 10", "nir": "NIR"}
+_NATURES = {"sensible": "art. 9", "penale": "art. 10"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,10 @@ class Screening:
 def _derived(activity: Activity, vocabularies: Vocabularies) -> dict[str, str]:
     """EDPB criteria implied by the data, with the French reason of each."""
     criteria: dict[str, str] = {}
-    sensitive = [f"{c.kind.label} ({_NATURES.get(c.nature, c.nature)})" for c in activity.sensitive_categories]
+    sensitive = [
+        f"{c.kind.label} ({_NATURES[c.nature]})" if c.nature in _NATURES else c.kind.label
+        for c in activity.sensitive_categories
+    ]
     if sensitive:
         criteria["donnees-sensibles"] = "catégories de données : " + ", ".join(sensitive)
     vulnerable = [s.label for s in activity.subjects if s.attr("vulnerable")]

@@ -11,6 +11,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+from dote.label import level_counts
 from dote.model import Territory
 
 
@@ -38,6 +39,9 @@ def define_env(env: Any) -> None:
         )
     env.variables["maison"] = territory.maison.raw
     env.variables["chiffres"] = figures(territory)
+    evaluation = getattr(plugin, "label", None)
+    # {{ label.niveaux["Conforme"] }}: how many members reach each level of the label.
+    env.variables["label"] = {"niveaux": level_counts(evaluation)} if evaluation is not None else {}
     licence = territory.maison.licence
     env.variables["licence"] = {
         "code": licence.code,

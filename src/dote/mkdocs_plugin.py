@@ -21,6 +21,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from dote import pipeline, render
+from dote.label import Evaluation
 from dote.model import Territory
 from dote.problems import format_problems, relative_name
 from dote.schema import published_schemas
@@ -50,6 +51,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.territory: Territory | None = None
         self.root: Path | None = None
         self._pages: dict[str, render.GeneratedPage] = {}
+        self.label: Evaluation | None = None
+        self._badges: dict[str, str] = {}
         # Set by `dote build --internal` only: the overlay to merge into an internal build.
         self.internal_overlay: Path | None = None
 
@@ -76,7 +79,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             )
         self.territory = result.territory
         env = render.environment(self.root)
-        self._pages = {p.src_uri: p for p in render.register_pages(self.territory, env)}
+        self.label = result.label
+        site_url = config.site_url or ""
+        pages = render.register_pages(self.territory, env, label=self.label, site_url=site_url)
+        if self.label is not None:
+            pages += render.label_pages(self.territory, self.label, env, site_url=site_url)
+            self._badges = render.badges(self.label, env)
+        pages += render.catalogue_pages(self.territory, env)
+        self._pages = {p.src_uri: p for p in pages}
         config.extra["dote"] = {
             "fictive": self.territory.maison.fictional,
             "interne": self.internal_overlay is not None,
@@ -101,6 +111,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
                     "supprimez ou renommez ce fichier"
                 )
             files.append(File.generated(config, src_uri, content=_STUB))
+        for path, svg in self._badges.items():
+            files.append(File.generated(config, path, content=svg))
         stylesheet = Path(__file__).parent / "assets" / "dote.css"
         files.append(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
         for name, text in published_schemas().items():

@@ -157,7 +157,7 @@ class Activity:
     id: str
     member_id: str
     name: str
-    status: Term
+    status: Term | None  # None for a model: models have no review status
     role: Term
     position: Position
     description: str = ""
@@ -198,6 +198,42 @@ class Activity:
     @property
     def transfers_outside_eea(self) -> tuple[Transfer, ...]:
         return tuple(t for t in self.transfers or () if t.leaves_eea)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One line of a model's journal: what changed in that version."""
+
+    version: int
+    summary: str
+    date: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A model activity that members extend (``registers/models/<id>.yml``), resolved."""
+
+    id: str
+    version: int
+    content: Activity  # the model's own fields, its ancestors included
+    sectors: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    journal: tuple[ModelVersion, ...] = ()
+    parent: ModelRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """An activity pinned to an older version of its model, and what changed since."""
+
+    model_id: str
+    latest: int
+    member_id: str
+    activity_id: str
+    pinned: int
+    position: Position
+    changed_fields: tuple[str, ...] = ()
+    journal: tuple[ModelVersion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +329,23 @@ class Territory:
     members: tuple[Member, ...]
     processors: Mapping[str, Processor]
     vocabularies: Vocabularies
+    models: Mapping[str, Model] = field(default_factory=dict)
+    drift: tuple[Drift, ...] = ()
+
+    def models_for(self, sector: str) -> list[Model]:
+        """The models meant for a sector (``public`` or ``prive``), by name."""
+        return sorted((m for m in self.models.values() if sector in m.sectors), key=lambda m: m.content.name)
+
+    def users_of_model(self, model_id: str) -> tuple[Activity, ...]:
+        return tuple(a for a in self.activities if a.model is not None and a.model.id == model_id)
+
+    def processors_outside_eea(self, activity: Activity) -> tuple[Processor, ...]:
+        """The activity's processors that host or send data outside the EEA (derived transfers)."""
+        found = (self.processors.get(pid) for pid in activity.recipients.processors)
+        return tuple(p for p in found if p is not None and p.countries_outside_eea)
+
+    def users_of_processor(self, processor_id: str) -> tuple[Activity, ...]:
+        return tuple(a for a in self.activities if processor_id in a.recipients.processors)
 
     @property
     def activities(self) -> tuple[Activity, ...]:
@@ -359,9 +412,7 @@ class Converter:
         measures = data.get("mesures_securite") or {}
         referent = data.get("referent")
         return Internal(
-            security_measures=tuple(
-                (_SECURITY_HEADINGS.get(k, k), str(v)) for k, v in measures.items()
-            ),
+            security_measures=tuple((_SECURITY_HEADINGS.get(k, k), str(v)) for k, v in measures.items()),
             notes=data.get("notes_internes", ""),
             dpo_recommendations=_texts(data.get("recommandations_dpo")),
             referent=self.person(referent) if isinstance(referent, Mapping) else None,
@@ -494,7 +545,7 @@ class Converter:
             id=activity_id,
             member_id=member_id,
             name=data["nom"],
-            status=self.term("statuts-activite", data["statut"]),
+            status=self.term("statuts-activite", data["statut"]) if "statut" in data else None,
             role=self.term("roles", data.get("role", "responsable")),
             position=position,
             description=data.get("description", ""),
@@ -555,6 +606,20 @@ class Converter:
             model=ModelRef.parse(data["modele"]) if data.get("modele") else None,
             withheld=withheld,
             internal=self.internal_notes(data),
+        )
+
+    def model(self, model_id: str, data: Mapping[str, Any], position: Position) -> Model:
+        return Model(
+            id=model_id,
+            version=int(data.get("version", 1)),
+            content=self.activity(model_id, "", data, position),
+            sectors=_texts(data.get("secteurs")),
+            references=_texts(data.get("references")),
+            journal=tuple(
+                ModelVersion(int(e["version"]), e["resume"], _date(e.get("date")))
+                for e in sorted(data.get("journal") or (), key=lambda e: int(e["version"]))
+            ),
+            parent=ModelRef.parse(data["modele"]) if data.get("modele") else None,
         )
 
     def _category(self, data: Mapping[str, Any]) -> DataCategory:

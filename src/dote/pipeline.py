@@ -8,14 +8,17 @@ with its problems and no :class:`~dote.model.Territory`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dote.confidential import merge_overlay, published_view
-from dote.model import Converter, Territory
+from dote.label import Evaluation, evaluate, parse_policy
+from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
-from dote.validate import Sources, check_references, read_sources
+from dote.resolve import resolve_sources
+from dote.validate import Sources, check_processor_transfers, check_references, read_sources
 from dote.vocabulary import load_vocabularies
 
 
@@ -26,6 +29,7 @@ class Result:
     root: Path
     territory: Territory | None
     problems: tuple[Problem, ...]
+    label: Evaluation | None = None  # the label of every member, when label.yml exists
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -46,20 +50,31 @@ def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None
     today = today or dt.date.today()
     sources, problems = read_sources(root)
     problems += check_references(sources, today)
+    sources, resolve_problems, drift = resolve_sources(sources)
+    problems += resolve_problems
+    problems += check_processor_transfers(sources)
     if overlay is not None:
         sources, overlay_problems = merge_overlay(sources, overlay.resolve())
         problems += overlay_problems
     territory = None
     if not any(p.is_error for p in problems) and sources.maison is not None:
-        territory = build_territory(sources, internal=overlay is not None)
-    return Result(root, territory, tuple(sort_problems(problems)))
+        territory = build_territory(sources, internal=overlay is not None, drift=drift)
+    evaluation = None
+    if territory is not None and sources.label is not None:
+        # The label judges the whole register, even fields a member chose not to publish.
+        complete = territory if overlay is not None else build_territory(sources, complete=True)
+        evaluation = evaluate(complete, parse_policy(sources.label), today)
+    return Result(root, territory, tuple(sort_problems(problems)), label=evaluation)
 
 
-def build_territory(sources: Sources, *, internal: bool = False) -> Territory:
+def build_territory(
+    sources: Sources, *, internal: bool = False, complete: bool = False, drift: Sequence[Drift] = ()
+) -> Territory:
     """Records from sources that passed validation.
 
     In public mode, a member publishing "au choix" shows only the activity fields it
-    lists in ``champs_publies``, and no activity at all unless it lists ``nom``.
+    lists in ``champs_publies``, and no activity at all unless it lists ``nom``;
+    ``complete`` ignores that choice (for the label, never for publication).
     """
     assert sources.maison is not None
     convert = Converter(load_vocabularies(), internal=internal)
@@ -68,7 +83,7 @@ def build_territory(sources: Sources, *, internal: bool = False) -> Territory:
     for member_id, doc in sources.members.items():
         docs = sources.activities.get(member_id, {})
         chosen = _chosen_fields(doc.data, convert)
-        if internal or chosen is None:
+        if internal or complete or chosen is None:
             activities = tuple(
                 convert.activity(aid, member_id, adoc.data, adoc.position()) for aid, adoc in docs.items()
             )
@@ -86,7 +101,8 @@ def build_territory(sources: Sources, *, internal: bool = False) -> Territory:
     processors = {
         pid: convert.processor(pid, doc.data, doc.position()) for pid, doc in sources.processors.items()
     }
-    return Territory(maison, tuple(members), processors, load_vocabularies())
+    models = {mid: convert.model(mid, doc.data, doc.position()) for mid, doc in sources.models.items()}
+    return Territory(maison, tuple(members), processors, load_vocabularies(), models, tuple(drift))
 
 
 def _chosen_fields(member: dict[str, Any], convert: Converter) -> frozenset[str] | None:

@@ -10,6 +10,7 @@ the page's own URL (for relative links).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from dote.model import Territory
+from dote.dpia import Screening, screen
+from dote.label import Evaluation, MemberResult
+from dote.model import Activity, Territory
 
 _MONTHS = (
     "janvier",
@@ -97,8 +100,10 @@ class GeneratedPage:
     render: Callable[[str], str]  # page URL → HTML fragment
 
 
-def register_pages(territory: Territory, env: jinja2.Environment) -> list[GeneratedPage]:
-    """The register index and one page per member."""
+def register_pages(
+    territory: Territory, env: jinja2.Environment, label: Evaluation | None = None, site_url: str = ""
+) -> list[GeneratedPage]:
+    """The register index and one page per member (with its label, when there is a policy)."""
     members = {m.id: m for m in territory.members}
     index_url = "registres/"
 
@@ -111,6 +116,8 @@ def register_pages(territory: Territory, env: jinja2.Environment) -> list[Genera
             "processors": territory.processors,
             "href_member": lambda member_id: relative_url(page_url, member_url(member_id)),
             "href_index": relative_url(page_url, index_url),
+            **links(page_url),
+            **label_context(territory, label, page_url, site_url),
             **extra,
         }
 
@@ -131,3 +138,139 @@ def register_pages(territory: Territory, env: jinja2.Environment) -> list[Genera
 
         pages.append(GeneratedPage(f"registres/{member.id}.md", member_url(member.id), member.name, render))
     return pages
+
+
+# --- models and processors ------------------------------------------------------------
+
+MODELS_URL = "modeles-de-traitements/"
+PROCESSORS_URL = "sous-traitants/"
+
+
+def links(page_url: str) -> dict[str, Any]:
+    """Relative links from ``page_url`` to every kind of generated page."""
+    return {
+        "href_member": lambda member_id: relative_url(page_url, f"registres/{member_id}/"),
+        "href_model": lambda model_id: relative_url(page_url, f"{MODELS_URL}{model_id}/"),
+        "href_models": relative_url(page_url, MODELS_URL),
+        "href_processor": lambda pid: relative_url(page_url, f"{PROCESSORS_URL}{pid}/"),
+        "href_processors": relative_url(page_url, PROCESSORS_URL),
+    }
+
+
+def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[GeneratedPage]:
+    """The models catalogue and the processors registry: an index and a page for each."""
+    members = {m.id: m for m in territory.members}
+
+    def page(template: str, **extra: Any) -> Any:
+        def render(url: str) -> str:
+            return env.get_template(template).render(
+                territory=territory, members=members, processors=territory.processors, **links(url), **extra
+            )
+
+        return render
+
+    pages = [
+        GeneratedPage(
+            "modeles-de-traitements/index.md", MODELS_URL, "Modèles de traitements", page("modeles.html")
+        ),
+        GeneratedPage(
+            "sous-traitants/index.md", PROCESSORS_URL, "Sous-traitants", page("sous-traitants.html")
+        ),
+    ]
+    for model in territory.models.values():
+        pages.append(
+            GeneratedPage(
+                f"modeles-de-traitements/{model.id}.md",
+                f"{MODELS_URL}{model.id}/",
+                f"Modèle : {model.content.name}",
+                page("modele.html", model=model),
+            )
+        )
+    for processor in territory.processors.values():
+        pages.append(
+            GeneratedPage(
+                f"sous-traitants/{processor.id}.md",
+                f"{PROCESSORS_URL}{processor.id}/",
+                processor.name,
+                page("sous-traitant.html", processor=processor),
+            )
+        )
+    return pages
+
+
+# --- the label ----------------------------------------------------------------------
+
+LABEL_URL = "label/"
+
+
+def badge_path(member_id: str) -> str:
+    """Where a member's badge is published: ``label/<member>.svg``."""
+    return f"{LABEL_URL}{member_id}.svg"
+
+
+def label_context(
+    territory: Territory, label: Evaluation | None, page_url: str, site_url: str = ""
+) -> dict[str, Any]:
+    """What the templates need to show labels, badges and DPIA screenings."""
+    members = {m.id: m for m in territory.members}
+    base = (site_url or territory.maison.website).rstrip("/")
+
+    def screening(activity: Activity) -> Screening:
+        results = label.members.get(activity.member_id) if label else None
+        if results is not None and activity.id in results.activities:
+            return results.activities[activity.id].screening
+        return screen(activity, members.get(activity.member_id), territory.vocabularies)
+
+    def snippet(result: MemberResult) -> str:
+        member_id = result.member.id
+        label_name = label.policy.title if label else "Label DOTE"
+        return (
+            f'<a href="{base}/registres/{member_id}/">'
+            f'<img src="{base}/{badge_path(member_id)}" '
+            f'alt="{html.escape(label_name)} : niveau {html.escape(result.level_title)}">'
+            "</a>"
+        )
+
+    return {
+        "label": label,
+        "screening": screening,
+        "badge_snippet": snippet,
+        "href_label": relative_url(page_url, LABEL_URL),
+        "href_badge": lambda member_id: relative_url(page_url, badge_path(member_id)),
+    }
+
+
+def label_pages(
+    territory: Territory, label: Evaluation, env: jinja2.Environment, site_url: str = ""
+) -> list[GeneratedPage]:
+    """The label page: criteria and levels of the policy, and every member's level."""
+
+    def render(url: str) -> str:
+        return env.get_template("label.html").render(
+            territory=territory,
+            href_member=lambda member_id: relative_url(url, f"registres/{member_id}/"),
+            **label_context(territory, label, url, site_url),
+        )
+
+    return [GeneratedPage("label/index.md", LABEL_URL, label.policy.title, render)]
+
+
+def badges(label: Evaluation, env: jinja2.Environment) -> dict[str, str]:
+    """Every member's SVG badge, by its path in the site (``label/<member>.svg``)."""
+    template = env.get_template("badge.svg")
+    result = {}
+    for member_result in label.members.values():
+        level = member_result.level
+        text = member_result.level_title
+        left = label.policy.title
+        left_width = 12 + 7 * len(left)
+        right_width = 12 + 7 * len(text)
+        result[badge_path(member_result.member.id)] = template.render(
+            member=member_result.member,
+            level_title=text,
+            title=left,
+            colour=level.colour if level else "#555555",
+            left_width=left_width,
+            right_width=right_width,
+        )
+    return result

@@ -138,13 +138,31 @@ def _annotation(schema: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def validate_document(doc: Document, kind: str) -> list[Problem]:
-    """Check one document against the schema of its kind; French problems, never raises."""
+#: Keys a file must always state itself, even when it extends a model.
+ALWAYS_REQUIRED = frozenset({"version_schema", "nom", "statut", "version"})
+
+
+def validate_document(doc: Document, kind: str, *, partial: bool = False) -> list[Problem]:
+    """Check one document against the schema of its kind; French problems, never raises.
+
+    ``partial`` is for a file that extends a model and states only what differs: a
+    missing field is then not an error here (the resolved content is checked in full).
+    """
     validator = _validators()[kind]
     problems: list[Problem] = []
     for error in validator.iter_errors(doc.data):
+        if partial and _about_missing_fields(error):
+            continue
         problems.extend(_translate(error, doc, load_vocabularies()))
     return problems
+
+
+def _about_missing_fields(error: ValidationError) -> bool:
+    if error.validator == "required":
+        return not (set(error.validator_value) - set(error.instance)) & ALWAYS_REQUIRED  # type: ignore[arg-type]
+    if error.validator in ("anyOf", "oneOf"):
+        return bool(error.context) and all(sub.validator == "required" for sub in error.context or ())
+    return False
 
 
 # --- translating jsonschema errors -------------------------------------------------

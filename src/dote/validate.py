@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dote.label import check_policy
 from dote.load import Document, load_file
 from dote.model import ModelRef
 from dote.problems import Position, Problem, relative_name
@@ -21,6 +22,7 @@ from dote.vocabulary import load_vocabularies, slugify
 
 REGISTERS = "registers"
 MEMBER_FILE = "member.yml"
+LABEL_FILE = "label.yml"
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -34,6 +36,7 @@ class Sources:
     activities: Mapping[str, Mapping[str, Document]] = field(default_factory=dict)
     models: Mapping[str, Document] = field(default_factory=dict)
     processors: Mapping[str, Document] = field(default_factory=dict)
+    label: Document | None = None  # registers/label.yml, the label policy (optional)
 
     def all_documents(self) -> Iterable[Document]:
         if self.maison:
@@ -43,6 +46,8 @@ class Sources:
             yield from docs.values()
         yield from self.models.values()
         yield from self.processors.values()
+        if self.label:
+            yield self.label
 
 
 def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
@@ -67,7 +72,8 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
         from dote.confidential import check_public  # guard rail: nothing confidential here
 
         problems.extend(check_public(doc, kind))
-        schema_problems = validate_document(doc, kind)
+        extends = isinstance(doc.data, dict) and "modele" in doc.data
+        schema_problems = validate_document(doc, kind, partial=extends)
         problems.extend(schema_problems)
         return None if any(p.is_error for p in schema_problems) else doc
 
@@ -128,7 +134,9 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
     processors = {
         i: d for i, p in ids_of(registers / "processors").items() if (d := read(p, "sous-traitant"))
     }
-    return Sources(root, maison, members, activities, models, processors), problems
+    label_path = registers / LABEL_FILE
+    label = read(label_path, "label") if label_path.is_file() else None
+    return Sources(root, maison, members, activities, models, processors, label), problems
 
 
 def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:
@@ -161,21 +169,12 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
         problems.extend(_transfer_warnings(doc, vocab))
     for doc in sources.models.values():
         problems.extend(_model_reference(doc, sources.models))
+        problems.extend(_processor_references(doc, sources))
     for docs in sources.activities.values():
         names: dict[str, str] = {}
         for activity_id, doc in docs.items():
             data = doc.data
-            for i, ref in enumerate((data.get("destinataires") or {}).get("sous_traitants") or ()):
-                if ref not in sources.processors:
-                    problems.append(
-                        _unknown(
-                            doc,
-                            ("destinataires", "sous_traitants", i),
-                            "sous-traitant",
-                            ref,
-                            set(sources.processors),
-                        )
-                    )
+            problems.extend(_processor_references(doc, sources))
             problems.extend(_model_reference(doc, sources.models))
             problems.extend(_date_problems(doc, today))
             problems.extend(_transfer_warnings(doc, vocab))
@@ -190,7 +189,48 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
                     )
                 )
             names.setdefault(key, activity_id)
+    if sources.label is not None:
+        problems.extend(check_policy(sources.label))
     return problems
+
+
+def check_processor_transfers(sources: Sources) -> list[Problem]:
+    """An activity that says « transferts: aucun » while a processor of it works outside the EEA."""
+    vocab = load_vocabularies()["pays"]
+    leaving: dict[str, list[str]] = {}
+    for pid, doc in sources.processors.items():
+        places = [h.get("pays") for h in doc.data.get("hebergement") or ()]
+        transfers = doc.data.get("transferts")
+        places += [t.get("pays") for t in transfers] if isinstance(transfers, list) else []
+        outside = [vocab[c].label for c in places if c in vocab and vocab[c].attr("zone") == "pays-tiers"]
+        if outside:
+            leaving[pid] = sorted(set(outside))
+    problems = []
+    for docs in sources.activities.values():
+        for doc in docs.values():
+            if doc.data.get("transferts") != "aucun":
+                continue
+            for pid in (doc.data.get("destinataires") or {}).get("sous_traitants") or ():
+                if pid in leaving:
+                    problems.append(
+                        Problem(
+                            doc.position(("transferts",)),
+                            f"« transferts: aucun », mais le sous-traitant « {pid} » traite des données "
+                            f"hors de l'Espace économique européen ({', '.join(leaving[pid])})",
+                            "décrivez ce transfert et sa garantie dans « transferts »",
+                            "avertissement",
+                        )
+                    )
+    return problems
+
+
+def _processor_references(doc: Document, sources: Sources) -> list[Problem]:
+    refs = (doc.data.get("destinataires") or {}).get("sous_traitants") or ()
+    return [
+        _unknown(doc, ("destinataires", "sous_traitants", i), "sous-traitant", ref, set(sources.processors))
+        for i, ref in enumerate(refs)
+        if ref not in sources.processors
+    ]
 
 
 def _unknown(doc: Document, path: tuple[Any, ...], what: str, ref: str, known: set[str]) -> Problem:

@@ -1,0 +1,674 @@
+"""The DOTE label: a member's level, computed from its register by published criteria.
+
+The Maison's policy (``registers/label.yml``) lists criteria and levels; this module
+holds the *rules* those criteria name. Each rule is implemented once, as a function
+registered under its French name with the scope it applies to and the parameters it
+accepts. :func:`check_policy` turns a bad policy into problems at validation time;
+:func:`evaluate` computes, for a reference date given by the caller, every activity's
+and every member's unmet criteria and the member's level.
+
+Levels are cumulative: a level requires its own criteria and those of every level
+before it. A member-scoped criterion is checked once on the member; an activity-scoped
+one on each activity, and the member meets it when all its activities do.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dote.dpia import Screening, screen
+from dote.load import Document
+from dote.model import Activity, Member, Territory
+from dote.problems import Position, Problem
+from dote.vocabulary import load_vocabularies
+
+Scope = Literal["activite", "membre"]
+ParamKind = Literal["mois", "entier", "booleen", "codes"]
+
+SCOPE_LABELS = {"activite": "chaque activité", "membre": "le membre"}
+_TO = {"activite": "à chaque activité", "membre": "au membre"}
+SEVERITY_LABELS = {"elevee": "élevée", "moyenne": "moyenne", "faible": "faible"}
+DEFAULT_COLOURS = ("#8a4b08", "#1b5e20", "#0d47a1", "#4a148c", "#263238")
+NO_LEVEL = "Non labellisé"
+
+
+# --- rules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A parameter a rule accepts: its kind, default, and (for codes) its vocabulary."""
+
+    kind: ParamKind
+    default: Any
+    description: str
+    vocabulary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a rule looks at: a member, one of its activities (or none), and context."""
+
+    member: Member
+    activity: Activity | None
+    territory: Territory
+    screening: Screening | None
+    today: dt.date
+
+    @property
+    def the_activity(self) -> Activity:
+        assert self.activity is not None, "activity rule applied to a member"
+        return self.activity
+
+
+Check = Callable[[Subject, Mapping[str, Any]], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check the engine knows by name; returns French details of each failure."""
+
+    name: str
+    scope: Scope
+    description: str
+    check: Check
+    parameters: Mapping[str, Param] = field(default_factory=dict)
+
+
+def _rules(*rules: Rule) -> Mapping[str, Rule]:
+    return {r.name: r for r in rules}
+
+
+def months_later(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` months later (clamped to the month's last day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _too_old(last: dt.date | None, months: int, today: dt.date, what: str) -> list[str]:
+    if last is None:
+        return [f"{what} : aucune date indiquée"]
+    if months_later(last, months) < today:
+        return [f"{what} le {last.isoformat()}, il y a plus de {months} mois"]
+    return []
+
+
+def _register_kept(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    wanted = int(p["activites_minimum"])
+    count = len(s.member.activities)
+    return [] if count >= wanted else [f"{count} activité(s) décrite(s), au moins {wanted} attendue(s)"]
+
+
+def _dpo_designated(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    return [] if s.member.dpo is not None else ["aucun délégué à la protection des données désigné"]
+
+
+def _training(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    return _too_old(s.member.training_last, int(p["age_maximum_mois"]), s.today, "dernière formation")
+
+
+def _article_30_fields(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    a = s.the_activity
+    missing = [
+        name
+        for name, present in (
+            ("finalité principale", bool(a.purpose)),
+            ("personnes concernées", bool(a.subjects)),
+            ("catégories de données", bool(a.categories)),
+            ("destinataires", bool(a.recipients)),
+            ("transferts hors UE (ou « aucun »)", a.transfers is not None),
+        )
+        if not present
+    ]
+    return ["champs manquants : " + ", ".join(missing)] if missing else []
+
+
+def _legal_basis(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    basis = s.the_activity.legal_basis
+    if basis is None:
+        return ["base légale non renseignée"]
+    if basis.basis.attr("provisoire"):
+        return [f"base légale « {basis.basis.label} »"]
+    return []
+
+
+def _sensitive_conditions(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    a = s.the_activity
+    sensitive = [c.kind.label for c in a.categories if c.nature in ("sensible", "penale")]
+    if sensitive and not a.conditions:
+        return ["aucune condition de l'art. 9(2) ou de l'art. 10 pour : " + ", ".join(sensitive)]
+    return []
+
+
+def _retention(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    found = []
+    for c in s.the_activity.categories:
+        if c.retention is None:
+            found.append(f"« {c.kind.label} » : durée de conservation non renseignée")
+        elif p["sort_final_requis"] and c.retention.final_fate is None:
+            found.append(f"« {c.kind.label} » : sort final non renseigné")
+    return found
+
+
+def _transfers(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    a = s.the_activity
+    found = []
+    if a.transfers is None:
+        found.append("transferts non renseignés (écrivez « transferts: aucun » s'il n'y en a pas)")
+    for t in a.transfers_outside_eea:
+        if t.safeguard is None:
+            found.append(f"transfert vers {t.country.label} ({t.recipient}) sans garantie")
+    for pid in a.recipients.processors:
+        processor = s.territory.processors.get(pid)
+        if processor is None:
+            continue
+        for t in processor.transfers or ():
+            if t.leaves_eea and t.safeguard is None:
+                found.append(f"sous-traitant « {processor.name} » : transfert vers {t.country.label} sans garantie")
+        documented = {t.country.code for t in processor.transfers or ()}
+        for h in processor.hosting:
+            if h.country.attr("zone") == "pays-tiers" and h.country.code not in documented:
+                found.append(
+                    f"sous-traitant « {processor.name} » hébergé hors de l'UE ({h.country.label}) "
+                    "sans transfert documenté"
+                )
+    return found
+
+
+def _dpia_done(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    if s.screening is None or not s.screening.required:
+        return []
+    dpia = s.the_activity.dpia
+    status = dpia.status if dpia else None
+    if status is not None and status.code in p["statuts_acceptes"]:
+        return []
+    state = f"état : {status.label.lower()}" if status else "aucune AIPD indiquée"
+    return [f"AIPD requise mais non réalisée ({state})"]
+
+
+def _dpia_summary(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    dpia = s.the_activity.dpia
+    if dpia and dpia.status and dpia.status.code == "realisee" and not (dpia.summary or dpia.link):
+        return ["AIPD réalisée sans résumé public"]
+    return []
+
+
+def _notice(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    notice = s.the_activity.information_notice
+    if not notice:
+        return ["mention d'information non renseignée"]
+    if notice == "absente":
+        return ["pas encore de mention d'information"]
+    return []
+
+
+def _processor_contracts(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    found = []
+    for pid in s.the_activity.recipients.processors:
+        processor = s.territory.processors.get(pid)
+        if processor is None:
+            continue
+        status = processor.contract_status
+        if status is None or status.code not in p["statuts_acceptes"]:
+            state = status.label.lower() if status else "non renseigné"
+            found.append(f"sous-traitant « {processor.name} » : contrat article 28 {state}")
+    return found
+
+
+def _validated(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    status = s.the_activity.status
+    return [] if status.code in p["statuts_acceptes"] else [f"fiche au statut « {status.label} »"]
+
+
+def _reviewed(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    return _too_old(s.the_activity.dates.reviewed, int(p["age_maximum_mois"]), s.today, "dernière revue")
+
+
+_MONTHS = Param("mois", 12, "âge maximal, en mois")
+
+#: Every rule the engine implements, by the name a policy uses.
+RULES: Mapping[str, Rule] = _rules(
+    Rule(
+        "registre-tenu",
+        "membre",
+        "Le membre décrit au moins un nombre donné d'activités.",
+        _register_kept,
+        {"activites_minimum": Param("entier", 1, "nombre minimal d'activités")},
+    ),
+    Rule("dpo-designe", "membre", "Un délégué à la protection des données est désigné.", _dpo_designated),
+    Rule(
+        "formation-recente",
+        "membre",
+        "Le personnel a suivi une formation récente.",
+        _training,
+        {"age_maximum_mois": _MONTHS},
+    ),
+    Rule(
+        "champs-article-30",
+        "activite",
+        "Les champs obligatoires de l'article 30 sont remplis.",
+        _article_30_fields,
+    ),
+    Rule(
+        "base-legale-etablie",
+        "activite",
+        "Une base légale définitive est indiquée (pas « à déterminer »).",
+        _legal_basis,
+    ),
+    Rule(
+        "conditions-donnees-sensibles",
+        "activite",
+        "Les données sensibles ou pénales ont leur condition (art. 9(2), art. 10).",
+        _sensitive_conditions,
+    ),
+    Rule(
+        "conservation-definie",
+        "activite",
+        "Chaque catégorie de données a sa durée de conservation.",
+        _retention,
+        {"sort_final_requis": Param("booleen", True, "le sort final doit être indiqué")},
+    ),
+    Rule(
+        "transferts-encadres",
+        "activite",
+        "Les transferts hors UE sont indiqués, avec leur garantie.",
+        _transfers,
+    ),
+    Rule(
+        "aipd-realisee",
+        "activite",
+        "L'AIPD est réalisée quand le dépistage la dit requise.",
+        _dpia_done,
+        {"statuts_acceptes": Param("codes", ["realisee"], "états d'AIPD acceptés", "statuts-aipd")},
+    ),
+    Rule(
+        "aipd-resume-public",
+        "activite",
+        "Une AIPD réalisée a un résumé public.",
+        _dpia_summary,
+    ),
+    Rule("mention-information", "activite", "Une mention d'information existe.", _notice),
+    Rule(
+        "contrats-sous-traitants",
+        "activite",
+        "Chaque sous-traitant est lié par un contrat (art. 28).",
+        _processor_contracts,
+        {"statuts_acceptes": Param("codes", ["signe"], "états de contrat acceptés", "statuts-contrat")},
+    ),
+    Rule(
+        "activite-validee",
+        "activite",
+        "La fiche est validée par le DPO.",
+        _validated,
+        {"statuts_acceptes": Param("codes", ["valide"], "statuts acceptés", "statuts-activite")},
+    ),
+    Rule(
+        "revue-recente",
+        "activite",
+        "La fiche a été revue récemment.",
+        _reviewed,
+        {"age_maximum_mois": _MONTHS},
+    ),
+)
+
+
+# --- the policy ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    rule: str
+    title: str
+    explanation: str
+    scope: Scope
+    severity: str
+    parameters: Mapping[str, Any]
+    position: Position
+
+    @property
+    def scope_label(self) -> str:
+        return SCOPE_LABELS[self.scope]
+
+    @property
+    def severity_label(self) -> str:
+        return SEVERITY_LABELS.get(self.severity, self.severity)
+
+    @property
+    def parameters_text(self) -> str:
+        """The parameters in French, for the label page (« âge maximal, en mois : 12 »)."""
+        rule = RULES[self.rule]
+        parts = []
+        for name, value in self.parameters.items():
+            spec = rule.parameters[name]
+            if isinstance(value, bool):
+                shown = "oui" if value else "non"
+            elif isinstance(value, list):
+                vocabulary = load_vocabularies()[spec.vocabulary]
+                shown = ", ".join(vocabulary[str(v)].label for v in value)
+            else:
+                shown = str(value)
+            parts.append(f"{spec.description} : {shown}")
+        return " ; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    id: str
+    title: str
+    rank: int  # 1 for the first level
+    criteria: tuple[str, ...]  # the criteria this level adds
+    description: str = ""
+    colour: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The Maison's label policy, read from a valid ``registers/label.yml``."""
+
+    title: str
+    description: str
+    criteria: Mapping[str, Criterion]
+    levels: tuple[Level, ...]
+
+    def required(self, level: Level) -> tuple[str, ...]:
+        """Every criterion a level requires, its own and those of the levels before it."""
+        return tuple(c for lv in self.levels[: level.rank] for c in lv.criteria)
+
+    def level_of(self, criterion_id: str) -> Level | None:
+        """The first level that requires a criterion."""
+        return next((lv for lv in self.levels if criterion_id in lv.criteria), None)
+
+
+def check_policy(doc: Document) -> list[Problem]:
+    """Problems of a schema-valid policy: unknown rules, bad parameters, unknown criteria."""
+    problems: list[Problem] = []
+    data = doc.data
+    seen: dict[str, int] = {}
+    for i, item in enumerate(data.get("criteres") or ()):
+        ident = item["id"]
+        if ident in seen:
+            problems.append(
+                Problem(
+                    doc.position(("criteres", i, "id")),
+                    f"critère « {ident} » défini deux fois (déjà au critère n° {seen[ident] + 1})",
+                    "donnez un identifiant distinct à chaque critère",
+                )
+            )
+        seen.setdefault(ident, i)
+        rule = RULES.get(item["regle"])
+        if rule is None:
+            close = difflib.get_close_matches(item["regle"], list(RULES), n=3, cutoff=0.5)
+            hint = ("règles proches : " + ", ".join(close)) if close else "règles connues : " + ", ".join(RULES)
+            problems.append(
+                Problem(doc.position(("criteres", i, "regle")), f"règle « {item['regle']} » inconnue", hint)
+            )
+            continue
+        if item["portee"] != rule.scope:
+            problems.append(
+                Problem(
+                    doc.position(("criteres", i, "portee")),
+                    f"la règle « {rule.name} » s'applique {_TO[rule.scope]}, pas {_TO[item['portee']]}",
+                    f"écrivez « portee: {rule.scope} »",
+                )
+            )
+        problems.extend(_check_parameters(doc, i, rule, item.get("parametres") or {}))
+    levels: set[str] = set()
+    for i, level in enumerate(data.get("niveaux") or ()):
+        if level["id"] in levels:
+            problems.append(Problem(doc.position(("niveaux", i, "id")), f"niveau « {level['id']} » défini deux fois"))
+        levels.add(level["id"])
+        for j, ref in enumerate(level["criteres"]):
+            if ref not in seen:
+                close = difflib.get_close_matches(ref, list(seen), n=3, cutoff=0.5)
+                problems.append(
+                    Problem(
+                        doc.position(("niveaux", i, "criteres", j)),
+                        f"le niveau « {level['id']} » exige le critère « {ref} », qui n'est pas défini",
+                        ("critères proches : " + ", ".join(close))
+                        if close
+                        else "définissez-le dans « criteres » ou retirez-le du niveau",
+                    )
+                )
+    required = [ref for level in data.get("niveaux") or () for ref in level["criteres"]]
+    for ident, i in seen.items():
+        if required.count(ident) > 1:
+            problems.append(
+                Problem(
+                    doc.position(("criteres", i, "id")),
+                    f"le critère « {ident} » est exigé par plusieurs niveaux",
+                    "les niveaux sont cumulatifs : citez-le seulement au premier niveau qui l'exige",
+                )
+            )
+        elif ident not in required:
+            problems.append(
+                Problem(
+                    doc.position(("criteres", i, "id")),
+                    f"le critère « {ident} » n'est exigé par aucun niveau",
+                    "ajoutez-le aux « criteres » d'un niveau, ou supprimez-le",
+                    "avertissement",
+                )
+            )
+    return problems
+
+
+def _check_parameters(doc: Document, index: int, rule: Rule, params: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    vocabularies = load_vocabularies()
+    for name, value in params.items():
+        at = doc.position(("criteres", index, "parametres", name))
+        spec = rule.parameters.get(name)
+        if spec is None:
+            known = ", ".join(rule.parameters) or "aucun"
+            problems.append(
+                Problem(
+                    doc.key_position(("criteres", index, "parametres", name)),
+                    f"paramètre « {name} » inconnu pour la règle « {rule.name} »",
+                    f"paramètres possibles : {known}",
+                )
+            )
+            continue
+        if spec.kind in ("mois", "entier"):
+            minimum = 1 if spec.kind == "mois" else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                unit = "un nombre de mois (entier, au moins 1)" if spec.kind == "mois" else "un nombre entier positif"
+                problems.append(
+                    Problem(at, f"paramètre « {name} » : {unit} attendu, pas « {value} »", f"exemple : {name}: {spec.default}")
+                )
+        elif spec.kind == "booleen":
+            if not isinstance(value, bool):
+                problems.append(Problem(at, f"paramètre « {name} » : true ou false attendu, pas « {value} »"))
+        else:
+            vocabulary = vocabularies[spec.vocabulary]
+            if not isinstance(value, list) or not value:
+                problems.append(
+                    Problem(
+                        at,
+                        f"paramètre « {name} » : une liste de codes attendue",
+                        "codes possibles : " + ", ".join(vocabulary.terms),
+                    )
+                )
+                continue
+            for j, code in enumerate(value):
+                if not isinstance(code, str) or code not in vocabulary:
+                    problems.append(
+                        Problem(
+                            doc.position(("criteres", index, "parametres", name, j)),
+                            f"paramètre « {name} » : code « {code} » inconnu (vocabulaire « {vocabulary.title} »)",
+                            "codes possibles : " + ", ".join(vocabulary.terms),
+                        )
+                    )
+    return problems
+
+
+def parse_policy(doc: Document) -> Policy:
+    """The policy of a document that passed :func:`check_policy`; defaults filled in."""
+    data = doc.data
+    criteria: dict[str, Criterion] = {}
+    for i, item in enumerate(data["criteres"]):
+        rule = RULES[item["regle"]]
+        params = {name: spec.default for name, spec in rule.parameters.items()}
+        params.update(item.get("parametres") or {})
+        criteria[item["id"]] = Criterion(
+            id=item["id"],
+            rule=rule.name,
+            title=item["titre"],
+            explanation=item["explication"],
+            scope=rule.scope,
+            severity=item["gravite"],
+            parameters=params,
+            position=doc.position(("criteres", i)),
+        )
+    levels = tuple(
+        Level(
+            id=lv["id"],
+            title=lv["titre"],
+            rank=n,
+            criteria=tuple(lv["criteres"]),
+            description=lv.get("description", ""),
+            colour=lv.get("couleur") or DEFAULT_COLOURS[(n - 1) % len(DEFAULT_COLOURS)],
+        )
+        for n, lv in enumerate(data["niveaux"], start=1)
+    )
+    return Policy(data["titre"], data.get("description", ""), criteria, levels)
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One criterion not met, where (the activity's or member's file) and why."""
+
+    criterion: Criterion
+    position: Position
+    details: tuple[str, ...]
+    activity_id: str = ""
+    activity_name: str = ""
+
+    def text(self) -> str:
+        """``FILE:LINE:COL: critère « id » non rempli : explication (détails)``."""
+        p = self.position
+        line = f"{p.file}:{p.line}:{p.column}: critère « {self.criterion.id} » non rempli : {self.criterion.explanation}"
+        if self.details:
+            line += " (" + " ; ".join(self.details) + ")"
+        return line
+
+
+@dataclass(frozen=True)
+class ActivityResult:
+    activity: Activity
+    screening: Screening
+    failures: tuple[Failure, ...]
+    level: Level | None  # the highest level whose activity criteria it meets
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    member: Member
+    level: Level | None
+    next_level: Level | None
+    failures: tuple[Failure, ...]  # every failure, member and activities, in policy order
+    activities: Mapping[str, ActivityResult]
+
+    @property
+    def level_title(self) -> str:
+        return self.level.title if self.level else NO_LEVEL
+
+    @property
+    def unmet(self) -> tuple[Criterion, ...]:
+        """Each unmet criterion once, in the order of the policy."""
+        return tuple({f.criterion.id: f.criterion for f in self.failures}.values())
+
+    def failures_of(self, criterion_id: str) -> tuple[Failure, ...]:
+        return tuple(f for f in self.failures if f.criterion.id == criterion_id)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The label of every member of a territory, at a reference date."""
+
+    policy: Policy
+    reference_date: dt.date
+    members: Mapping[str, MemberResult]
+
+    def member(self, member_id: str) -> MemberResult:
+        return self.members[member_id]
+
+    def activity(self, member_id: str, activity_id: str) -> ActivityResult:
+        return self.members[member_id].activities[activity_id]
+
+
+def _reached(policy: Policy, failed: set[str]) -> Level | None:
+    reached = None
+    for level in policy.levels:
+        if any(c in failed for c in level.criteria):
+            break
+        reached = level
+    return reached
+
+
+def evaluate_member(member: Member, territory: Territory, policy: Policy, today: dt.date) -> MemberResult:
+    """The level of one member and every criterion it misses."""
+    vocabularies = territory.vocabularies
+    ordered = [policy.criteria[c] for lv in policy.levels for c in lv.criteria if c in policy.criteria]
+    activity_criteria = [c for c in ordered if c.scope == "activite"]
+    results: dict[str, ActivityResult] = {}
+    activity_failures: list[Failure] = []
+    for activity in member.activities:
+        screening = screen(activity, member, vocabularies)
+        subject = Subject(member, activity, territory, screening, today)
+        failures = tuple(
+            Failure(c, activity.position, tuple(details), activity.id, activity.name)
+            for c in activity_criteria
+            if (details := RULES[c.rule].check(subject, c.parameters))
+        )
+        activity_failures.extend(failures)
+        results[activity.id] = ActivityResult(
+            activity, screening, failures, _reached(policy, {f.criterion.id for f in failures})
+        )
+    subject = Subject(member, None, territory, None, today)
+    failures: list[Failure] = []
+    for c in ordered:
+        if c.scope == "membre":
+            details = RULES[c.rule].check(subject, c.parameters)
+            if details:
+                failures.append(Failure(c, member.position, tuple(details)))
+        else:
+            failures.extend(f for f in activity_failures if f.criterion.id == c.id)
+    level = _reached(policy, {f.criterion.id for f in failures})
+    rank = level.rank if level else 0
+    next_level = policy.levels[rank] if rank < len(policy.levels) else None
+    return MemberResult(member, level, next_level, tuple(failures), results)
+
+
+def evaluate(territory: Territory, policy: Policy, reference_date: dt.date) -> Evaluation:
+    """Evaluate every member of a territory against the policy, as of ``reference_date``."""
+    return Evaluation(
+        policy,
+        reference_date,
+        {m.id: evaluate_member(m, territory, policy, reference_date) for m in territory.members},
+    )
+
+
+def level_counts(evaluation: Evaluation) -> dict[str, int]:
+    """How many members reach each level (by level title; « Non labellisé » for none)."""
+    counts = {lv.title: 0 for lv in evaluation.policy.levels}
+    counts[NO_LEVEL] = 0
+    for result in evaluation.members.values():
+        counts[result.level_title] += 1
+    return counts
+
+
+def failures_by_level(result: MemberResult, policy: Policy) -> Iterable[tuple[Level, tuple[Failure, ...]]]:
+    """A member's failures grouped by the level that first requires each criterion."""
+    for level in policy.levels:
+        found = tuple(f for f in result.failures if f.criterion.id in level.criteria)
+        if found:
+            yield level, found

@@ -1,0 +1,340 @@
+"""Model inheritance: an activity states only what differs from its model.
+
+The rules, the same for a model that extends another model:
+
+* a value written in the activity **replaces** the model's (texts, numbers, booleans,
+  ``transferts`` as a whole, ``mention_information``…);
+* blocks (``finalites``, ``base_legale``, ``destinataires``, ``aipd``, ``dates``…) are
+  merged **key by key**, with the same rules inside;
+* lists **add up**: the model's items first, then the activity's new ones
+  (``personnes_concernees``, ``sources``, ``outils``, ``destinataires.externes``…);
+* lists of records are merged **by their key**: a data category written with the code
+  of an inherited one completes and replaces its fields (``categories_donnees`` by
+  ``code``, ``conditions_sensibles`` by ``code``, ``responsables_conjoints`` by ``nom``);
+* ``retirer`` removes inherited list items (by value, code or name); removing an item
+  the model does not have is an error;
+* a model's own bookkeeping (``version``, ``secteurs``, ``references``, ``journal``) is
+  not inherited.
+
+``modele: id@N`` pins version N: the activity is resolved against that version, kept in
+``registers/models/versions/<id>@<N>.yml`` (``dote models bump`` writes it), and the drift
+report lists what changed since. Without ``@N`` the activity follows the latest version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dote.load import Document, JsonPath, load_file
+from dote.model import Drift, ModelRef, ModelVersion
+from dote.problems import Position, Problem, relative_name
+from dote.schema import validate_document
+from dote.validate import REGISTERS, Sources
+
+MODEL_ONLY_KEYS = frozenset({"version", "secteurs", "references", "journal", "modele", "retirer"})
+VERSIONS_DIR = "versions"
+_ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
+
+#: Lists of records merged by a key; every other list adds up item by item.
+KEYED_LISTS: Mapping[JsonPath, str] = {
+    ("categories_donnees",): "code",
+    ("conditions_sensibles",): "code",
+    ("responsables_conjoints",): "nom",
+}
+#: Values replaced as a whole even when they are lists or blocks.
+REPLACED: frozenset[JsonPath] = frozenset({("transferts",), ("mention_information",)})
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every version of every model: the current files and the archived versions."""
+
+    current: Mapping[str, Document]
+    archived: Mapping[tuple[str, int], Document]
+
+    def latest(self, model_id: str) -> int:
+        return int(self.current[model_id].data.get("version", 1))
+
+    def document(self, ref: ModelRef) -> Document | None:
+        doc = self.current.get(ref.id)
+        if doc is None:
+            return None
+        if ref.version is None or ref.version == self.latest(ref.id):
+            return doc
+        return self.archived.get((ref.id, ref.version))
+
+    def versions(self, model_id: str) -> list[int]:
+        return sorted({v for (i, v) in self.archived if i == model_id} | {self.latest(model_id)})
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def read_archives(
+    root: Path, models: Mapping[str, Document]
+) -> tuple[dict[tuple[str, int], Document], list[Problem]]:
+    """Archived model versions from ``registers/models/versions/<id>@<N>.yml``."""
+    folder = root / REGISTERS / "models" / VERSIONS_DIR
+    archived: dict[tuple[str, int], Document] = {}
+    problems: list[Problem] = []
+    for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+        name = relative_name(path, root)
+        match = _ARCHIVE.match(path.stem)
+        if not match:
+            problems.append(
+                Problem(
+                    Position(name), f"nom d'archive « {path.stem} » invalide : attendu <modele>@<version>"
+                )
+            )
+            continue
+        doc, found = load_file(path, name)
+        problems.extend(found)
+        if doc is None:
+            continue
+        schema_problems = validate_document(doc, "modele")
+        problems.extend(schema_problems)
+        if any(p.is_error for p in schema_problems):
+            continue
+        model_id, version = match["id"], int(match["version"])
+        if doc.data.get("version") != version:
+            problems.append(
+                Problem(
+                    doc.position(("version",)), f"l'archive {path.stem} doit porter « version: {version} »"
+                )
+            )
+            continue
+        if model_id not in models:
+            problems.append(Problem(Position(name), f"archive d'un modèle « {model_id} » qui n'existe plus"))
+            continue
+        archived[(model_id, version)] = doc
+    return archived, problems
+
+
+def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drift]]:
+    """Sources whose activities (and models) carry their inherited content.
+
+    Also returns the drift: activities pinned to an older version of their model.
+    """
+    archived, problems = read_archives(sources.root, sources.models)
+    catalogue = Catalogue(sources.models, archived)
+    resolver = _Resolver(catalogue)
+    models = {}
+    for model_id, doc in sources.models.items():
+        data, found = resolver.model(ModelRef(model_id), ())
+        problems.extend(found)
+        models[model_id] = doc if data is None else _with_data(doc, data)
+        if data is not None and "modele" in doc.data:
+            problems.extend(_check_resolved(models[model_id], "modele", doc.data["modele"]))
+    activities: dict[str, dict[str, Document]] = {}
+    for member_id, docs in sources.activities.items():
+        activities[member_id] = {}
+        for activity_id, doc in docs.items():
+            data, found = resolver.extend(doc, ())
+            problems.extend(found)
+            if data is None:
+                continue
+            resolved = _with_data(doc, data)
+            if "modele" in doc.data:
+                problems.extend(_check_resolved(resolved, "activite", doc.data["modele"]))
+            activities[member_id][activity_id] = resolved
+    drift = _drift(sources, catalogue, resolver)
+    problems.extend(_journal_warnings(sources.models))
+    return replace(sources, models=models, activities=activities), problems, drift
+
+
+def _content(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (data or {}).items() if k not in MODEL_ONLY_KEYS and k != "nom"}
+
+
+def _drift(sources: Sources, catalogue: Catalogue, resolver: _Resolver) -> list[Drift]:
+    """For each activity pinned to an older model version: the fields and journal since."""
+    result = []
+    for member_id, docs in sources.activities.items():
+        for activity_id, doc in docs.items():
+            text = doc.data.get("modele")
+            if text is None:
+                continue
+            ref = ModelRef.parse(text)
+            if ref.version is None or ref.id not in catalogue.current:
+                continue
+            latest = catalogue.latest(ref.id)
+            if ref.version >= latest:
+                continue
+            old, _ = resolver.model(ref, ())
+            new, _ = resolver.model(ModelRef(ref.id), ())
+            if old is None or new is None:
+                continue
+            before, after = _content(old), _content(new)
+            changed = tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
+            journal = tuple(
+                ModelVersion(int(e["version"]), e["resume"], _date(e.get("date")))
+                for e in sorted(new.get("journal") or (), key=lambda e: int(e["version"]))
+                if int(e["version"]) > ref.version
+            )
+            result.append(
+                Drift(
+                    ref.id,
+                    latest,
+                    member_id,
+                    activity_id,
+                    ref.version,
+                    doc.position(("modele",)),
+                    changed,
+                    journal,
+                )
+            )
+    return result
+
+
+def _journal_warnings(models: Mapping[str, Document]) -> list[Problem]:
+    problems = []
+    for model_id, doc in models.items():
+        version = doc.data.get("version", 1)
+        versions = {e.get("version") for e in doc.data.get("journal") or ()}
+        if version > 1 and version not in versions:
+            problems.append(
+                Problem(
+                    doc.position(("version",)),
+                    f"le journal du modèle « {model_id} » ne décrit pas la version {version}",
+                    "ajoutez à « journal » une entrée {version, date, resume} : les membres restés sur "
+                    "une version antérieure la liront",
+                    "avertissement",
+                )
+            )
+    return problems
+
+
+def _check_resolved(doc: Document, kind: str, model: str) -> list[Problem]:
+    """The whole schema, required fields included, on the content once merged with its model."""
+    return [
+        replace(p, hint=f"après fusion avec le modèle « {model} »" + (f" ; {p.hint}" if p.hint else ""))
+        for p in validate_document(doc, kind)
+    ]
+
+
+def _with_data(doc: Document, data: dict[str, Any]) -> Document:
+    return Document(doc.path, doc.name, data, doc.values, doc.keys)
+
+
+class _Resolver:
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.cache: dict[tuple[str, int | None], tuple[dict[str, Any] | None, list[Problem]]] = {}
+
+    def model(self, ref: ModelRef, chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, list[Problem]]:
+        """A model's content with its own ancestors resolved (``None`` if it cannot be)."""
+        key = (ref.id, ref.version)
+        if key in self.cache:
+            return self.cache[key]
+        doc = self.catalogue.document(ref)
+        if doc is None:
+            return None, []  # reported where the reference is written
+        result = self.extend(doc, (*chain, ref.id))
+        self.cache[key] = result
+        return result
+
+    def extend(self, doc: Document, chain: tuple[str, ...]) -> tuple[dict[str, Any] | None, list[Problem]]:
+        """``doc``'s data over the content of the model it names, if any."""
+        data = doc.data
+        text = data.get("modele")
+        if text is None:
+            if "retirer" in data:
+                return None, [
+                    Problem(doc.key_position(("retirer",)), "« retirer » n'a de sens qu'avec un « modele »")
+                ]
+            return dict(data), []
+        ref = ModelRef.parse(text)
+        if ref.id in chain:
+            cycle = " → ".join((*chain, ref.id))
+            return None, [
+                Problem(
+                    doc.position(("modele",)),
+                    f"cycle de modèles : {cycle}",
+                    "un modèle ne peut pas hériter de lui-même, même par d'autres modèles",
+                )
+            ]
+        if self.catalogue.document(ref) is None:
+            if ref.id in self.catalogue.current and ref.version is not None:
+                known = ", ".join(str(v) for v in self.catalogue.versions(ref.id))
+                return None, [
+                    Problem(
+                        doc.position(("modele",)),
+                        f"version {ref.version} du modèle « {ref.id} » introuvable",
+                        f"versions disponibles : {known} (les anciennes sont dans "
+                        f"registers/models/{VERSIONS_DIR}/)",
+                    )
+                ]
+            return None, []  # an unknown model id is reported by the reference checks
+        base, problems = self.model(ref, chain)
+        if base is None:
+            return None, problems
+        inherited = {k: v for k, v in base.items() if k not in MODEL_ONLY_KEYS}
+        own = {k: v for k, v in data.items() if k != "retirer"}
+        merged = _merge(inherited, own, ())
+        removals = data.get("retirer") or {}
+        problems = list(problems)
+        merged = _remove(merged, removals, ("retirer",), doc, ref.id, problems)
+        return merged, problems
+
+
+def _merge(base: Any, own: Any, path: JsonPath) -> Any:
+    if path in REPLACED:
+        return own
+    if isinstance(base, dict) and isinstance(own, dict):
+        result = dict(base)
+        for key, value in own.items():
+            result[key] = _merge(base[key], value, (*path, key)) if key in base else value
+        return result
+    if isinstance(base, list) and isinstance(own, list):
+        field = KEYED_LISTS.get(path)
+        if field is None:
+            return base + [item for item in own if item not in base]
+        positions = {item.get(field): i for i, item in enumerate(base) if isinstance(item, dict)}
+        items = list(base)
+        for item in own:
+            index = positions.get(item.get(field)) if isinstance(item, dict) else None
+            if index is None:
+                items.append(item)
+            else:
+                items[index] = _merge(items[index], item, (*path, "*"))
+        return items
+    return own
+
+
+def _remove(
+    data: dict[str, Any],
+    removals: Mapping[str, Any],
+    at: JsonPath,
+    doc: Document,
+    model_id: str,
+    problems: list[Problem],
+) -> dict[str, Any]:
+    result = dict(data)
+    for key, value in removals.items():
+        path = (*at, key)
+        if isinstance(value, dict):
+            inner = result.get(key)
+            result[key] = _remove(
+                inner if isinstance(inner, dict) else {}, value, path, doc, model_id, problems
+            )
+            continue
+        field = KEYED_LISTS.get((*at[1:], key))
+        current = list(result.get(key) or [])
+        for i, item in enumerate(value):
+            matches = [c for c in current if (c.get(field) if field and isinstance(c, dict) else c) == item]
+            if not matches:
+                problems.append(
+                    Problem(
+                        doc.position((*path, i)),
+                        f"« {item} » n'est pas hérité du modèle « {model_id} » : rien à retirer",
+                        "retirez cette ligne de « retirer », ou vérifiez l'orthographe",
+                    )
+                )
+            current = [c for c in current if c not in matches]
+        result[key] = current
+    return result
