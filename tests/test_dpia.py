@@ -92,7 +92,9 @@ def test_video_protection_of_public_space_is_required() -> None:
     video = activity(
         nom="Vidéoprotection de la voie publique",
         personnes_concernees=["habitants"],
-        categories_donnees=[{"code": "etat-civil-identite", "precisions": "Images", "conservation": _retention("P30D")}],
+        categories_donnees=[
+            {"code": "etat-civil-identite", "precisions": "Images", "conservation": _retention("P30D")}
+        ],
         aipd={"criteres": ["surveillance-systematique", "grande-echelle"]},
     )
     result = screen(video, member(120, "commune"))

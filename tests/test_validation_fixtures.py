@@ -23,6 +23,7 @@ case too: an editor must not be shown noise.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +67,18 @@ categories_donnees:
       duree: P75Y
       sort_final: versement-archives
 transferts: aucun
+journal:
+  - version: 1
+    date: 2024-01-10
+    resume: Première version
+  - version: 2
+    date: 2025-06-02
+    resume: Durée de conservation alignée sur l'instruction de 2009
 """,
 }
 
 _EXPECTED = re.compile(r"^(\d+):(\d+):\s?(.+)$")
+DIRECTIVES = ("chemin", "attendu", "attendu-aucun", "bogue")
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ def parse_case(source: Path) -> Case:
             case.clean = True
         elif directive == "bogue":
             case.bugs.append(value)
+        elif difflib.get_close_matches(directive, DIRECTIVES, n=1, cutoff=0.75):
+            raise ValueError(f"{source.name}: directive mal écrite : {raw!r}")
     if not case.path:
         raise ValueError(f"{source.name}: ligne « # chemin: » manquante")
     if not case.expected and not case.clean:
@@ -167,7 +178,7 @@ def test_fixture(source: Path, tmp_path: Path) -> None:
 
     output = report(result)
     if case.bugs:
-        output += "\n\nbogue connu : " + " ; ".join(case.bugs)
+        output += "\n\nbogue connu : " + " ".join(case.bugs)
     assert not [p for p in result.problems if "Traceback" in p.message + p.hint], output
     missing = [str(e) for e in case.expected if not any(e.matches(p, case.path) for p in result.problems)]
     assert not missing, f"attendu non trouvé : {missing}\nobtenu :\n{output}"
@@ -188,6 +199,7 @@ def test_errors_in_one_file_do_not_hide_errors_in_another(tmp_path: Path) -> Non
         "yaml-tabulation": "registers/processors/messagerie.yml",
         "membre-cle-inconnue": "registers/members/exemple/member.yml",
         "sous-traitant-inconnu": "registers/members/exemple/elections.yml",
+        "maison-cle-inconnue": "registers/maison.yml",
     }
     cases = {name: parse_case(FIXTURES / f"{name}.yml") for name in broken}
     for name, rel in broken.items():

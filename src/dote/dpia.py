@@ -139,7 +139,9 @@ def _criteria_sentence(met: tuple[Finding, ...]) -> str:
     return " ; ".join(parts)
 
 
-def screen(activity: Activity, member: Member | None = None, vocabularies: Vocabularies | None = None) -> Screening:
+def screen(
+    activity: Activity, member: Member | None = None, vocabularies: Vocabularies | None = None
+) -> Screening:
     """Screen one activity against the CNIL lists and the EDPB criteria."""
     vocabularies = vocabularies or load_vocabularies()
     met = findings(activity, vocabularies)
@@ -173,7 +175,9 @@ def screen(activity: Activity, member: Member | None = None, vocabularies: Vocab
             )
             return Screening("exempte", tuple(reasons), met, exemption=exemption)
         reasons.append(
-            f"La dispense « {exemption.label} » ({reference}) ne s'applique pas : " + " ; ".join(obstacles) + "."
+            f"La dispense « {exemption.label} » ({reference}) ne s'applique pas : "
+            + " ; ".join(obstacles)
+            + "."
         )
 
     if count >= 2:

@@ -170,7 +170,9 @@ def _transfers(s: Subject, p: Mapping[str, Any]) -> list[str]:
             continue
         for t in processor.transfers or ():
             if t.leaves_eea and t.safeguard is None:
-                found.append(f"sous-traitant « {processor.name} » : transfert vers {t.country.label} sans garantie")
+                found.append(
+                    f"sous-traitant « {processor.name} » : transfert vers {t.country.label} sans garantie"
+                )
         documented = {t.country.code for t in processor.transfers or ()}
         for h in processor.hosting:
             if h.country.attr("zone") == "pays-tiers" and h.country.code not in documented:
@@ -223,6 +225,8 @@ def _processor_contracts(s: Subject, p: Mapping[str, Any]) -> list[str]:
 
 def _validated(s: Subject, p: Mapping[str, Any]) -> list[str]:
     status = s.the_activity.status
+    if status is None:
+        return ["statut de la fiche non renseigné"]
     return [] if status.code in p["statuts_acceptes"] else [f"fiche au statut « {status.label} »"]
 
 
@@ -405,7 +409,9 @@ def check_policy(doc: Document) -> list[Problem]:
         rule = RULES.get(item["regle"])
         if rule is None:
             close = difflib.get_close_matches(item["regle"], list(RULES), n=3, cutoff=0.5)
-            hint = ("règles proches : " + ", ".join(close)) if close else "règles connues : " + ", ".join(RULES)
+            hint = (
+                ("règles proches : " + ", ".join(close)) if close else "règles connues : " + ", ".join(RULES)
+            )
             problems.append(
                 Problem(doc.position(("criteres", i, "regle")), f"règle « {item['regle']} » inconnue", hint)
             )
@@ -422,7 +428,9 @@ def check_policy(doc: Document) -> list[Problem]:
     levels: set[str] = set()
     for i, level in enumerate(data.get("niveaux") or ()):
         if level["id"] in levels:
-            problems.append(Problem(doc.position(("niveaux", i, "id")), f"niveau « {level['id']} » défini deux fois"))
+            problems.append(
+                Problem(doc.position(("niveaux", i, "id")), f"niveau « {level['id']} » défini deux fois")
+            )
         levels.add(level["id"])
         for j, ref in enumerate(level["criteres"]):
             if ref not in seen:
@@ -477,9 +485,17 @@ def _check_parameters(doc: Document, index: int, rule: Rule, params: Mapping[str
         if spec.kind in ("mois", "entier"):
             minimum = 1 if spec.kind == "mois" else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                unit = "un nombre de mois (entier, au moins 1)" if spec.kind == "mois" else "un nombre entier positif"
+                unit = (
+                    "un nombre de mois (entier, au moins 1)"
+                    if spec.kind == "mois"
+                    else "un nombre entier positif"
+                )
                 problems.append(
-                    Problem(at, f"paramètre « {name} » : {unit} attendu, pas « {value} »", f"exemple : {name}: {spec.default}")
+                    Problem(
+                        at,
+                        f"paramètre « {name} » : {unit} attendu, pas « {value} »",
+                        f"exemple : {name}: {spec.default}",
+                    )
                 )
         elif spec.kind == "booleen":
             if not isinstance(value, bool):
@@ -624,14 +640,14 @@ def evaluate_member(member: Member, territory: Territory, policy: Policy, today:
     for activity in member.activities:
         screening = screen(activity, member, vocabularies)
         subject = Subject(member, activity, territory, screening, today)
-        failures = tuple(
+        found = tuple(
             Failure(c, activity.position, tuple(details), activity.id, activity.name)
             for c in activity_criteria
             if (details := RULES[c.rule].check(subject, c.parameters))
         )
-        activity_failures.extend(failures)
+        activity_failures.extend(found)
         results[activity.id] = ActivityResult(
-            activity, screening, failures, _reached(policy, {f.criterion.id for f in failures})
+            activity, screening, found, _reached(policy, {f.criterion.id for f in found})
         )
     subject = Subject(member, None, territory, None, today)
     failures: list[Failure] = []

@@ -40,7 +40,6 @@ KINDS = {
 SHARED = "commun.schema.json"
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_EXTENSION = re.compile(r"^x_")
 
 
 def _raw_schemas() -> dict[str, Any]:
@@ -129,6 +128,11 @@ def known_keys(schema: Mapping[str, Any]) -> list[str]:
     for node in _resolve_refs(schema):
         keys.extend(k for k in node.get("properties", {}) if k not in keys)
     return keys
+
+
+def _pattern_allowed(schema: Mapping[str, Any], key: str) -> bool:
+    """Whether a key is accepted by a ``patternProperties`` of the node (``x_`` extensions)."""
+    return any(re.search(pattern, key) for node in _resolve_refs(schema) for pattern in node.get("patternProperties", {}))
 
 
 def _annotation(schema: Mapping[str, Any], name: str) -> Any:
@@ -234,7 +238,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
         allowed = known_keys(schema)
         problems = []
         for key in instance:
-            if key in allowed or _EXTENSION.match(key):
+            if key in allowed or _pattern_allowed(schema, key):
                 continue
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             if close:
