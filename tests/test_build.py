@@ -114,10 +114,12 @@ def test_same_input_builds_identical_output(tmp_path: Path, demo_root: Path) -> 
 
 
 def test_register_text_is_escaped(territory_copy: Path, tmp_path: Path) -> None:
+    import yaml
+
     activity = territory_copy / "registers" / "members" / "saint-exemple" / "etat-civil.yml"
-    text = activity.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^description: .*$", 'description: "<script>alert(1)</script> {{ 7*7 }}"', text)
-    activity.write_text(text, encoding="utf-8")
+    data = yaml.safe_load(activity.read_text(encoding="utf-8"))
+    data["description"] = "<script>alert(1)</script> {{ 7*7 }}"
+    activity.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     site = tmp_path / "site"
     assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
     page = _page(site, "registres", "saint-exemple")

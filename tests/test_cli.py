@@ -28,7 +28,7 @@ def test_validate_reports_file_line_and_french(
     _break(territory_copy)
     assert main(["validate", str(territory_copy)]) == 1
     out = capsys.readouterr().out
-    line = next(ln for ln in out.splitlines() if "statu" in ln)
+    line = next(ln for ln in out.splitlines() if "clé inconnue" in ln)
     assert line.startswith("registers/members/saint-exemple/etat-civil.yml:")
     assert ": erreur: clé inconnue « statu » (vouliez-vous dire « statut » ?)" in line
     assert "Traceback" not in out

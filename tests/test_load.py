@@ -248,7 +248,7 @@ def test_a_list_as_key_is_refused() -> None:
 
 
 def test_oversized_file_is_refused_with_its_size() -> None:
-    problem = only_problem(b"a: " + b"x" * (3 * MAX_BYTES // 2) + b"\n")
+    problem = only_problem(b"a: " + b"x" * (3 * MAX_BYTES // 2 - 4) + b"\n")  # exactly 1 536 Kio
     assert where(problem) == (1, 1)
     assert "fichier trop volumineux (1536 Ko ; au plus 1024 Ko)" in problem.message
 

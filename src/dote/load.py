@@ -94,7 +94,7 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
         return None, [
             Problem(
                 Position(name),
-                f"fichier trop volumineux ({len(raw) // 1024} Ko ; au plus {MAX_BYTES // 1024} Ko)",
+                f"fichier trop volumineux ({-(-len(raw) // 1024)} Ko ; au plus {MAX_BYTES // 1024} Ko)",
                 "un fichier décrit une seule chose : découpez-le",
             )
         ]
@@ -102,7 +102,9 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        # Columns count characters, as everywhere else: decode what precedes on the line.
+        column = len(raw[line_start : err.start].decode("utf-8", errors="replace")) + 1
         return None, [
             Problem(
                 Position(name, line, column),
@@ -120,6 +122,21 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
             loader.dispose()
     except yaml.MarkedYAMLError as err:
         return None, [_syntax_problem(err, name, text)]
+    except yaml.reader.ReaderError as err:
+        # libyaml counts bytes of the UTF-8 text, the pure-Python reader characters.
+        offset = err.position
+        if _Loader.__name__.startswith("C"):
+            offset = len(text.encode("utf-8")[: err.position].decode("utf-8", errors="replace"))
+        before = text[:offset]
+        line, column = before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+        code = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "?")
+        return None, [
+            Problem(
+                Position(name, line, column),
+                f"caractère de contrôle interdit dans le fichier (U+{code:04X})",
+                "supprimez ce caractère invisible, souvent venu d'un copier-coller",
+            )
+        ]
     except yaml.YAMLError as err:  # pragma: no cover - unmarked errors are rare
         return None, [Problem(Position(name), f"syntaxe YAML invalide : {err}")]
     if node is None:
@@ -232,6 +249,11 @@ _SYNTAX_MESSAGES: tuple[tuple[str, str, str], ...] = (
     ),
     ("expected <block end>", "indentation incohérente", "alignez cette ligne sur ses voisines"),
     (
+        "exceeded maximum nesting depth",
+        f"imbrication trop profonde (plus de {MAX_DEPTH} niveaux)",
+        "",
+    ),
+    (
         "found unexpected end of stream",
         "fin de fichier inattendue",
         "un guillemet, un crochet ou une accolade n'est pas fermé",
@@ -272,8 +294,19 @@ _SYNTAX_MESSAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Where the opening of an unclosed construct is the place to look, not where the reader gave up.
+_AT_CONTEXT = (
+    "while scanning a simple key",
+    "while scanning a quoted scalar",
+    "while parsing a flow sequence",
+    "while parsing a flow mapping",
+    "while scanning a block scalar",
+)
+
+
 def _syntax_problem(err: yaml.MarkedYAMLError, name: str, text: str) -> Problem:
-    mark = err.problem_mark or err.context_mark
+    use_context = err.context_mark is not None and any(c in (err.context or "") for c in _AT_CONTEXT)
+    mark = err.context_mark if use_context else (err.problem_mark or err.context_mark)
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     detail = f"{err.context or ''} {err.problem or ''}".strip()
     lines = text.splitlines()

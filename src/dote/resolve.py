@@ -49,6 +49,7 @@ KEYED_LISTS: Mapping[JsonPath, str] = {
 #: Values replaced as a whole even when they are lists or blocks.
 REPLACED: frozenset[JsonPath] = frozenset({("transferts",), ("mention_information",)})
 
+
 @dataclass(frozen=True)
 class Catalogue:
     """Every version of every model: the current files and the archived versions."""

@@ -132,7 +132,11 @@ def known_keys(schema: Mapping[str, Any]) -> list[str]:
 
 def _pattern_allowed(schema: Mapping[str, Any], key: str) -> bool:
     """Whether a key is accepted by a ``patternProperties`` of the node (``x_`` extensions)."""
-    return any(re.search(pattern, key) for node in _resolve_refs(schema) for pattern in node.get("patternProperties", {}))
+    return any(
+        re.search(pattern, key)
+        for node in _resolve_refs(schema)
+        for pattern in node.get("patternProperties", {})
+    )
 
 
 def _annotation(schema: Mapping[str, Any], name: str) -> Any:
@@ -172,13 +176,13 @@ def _about_missing_fields(error: ValidationError) -> bool:
 # --- translating jsonschema errors -------------------------------------------------
 
 _TYPE_WANTED = {
-    "string": "un texte",
-    "integer": "un nombre entier",
-    "number": "un nombre",
-    "boolean": "true ou false",
-    "array": "une liste",
-    "object": "un bloc de clés (clé: valeur)",
-    "null": "une valeur vide",
+    "string": "un texte attendu",
+    "integer": "un nombre entier attendu",
+    "number": "un nombre attendu",
+    "boolean": "true ou false attendu",
+    "array": "une liste attendue",
+    "object": "un bloc de clés (clé: valeur) attendu",
+    "null": "une valeur vide attendue",
 }
 
 
@@ -251,7 +255,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
         return problems
     if keyword == "type":
         wanted = expected if isinstance(expected, list) else [expected]
-        expected_text = " ou ".join(_TYPE_WANTED.get(str(t), str(t)) for t in wanted)
+        expected_text = " ou ".join(_TYPE_WANTED.get(str(t), f"{t} attendu") for t in wanted)
         hint = ""
         if instance is None:
             hint = "complétez la valeur ou supprimez la clé"
@@ -262,7 +266,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
         return [
             Problem(
                 at,
-                f"{_label(path)} : {expected_text} attendu, mais la valeur est {_describe(instance)}",
+                f"{_label(path)} : {expected_text}, mais la valeur est {_describe(instance)}",
                 hint,
             )
         ]
@@ -292,12 +296,8 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
         if custom:
             return [Problem(at, f"{_label(path)} : {custom}")]
         choices = ", ".join(f"« {c} »" for c in expected)
-        return [
-            Problem(
-                at,
-                f"{_label(path)} : valeur {_describe(instance)} non prévue ; valeurs possibles : {choices}",
-            )
-        ]
+        shown = f"« {_short(str(instance))} »" if isinstance(instance, str) else _describe(instance)
+        return [Problem(at, f"{_label(path)} : valeur {shown} non prévue ; valeurs possibles : {choices}")]
     if keyword in ("pattern", "format", "const") and custom:
         return [Problem(at, f"{_label(path)} : {custom} ; la valeur est {_describe(instance)}")]
     if keyword in ("anyOf", "oneOf"):
@@ -320,15 +320,24 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
 
 
 def _deeper_branch(error: ValidationError, path: JsonPath) -> list[ValidationError]:
-    """In an alternative, the errors of the branch the value was meant for, if any.
+    """In an alternative, the errors of the one branch the value was meant for, if any.
 
-    A branch is "meant" when all its errors lie strictly inside the value (the shape
-    matched, a detail inside is wrong): report those rather than a vague sentence.
+    A branch "fits" when the value has its shape: none of its errors is about the value
+    itself being of another type or form. When exactly one branch fits, its errors say
+    what to fix (an unknown key inside a DPO contact, a transfer without a country);
+    otherwise the alternative's own sentence (``x-erreur``) is clearer.
     """
     branches: dict[object, list[ValidationError]] = {}
     for sub in error.context or []:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    for subs in branches.values():
-        if subs and all(len(sub.absolute_path) > len(path) for sub in subs):
-            return subs
+    shape = {"type", "const", "enum", "pattern", "format"}
+    fitting = [
+        subs
+        for subs in branches.values()
+        if subs and not any(len(sub.absolute_path) == len(path) and sub.validator in shape for sub in subs)
+    ]
+    if len(fitting) == 1 and not all(
+        sub.validator == "required" and len(sub.absolute_path) == len(path) for sub in fitting[0]
+    ):
+        return fitting[0]
     return []

@@ -136,7 +136,40 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
     }
     label_path = registers / LABEL_FILE
     label = read(label_path, "label") if label_path.is_file() else None
+    problems.extend(_misplaced(registers, root))
     return Sources(root, maison, members, activities, models, processors, label), problems
+
+
+def _misplaced(registers: Path, root: Path) -> list[Problem]:
+    """Register files where nothing reads them: an error, not a silent omission."""
+    expected = (
+        "maison.yml",
+        LABEL_FILE,
+        "members/*/*.yml",
+        "models/*.yml",
+        "models/versions/*.yml",
+        "processors/*.yml",
+    )
+    problems = []
+    for path in sorted(registers.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in (".yml", ".yaml"):
+            continue
+        rel = path.relative_to(registers)
+        if path.suffix == ".yml" and any(
+            rel.match(pattern) and len(rel.parts) == pattern.count("/") + 1 for pattern in expected
+        ):
+            continue
+        if path.suffix != ".yml" and len(rel.parts) > 1:
+            continue  # reported with its folder's files (wrong extension)
+        problems.append(
+            Problem(
+                Position(relative_name(path, root)),
+                "fichier à un emplacement inattendu : il serait ignoré",
+                "une activité va dans registers/members/<membre>/, un sous-traitant dans registers/processors/, "
+                "un modèle dans registers/models/",
+            )
+        )
+    return problems
 
 
 def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:
@@ -160,7 +193,15 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
     members = set(sources.activities)
     for member_id, doc in sources.members.items():
         parent = doc.data.get("rattachement")
-        if parent is not None and (parent not in members or parent == member_id):
+        if parent == member_id:
+            problems.append(
+                Problem(
+                    doc.position(("rattachement",)),
+                    "un membre ne peut pas être rattaché à lui-même",
+                    "indiquez l'identifiant d'un autre membre, ou retirez « rattachement »",
+                )
+            )
+        elif parent is not None and parent not in members:
             problems.append(_unknown(doc, ("rattachement",), "membre", parent, members - {member_id}))
     for doc in sources.processors.values():
         member = doc.data.get("membre")
@@ -255,14 +296,6 @@ def _model_reference(doc: Document, models: Mapping[str, Document]) -> list[Prob
     ref = ModelRef.parse(text)
     if ref.id not in models:
         return [_unknown(doc, ("modele",), "modèle", ref.id, set(models))]
-    latest = models[ref.id].data.get("version", 1)
-    if ref.version is not None and ref.version > latest:
-        return [
-            Problem(
-                doc.position(("modele",)),
-                f"version {ref.version} du modèle « {ref.id} » inexistante (dernière version : {latest})",
-            )
-        ]
     return []
 
 
