@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import shutil
 import sys
@@ -254,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ndote : interrompu", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dote models drift | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
@@ -431,7 +435,7 @@ def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time of the message (not at creation)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -457,6 +461,7 @@ def _build(
     internal: bool = False,
     overlay: Path | None = None,
 ) -> int:
+    import jinja2
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, MkDocsException, PluginError
@@ -505,7 +510,7 @@ def _build(
         print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
         shutil.rmtree(staging, ignore_errors=True)
         return EXIT_PROBLEMS
-    except (Abort, MkDocsException) as err:
+    except (Abort, MkDocsException, jinja2.TemplateError) as err:
         print(f"dote : erreur : la construction a échoué ({err})", file=sys.stderr)
         print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
         shutil.rmtree(staging, ignore_errors=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dote.problems import Position
-from dote.vocabulary import Term, Vocabularies
+from dote.vocabulary import Term, Vocabularies, slugify
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +334,9 @@ class Territory:
 
     def models_for(self, sector: str) -> list[Model]:
         """The models meant for a sector (``public`` or ``prive``), by name."""
-        return sorted((m for m in self.models.values() if sector in m.sectors), key=lambda m: m.content.name)
+        return sorted(
+            (m for m in self.models.values() if sector in m.sectors), key=lambda m: slugify(m.content.name)
+        )
 
     def users_of_model(self, model_id: str) -> tuple[Activity, ...]:
         return tuple(a for a in self.activities if a.model is not None and a.model.id == model_id)

@@ -164,7 +164,14 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
     def page(template: str, **extra: Any) -> Any:
         def render(url: str) -> str:
             return env.get_template(template).render(
-                territory=territory, members=members, processors=territory.processors, **links(url), **extra
+                territory=territory,
+                members=members,
+                processors=territory.processors,
+                # A model has no member: its screening uses its own criteria and data only.
+                screening=lambda activity: screen(activity, None, territory.vocabularies),
+                label=None,
+                **links(url),
+                **extra,
             )
 
         return render

@@ -393,6 +393,16 @@ def demo_territory(directory: Path, *, members: int, activities: int, seed: int 
         }
         if kind == "commune":
             member["population"] = rng.randrange(80, 60000)
+        if sector == "prive":  # companies publish what they choose: here, the essentials
+            member["champs_publies"] = [
+                "nom",
+                "finalites",
+                "base_legale",
+                "personnes_concernees",
+                "categories_donnees",
+                "destinataires",
+                "transferts",
+            ]
         _dump(folder / "member.yml", member, "../../../schemas/membre.schema.json")
         pool = [a for a in _ARCHETYPES if sector in a.sectors]
         for k in range(activities):
