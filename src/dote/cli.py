@@ -60,6 +60,17 @@ def _root(value: str) -> Path:
     return Path(value).expanduser()
 
 
+def _add_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "root",
+        nargs="?",
+        default=".",
+        type=_root,
+        metavar="RACINE",
+        help="dossier du territoire (par défaut : le dossier courant)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dote",
@@ -76,14 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         help="vérifie les registres d'un territoire",
         description="Vérifie la syntaxe, le format, les codes et les références des registres.",
     )
-    p.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(p)
     p.add_argument(
         "--format",
         choices=["text", "github", "json"],
@@ -103,14 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Valide les registres puis construit le site (mkdocs build --strict). "
         "En cas d'erreur, le site précédent reste intact.",
     )
-    p.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(p)
     p.add_argument(
         "--site-dir",
         type=_root,
@@ -132,14 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("serve", help="prévisualise le site en local, mis à jour à chaque modification")
-    p.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(p)
     p.add_argument(
         "-a",
         "--dev-addr",
@@ -156,14 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         help="liste les activités restées sur une version antérieure de leur modèle",
         description="Pour chaque modèle : les activités épinglées à une version antérieure et ce qui a changé depuis.",
     )
-    q.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(q)
     q = models.add_parser(
         "bump",
         help="archive la version actuelle d'un modèle et passe à la suivante",
@@ -171,14 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         "modèle à la version N+1. Modifiez ensuite le modèle et décrivez le changement dans « journal ».",
     )
     q.add_argument("model", metavar="ID", help="identifiant du modèle (nom du fichier sans .yml)")
-    q.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(q)
 
     p = sub.add_parser("init", help="crée un nouveau territoire prêt à construire")
     p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
@@ -199,14 +175,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Évalue les registres selon registers/label.yml : niveau de chaque membre et, "
         "pour chaque critère non rempli, le fichier et la ligne concernés.",
     )
-    p.add_argument(
-        "root",
-        nargs="?",
-        default=".",
-        type=_root,
-        metavar="RACINE",
-        help="dossier du territoire (par défaut : le dossier courant)",
-    )
+    _add_root(p)
     p.add_argument("--member", metavar="ID", help="n'évalue que ce membre (son identifiant)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
     p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")

@@ -20,7 +20,7 @@ from typing import Any
 
 from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
-from dote.schema import KINDS, compiled_schemas, known_keys, validate_document
+from dote.schema import KINDS, compiled_schemas, known_keys, schema_chain, validate_document
 from dote.validate import MEMBER_FILE, REGISTERS, Sources
 
 #: The environment variable that names the overlay folder for internal outputs.
@@ -34,15 +34,13 @@ STRUCTURAL_KEYS = frozenset({"version_schema", "statut", "role", "modele"})
 def visibilities(kind: str) -> Mapping[str, str]:
     """The publication class of each top-level key of a file kind (public when unsaid)."""
     schema = compiled_schemas()[KINDS[kind]]
-    from dote.schema import _resolve_refs  # the $ref walk is shared with error messages
-
     result: dict[str, str] = {}
     for key in known_keys(schema):
-        for node in _resolve_refs(schema):
+        for node in schema_chain(schema):
             prop = node.get("properties", {}).get(key)
             if prop is not None:
                 visibility = next(
-                    (n["x-visibilite"] for n in _resolve_refs(prop) if "x-visibilite" in n), PUBLIC
+                    (n["x-visibilite"] for n in schema_chain(prop) if "x-visibilite" in n), PUBLIC
                 )
                 result[key] = visibility
                 break

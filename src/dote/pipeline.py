@@ -62,7 +62,10 @@ def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None
     evaluation = None
     if territory is not None and sources.label is not None:
         # The label judges the whole register, even fields a member chose not to publish.
-        complete = territory if overlay is not None else build_territory(sources, complete=True)
+        withheld = any(
+            m.unlisted_activities or any(a.withheld for a in m.activities) for m in territory.members
+        )
+        complete = build_territory(sources, complete=True) if withheld and overlay is None else territory
         evaluation = evaluate(complete, parse_policy(sources.label), today)
     return Result(root, territory, tuple(sort_problems(problems)), label=evaluation)
 

@@ -104,7 +104,7 @@ def _validators() -> Mapping[str, jsonschema.Draft202012Validator]:
     }
 
 
-def _resolve_refs(schema: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+def schema_chain(schema: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     """A schema node and the nodes its ``$ref`` chain points to (for titles and keys)."""
     schemas = compiled_schemas()
     seen = 0
@@ -125,7 +125,7 @@ def _resolve_refs(schema: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
 def known_keys(schema: Mapping[str, Any]) -> list[str]:
     """The keys a schema node accepts, following ``$ref`` (for "did you mean")."""
     keys: list[str] = []
-    for node in _resolve_refs(schema):
+    for node in schema_chain(schema):
         keys.extend(k for k in node.get("properties", {}) if k not in keys)
     return keys
 
@@ -134,13 +134,13 @@ def _pattern_allowed(schema: Mapping[str, Any], key: str) -> bool:
     """Whether a key is accepted by a ``patternProperties`` of the node (``x_`` extensions)."""
     return any(
         re.search(pattern, key)
-        for node in _resolve_refs(schema)
+        for node in schema_chain(schema)
         for pattern in node.get("patternProperties", {})
     )
 
 
 def _annotation(schema: Mapping[str, Any], name: str) -> Any:
-    for node in _resolve_refs(schema):
+    for node in schema_chain(schema):
         if name in node:
             return node[name]
     return None

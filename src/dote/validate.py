@@ -7,6 +7,7 @@ checks go on with the other files, so an editor sees every problem in one run.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -275,8 +276,6 @@ def _processor_references(doc: Document, sources: Sources) -> list[Problem]:
 
 
 def _unknown(doc: Document, path: tuple[Any, ...], what: str, ref: str, known: set[str]) -> Problem:
-    import difflib
-
     close = difflib.get_close_matches(str(ref), sorted(known), n=3, cutoff=0.5)
     folder = {
         "membre": "registers/members/",
