@@ -256,3 +256,55 @@ def test_visibility_is_declared_in_the_schemas() -> None:
     assert {"referent", "notes_internes"} <= non_public_keys("membre")
     assert {"mesures_securite", "notes_internes"} <= non_public_keys("sous-traitant")
     assert "finalites" not in non_public_keys("activite")
+
+
+def test_authority_export_contains_the_confidential_fields(
+    planted: tuple[Path, Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import json
+
+    root, overlay, markers = planted
+    out = tmp_path / "export" / "exemple.csv"
+    assert main(["export", str(root), "--member", "exemple", "--overlay", str(overlay), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines(), delimiter=";"))
+    assert [r["Identifiant"] for r in rows] == ["listes-electorales"]
+    security = (overlay / "registers" / "members" / "exemple" / "listes-electorales.yml").read_text(
+        encoding="utf-8"
+    )
+    planted_here = [m for m in markers if m in security and "mesures_securite" in security]
+    assert planted_here and all(m in rows[0]["Mesures de sécurité"] for m in planted_here[:7])
+    assert rows[0]["Base légale"].startswith("Respect d'une obligation légale")
+    assert (
+        main(["export", str(root), "--member", "exemple", "--overlay", str(overlay), "--format", "json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert (
+        data["membre"] == "exemple" and data["activites"][0]["Activité"] == "Gestion des listes électorales"
+    )
+
+
+def test_authority_export_needs_the_overlay_and_stays_out_of_the_public_repository(
+    planted: tuple[Path, Path, list[str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, overlay, _ = planted
+    monkeypatch.delenv("DOTE_CONFIDENTIEL", raising=False)
+    assert main(["export", str(root), "--member", "exemple"]) == 2
+    assert "mesures de sécurité" in capsys.readouterr().err
+    inside = root / "exports" / "exemple.csv"
+    assert (
+        main(["export", str(root), "--member", "exemple", "--overlay", str(overlay), "-o", str(inside)]) == 2
+    )
+    assert "dépôt public" in capsys.readouterr().err and not inside.exists()
+    assert main(["export", str(root), "--member", "inconnu", "--overlay", str(overlay)]) == 2
+
+
+def test_export_cells_cannot_become_spreadsheet_formulas() -> None:
+    from dote.export import COLUMNS, to_csv
+
+    row = dict.fromkeys(COLUMNS, "")
+    row["Activité"] = '=HYPERLINK("http://exemple.invalid")'
+    row["Service"] = "@SUM(A1)"
+    text = to_csv([row])
+    assert "\"'=HYPERLINK" in text and '"\'@SUM(A1)"' in text

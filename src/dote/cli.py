@@ -138,6 +138,32 @@ def _parser() -> argparse.ArgumentParser:
         help="adresse d'écoute (par défaut : 127.0.0.1:8000)",
     )
 
+    p = sub.add_parser(
+        "export",
+        help="exporte le registre complet d'un membre pour l'autorité de contrôle (usage interne)",
+        description="Écrit le registre des activités de traitement d'un membre tel que la CNIL peut le "
+        "demander (RGPD, art. 30(4)) : toutes les rubriques de l'article 30, mesures de sécurité comprises, "
+        "lues dans le dépôt confidentiel. Ce fichier est confidentiel : il s'écrit hors du dépôt public.",
+    )
+    _add_root(p)
+    p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
+    p.add_argument(
+        "--overlay",
+        type=_root,
+        metavar="DOSSIER",
+        help="dépôt confidentiel (par défaut : $DOTE_CONFIDENTIEL)",
+    )
+    p.add_argument(
+        "--format", choices=["csv", "json"], default="csv", help="csv (par défaut, pour un tableur) ou json"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_root,
+        metavar="FICHIER",
+        help="fichier à écrire (par défaut : la sortie standard)",
+    )
+
     p = sub.add_parser("models", help="modèles de traitements : écarts de version, nouvelle version")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     models.required = True
@@ -195,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "serve":
             return _serve(args.root, args.dev_addr)
+        if args.command == "export":
+            return _export(args.root, args.member, args.overlay, args.format, args.output)
         if args.command == "models" and args.models_command == "drift":
             return _drift(args.root)
         if args.command == "models" and args.models_command == "bump":
@@ -228,6 +256,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
+
+
+def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: Path | None) -> int:
+    from dote.confidential import OVERLAY_ENV, overlay_location
+    from dote.export import authority_register, to_csv, to_json
+
+    root = root.resolve()
+    location = overlay_location(overlay, None, root)
+    if location is None or not location.is_dir():
+        print(
+            "dote : erreur : le registre pour l'autorité comprend les mesures de sécurité : indiquez le dépôt "
+            f"confidentiel (--overlay DOSSIER ou la variable {OVERLAY_ENV})"
+            + (f" ; {location} est introuvable" if location is not None else ""),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if output is not None and output.resolve().is_relative_to(root):
+        print(
+            f"dote : erreur : {output} est dans le dépôt public ; cet export est confidentiel : "
+            "écrivez-le ailleurs (par exemple dans le dépôt confidentiel)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    result = pipeline.run(root, overlay=location)
+    if result.errors or result.territory is None:
+        print(format_problems(result.errors, "text"))
+        return EXIT_PROBLEMS
+    members = {m.id: m for m in result.territory.members}
+    if member_id not in members:
+        print(
+            f"dote : erreur : membre « {member_id} » inconnu (membres : {', '.join(sorted(members))})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    member = members[member_id]
+    rows = authority_register(result.territory, member)
+    text = to_csv(rows) if fmt == "csv" else to_json(member, rows)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        print(f"Registre de {member.name} ({len(rows)} activités) écrit dans {output}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _drift(root: Path) -> int:
