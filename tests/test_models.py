@@ -258,3 +258,27 @@ def test_catalogue_and_processor_pages(territory: Path, tmp_path: Path) -> None:
     assert "Commune d&#39;Exemple" in processor and "Messagerie" in processor and "États-Unis" in processor
     registry = (site / "sous-traitants" / "index.html").read_text(encoding="utf-8")
     assert "Nuage Exemple" in registry and "Oui : États-Unis" in registry
+
+
+def test_processing_done_as_a_processor_names_its_controllers(territory: Path, tmp_path: Path) -> None:
+    base = {
+        "finalites": {"principale": "Héberger les données des communes"},
+        "personnes_concernees": ["usagers"],
+        "categories_donnees": [{"code": "etat-civil-identite"}],
+        "role": "sous-traitant",
+    }
+    _activity(
+        territory, "Hebergement", **base, pour_le_compte_de=["exemple", "exempel", {"nom": "Mairie voisine"}]
+    )
+    result = pipeline.run(territory, today=TODAY)
+    [error] = result.errors
+    assert "membre « exempel » inconnu" in error.message and "exemple" in error.hint
+    _activity(territory, "Hebergement", **base, pour_le_compte_de=["exemple", {"nom": "Mairie voisine"}])
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 0
+    page = (site / "registres" / "exemple" / "index.html").read_text(encoding="utf-8")
+    section = page.split('id="hebergement"', 1)[1]
+    assert "Pour le compte de" in section and "Mairie voisine" in section
+    _activity(territory, "Hebergement", **base)
+    warnings = [p for p in pipeline.run(territory, today=TODAY).problems if "pour_le_compte_de" in p.message]
+    assert warnings and not warnings[0].is_error

@@ -162,6 +162,7 @@ class Activity:
     position: Position
     description: str = ""
     joint_controllers: tuple[Person, ...] = ()
+    controllers_served: tuple[str | Person, ...] = ()  # as a processor: member ids or other controllers
     department: str = ""
     purpose: str = ""
     secondary_purposes: tuple[str, ...] = ()
@@ -552,6 +553,9 @@ class Converter:
             position=position,
             description=data.get("description", ""),
             joint_controllers=tuple(self.person(p) for p in data.get("responsables_conjoints") or ()),
+            controllers_served=tuple(
+                c if isinstance(c, str) else self.person(c) for c in data.get("pour_le_compte_de") or ()
+            ),
             department=data.get("service", ""),
             purpose=purposes.get("principale", ""),
             secondary_purposes=_texts(purposes.get("secondaires")),

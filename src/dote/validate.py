@@ -218,6 +218,7 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
             data = doc.data
             problems.extend(_processor_references(doc, sources))
             problems.extend(_model_reference(doc, sources.models))
+            problems.extend(_controllers_served(doc, members))
             problems.extend(_date_problems(doc, today))
             problems.extend(_transfer_warnings(doc, vocab))
             key = slugify(str(data.get("nom", "")))
@@ -263,6 +264,36 @@ def check_processor_transfers(sources: Sources) -> list[Problem]:
                             "avertissement",
                         )
                     )
+    return problems
+
+
+def _controllers_served(doc: Document, members: set[str]) -> list[Problem]:
+    """Art. 30(2): a processing done as a processor names the controllers it serves."""
+    served = doc.data.get("pour_le_compte_de") or []
+    problems = [
+        _unknown(doc, ("pour_le_compte_de", i), "membre", ref, members)
+        for i, ref in enumerate(served)
+        if isinstance(ref, str) and ref not in members
+    ]
+    role = doc.data.get("role", "responsable")
+    if role == "sous-traitant" and not served and "modele" not in doc.data:
+        problems.append(
+            Problem(
+                doc.position(("role",)),
+                "activité menée comme sous-traitant sans « pour_le_compte_de »",
+                "nommez chaque responsable de traitement servi (RGPD, art. 30(2)(a))",
+                "avertissement",
+            )
+        )
+    elif served and role != "sous-traitant":
+        problems.append(
+            Problem(
+                doc.key_position(("pour_le_compte_de",)),
+                "« pour_le_compte_de » ne vaut que pour une activité menée comme sous-traitant",
+                "écrivez « role: sous-traitant », ou retirez ce champ",
+                "avertissement",
+            )
+        )
     return problems
 
 
