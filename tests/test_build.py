@@ -35,7 +35,7 @@ def test_register_index_lists_every_member(built_demo: Path, demo_root: Path) ->
     text = _text(page)
     for member in territory.members:
         assert member.name in text
-        assert f'href="{member.id}/"' in page
+        assert f'href="{member.id}/index.html"' in page  # the demo opens from the file system
     assert "Registres des membres" in text
 
 
@@ -81,13 +81,13 @@ def test_home_page_figures_are_live(built_demo: Path, demo_root: Path) -> None:
 
 
 def test_every_page_has_fictive_banner_legal_links_and_french(built_demo: Path) -> None:
-    pages = list(built_demo.rglob("index.html"))
+    pages = [p for p in built_demo.rglob("*.html") if p.name != "404.html"]
     assert len(pages) > 15
     for path in pages:
         page = path.read_text(encoding="utf-8")
         assert '<html lang="fr"' in page, path
         assert "Territoire fictif de démonstration" in page, path
-        for target in ("mentions-legales/", "accessibilite/", "donnees-personnelles/"):
+        for target in ("mentions-legales.html", "accessibilite.html", "donnees-personnelles.html"):
             assert target in page, (path, target)
 
 

@@ -77,6 +77,9 @@ def test_init_creates_a_buildable_territory(tmp_path: Path) -> None:
     assert main(["build", str(target)]) == 0
     home = (target / "site" / "index.html").read_text(encoding="utf-8")
     assert "Maison DOTE: du Nord" in home
+    assert 'href="mentions-legales/"' in home and 'href="registres/"' in home  # directory URLs
+    member = (target / "site" / "registres" / "exemple" / "index.html").read_text(encoding="utf-8")
+    assert 'href="../../mentions-legales/"' in member and 'href="../"' in member
     assert (target / "schemas" / "activite.schema.json").is_file()
     assert main(["init", str(target)]) == 2  # not empty any more
 

@@ -113,6 +113,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
             files.append(File.generated(config, src_uri, content=_STUB))
         for path, svg in self._badges.items():
             files.append(File.generated(config, path, content=svg))
+        # The footer links to the legal pages wherever their files put them.
+        legal = {
+            "mentions_legales": "mentions-legales.md",
+            "donnees_personnelles": "donnees-personnelles.md",
+            "accessibilite": "accessibilite.md",
+        }
+        config.extra["dote"]["liens"] = {
+            key: found.url
+            for key, path in legal.items()
+            if (found := files.get_file_from_path(path)) is not None
+        }
         stylesheet = Path(__file__).parent / "assets" / "dote.css"
         files.append(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
         for name, text in published_schemas().items():

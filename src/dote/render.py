@@ -63,7 +63,15 @@ def safe_url(value: str) -> str:
 
 
 def relative_url(from_url: str, to_url: str) -> str:
-    """A link from the page at ``from_url`` to ``to_url`` (both site-relative, "" is home)."""
+    """A link from the page at ``from_url`` to ``to_url`` (both site-relative, "" is home).
+
+    ``to_url`` is written with directory URLs (``registres/saint-exemple/``); when the site
+    is built without them (a page's own URL ends in ``.html``, as with Material's offline
+    plugin, for browsing from the file system), the link names the ``index.html`` file.
+    Every generated page is an ``index.md`` of its folder, so both forms always exist.
+    """
+    if from_url.endswith(".html") and (to_url == "" or to_url.endswith("/")):
+        to_url += "index.html"
     base = posixpath.dirname(from_url) if not from_url.endswith("/") else from_url.rstrip("/")
     target = posixpath.relpath(to_url or ".", base or ".")
     if to_url.endswith("/") and not target.endswith("/"):
@@ -136,7 +144,9 @@ def register_pages(
             parent = members.get(member.parent_id) if member.parent_id else None
             return env.get_template("membre.html").render(context(url, page_member=member, parent=parent))
 
-        pages.append(GeneratedPage(f"registres/{member.id}.md", member_url(member.id), member.name, render))
+        pages.append(
+            GeneratedPage(f"registres/{member.id}/index.md", member_url(member.id), member.name, render)
+        )
     return pages
 
 
@@ -187,7 +197,7 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
     for model in territory.models.values():
         pages.append(
             GeneratedPage(
-                f"modeles-de-traitements/{model.id}.md",
+                f"modeles-de-traitements/{model.id}/index.md",
                 f"{MODELS_URL}{model.id}/",
                 f"Modèle : {model.content.name}",
                 page("modele.html", model=model),
@@ -196,7 +206,7 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
     for processor in territory.processors.values():
         pages.append(
             GeneratedPage(
-                f"sous-traitants/{processor.id}.md",
+                f"sous-traitants/{processor.id}/index.md",
                 f"{PROCESSORS_URL}{processor.id}/",
                 processor.name,
                 page("sous-traitant.html", processor=processor),
