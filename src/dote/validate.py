@@ -55,6 +55,14 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
     """Find, read and schema-check every register file under ``root/registers``."""
     problems: list[Problem] = []
     registers = root / REGISTERS
+    if not root.is_dir():
+        return Sources(root), [
+            Problem(
+                Position(str(root)),
+                f"dossier « {root} » introuvable ou n'est pas un dossier",
+                "indiquez le dossier du territoire, qui contient registers/ et mkdocs.yml",
+            )
+        ]
     if not registers.is_dir():
         return Sources(root), [
             Problem(
