@@ -242,8 +242,8 @@ def label_context(
         member_id = result.member.id
         label_name = label.policy.title if label else "Label DOTE"
         return (
-            f'<a href="{base}/registres/{member_id}/">'
-            f'<img src="{base}/{badge_path(member_id)}" '
+            f'<a href="{html.escape(base)}/registres/{member_id}/">'
+            f'<img src="{html.escape(base)}/{badge_path(member_id)}" '
             f'alt="{html.escape(label_name)} : niveau {html.escape(result.level_title)}">'
             "</a>"
         )
