@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dote.problems import Position
@@ -340,7 +341,7 @@ class Territory:
         )
 
     def users_of_model(self, model_id: str) -> tuple[Activity, ...]:
-        return tuple(a for a in self.activities if a.model is not None and a.model.id == model_id)
+        return self._users["model"].get(model_id, ())
 
     def processors_outside_eea(self, activity: Activity) -> tuple[Processor, ...]:
         """The activity's processors that host or send data outside the EEA (derived transfers)."""
@@ -348,17 +349,33 @@ class Territory:
         return tuple(p for p in found if p is not None and p.countries_outside_eea)
 
     def users_of_processor(self, processor_id: str) -> tuple[Activity, ...]:
-        return tuple(a for a in self.activities if processor_id in a.recipients.processors)
+        return self._users["processor"].get(processor_id, ())
 
-    @property
+    # Computed once per territory: pages ask these for every model, processor and member.
+    @cached_property
     def activities(self) -> tuple[Activity, ...]:
         return tuple(a for m in self.members for a in m.activities)
 
+    @cached_property
+    def _users(self) -> dict[str, dict[str, tuple[Activity, ...]]]:
+        by_model: dict[str, list[Activity]] = {}
+        by_processor: dict[str, list[Activity]] = {}
+        for a in self.activities:
+            if a.model is not None:
+                by_model.setdefault(a.model.id, []).append(a)
+            for pid in a.recipients.processors:
+                by_processor.setdefault(pid, []).append(a)
+        return {
+            "model": {k: tuple(v) for k, v in by_model.items()},
+            "processor": {k: tuple(v) for k, v in by_processor.items()},
+        }
+
+    @cached_property
+    def _members_by_id(self) -> dict[str, Member]:
+        return {m.id: m for m in self.members}
+
     def member(self, member_id: str) -> Member:
-        for m in self.members:
-            if m.id == member_id:
-                return m
-        raise KeyError(member_id)
+        return self._members_by_id[member_id]
 
 
 # --- from the French format ----------------------------------------------------------
@@ -391,6 +408,15 @@ _SECURITY_HEADINGS = {
     "controle_sous_traitants": "Contrôle des sous-traitants",
     "autres": "Autres mesures",
 }
+
+
+def model_journal(data: Mapping[str, Any], after: int = 0) -> tuple[ModelVersion, ...]:
+    """A model's ``journal`` entries newer than version ``after``, oldest first."""
+    return tuple(
+        ModelVersion(int(e["version"]), e["resume"], _date(e.get("date")))
+        for e in sorted(data.get("journal") or (), key=lambda e: int(e["version"]))
+        if int(e["version"]) > after
+    )
 
 
 def _date(value: Any) -> dt.date | None:
@@ -621,10 +647,7 @@ class Converter:
             content=self.activity(model_id, "", data, position),
             sectors=_texts(data.get("secteurs")),
             references=_texts(data.get("references")),
-            journal=tuple(
-                ModelVersion(int(e["version"]), e["resume"], _date(e.get("date")))
-                for e in sorted(data.get("journal") or (), key=lambda e: int(e["version"]))
-            ),
+            journal=model_journal(data),
             parent=ModelRef.parse(data["modele"]) if data.get("modele") else None,
         )
 

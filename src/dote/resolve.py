@@ -23,7 +23,6 @@ report lists what changed since. Without ``@N`` the activity follows the latest 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dote.load import Document, JsonPath, load_file
-from dote.model import Drift, ModelRef, ModelVersion
+from dote.model import Drift, ModelRef, model_journal
 from dote.problems import Position, Problem, relative_name
 from dote.schema import validate_document
 from dote.validate import REGISTERS, Sources
@@ -70,10 +69,6 @@ class Catalogue:
 
     def versions(self, model_id: str) -> list[int]:
         return sorted({v for (i, v) in self.archived if i == model_id} | {self.latest(model_id)})
-
-
-def _date(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
 
 def read_archives(
@@ -172,11 +167,7 @@ def _drift(sources: Sources, catalogue: Catalogue, resolver: _Resolver) -> list[
                 continue
             before, after = _content(old), _content(new)
             changed = tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
-            journal = tuple(
-                ModelVersion(int(e["version"]), e["resume"], _date(e.get("date")))
-                for e in sorted(new.get("journal") or (), key=lambda e: int(e["version"]))
-                if int(e["version"]) > ref.version
-            )
+            journal = model_journal(new, after=ref.version)
             result.append(
                 Drift(
                     ref.id,
