@@ -75,6 +75,19 @@ def _activity(root: Path, name: str, **fields: object) -> Path:
     return _yaml(root / "registers" / "members" / "exemple" / f"{name.lower().replace(' ', '-')}.yml", data)
 
 
+def _mail(root: Path, **fields: object) -> Path:
+    """An e-mail activity entrusted to the US-hosted processor « nuage »."""
+    return _activity(
+        root,
+        "Messagerie",
+        finalites={"principale": "Échanger des courriels"},
+        personnes_concernees=["agents"],
+        categories_donnees=[{"code": "connexion"}],
+        destinataires={"sous_traitants": ["nuage"]},
+        **fields,
+    )
+
+
 def _resolved(root: Path, activity_id: str) -> object:
     result = pipeline.run(root, today=TODAY)
     assert result.errors == (), [p.text() for p in result.errors]
@@ -216,15 +229,7 @@ def test_model_cycle_is_reported(territory: Path) -> None:
 
 
 def test_processor_transfer_is_derived_and_warned(territory: Path) -> None:
-    _activity(
-        territory,
-        "Messagerie",
-        finalites={"principale": "Échanger des courriels"},
-        personnes_concernees=["agents"],
-        categories_donnees=[{"code": "connexion"}],
-        destinataires={"sous_traitants": ["nuage"]},
-        transferts="aucun",
-    )
+    _mail(territory, transferts="aucun")
     result = pipeline.run(territory, today=TODAY)
     warnings = [p for p in result.problems if not p.is_error and "nuage" in p.message]
     assert warnings and "hors de l'Espace économique européen (États-Unis)" in warnings[0].message
@@ -235,13 +240,8 @@ def test_processor_transfer_is_derived_and_warned(territory: Path) -> None:
 
 def test_catalogue_and_processor_pages(territory: Path, tmp_path: Path) -> None:
     _activity(territory, "Etat civil", modele="etat-civil@1", service="Mairie annexe")
-    _activity(
+    _mail(
         territory,
-        "Messagerie",
-        finalites={"principale": "Échanger des courriels"},
-        personnes_concernees=["agents"],
-        categories_donnees=[{"code": "connexion"}],
-        destinataires={"sous_traitants": ["nuage"]},
         transferts=[{"pays": "US", "destinataire": "Nuage Inc.", "garantie": "decision-adequation"}],
     )
     site = tmp_path / "site"

@@ -283,7 +283,7 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
     if result.errors or result.territory is None:
         print(format_problems(result.errors, "text"))
         return EXIT_PROBLEMS
-    members = {m.id: m for m in result.territory.members}
+    members = result.territory.members_by_id
     if member_id not in members:
         print(
             f"dote : erreur : membre « {member_id} » inconnu (membres : {', '.join(sorted(members))})",

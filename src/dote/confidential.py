@@ -20,7 +20,7 @@ from typing import Any
 
 from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
-from dote.schema import KINDS, compiled_schemas, known_keys, schema_chain, validate_document
+from dote.schema import KINDS, annotation, compiled_schemas, known_keys, schema_chain, validate_document
 from dote.validate import MEMBER_FILE, REGISTERS, Sources
 
 #: The environment variable that names the overlay folder for internal outputs.
@@ -39,10 +39,7 @@ def visibilities(kind: str) -> Mapping[str, str]:
         for node in schema_chain(schema):
             prop = node.get("properties", {}).get(key)
             if prop is not None:
-                visibility = next(
-                    (n["x-visibilite"] for n in schema_chain(prop) if "x-visibilite" in n), PUBLIC
-                )
-                result[key] = visibility
+                result[key] = annotation(prop, "x-visibilite") or PUBLIC
                 break
     return result
 

@@ -371,11 +371,11 @@ class Territory:
         }
 
     @cached_property
-    def _members_by_id(self) -> dict[str, Member]:
+    def members_by_id(self) -> dict[str, Member]:
         return {m.id: m for m in self.members}
 
     def member(self, member_id: str) -> Member:
-        return self._members_by_id[member_id]
+        return self.members_by_id[member_id]
 
 
 # --- from the French format ----------------------------------------------------------

@@ -112,7 +112,7 @@ def register_pages(
     territory: Territory, env: jinja2.Environment, label: Evaluation | None = None, site_url: str = ""
 ) -> list[GeneratedPage]:
     """The register index and one page per member (with its label, when there is a policy)."""
-    members = {m.id: m for m in territory.members}
+    members = territory.members_by_id
     index_url = "registres/"
 
     def member_url(member_id: str) -> str:
@@ -169,7 +169,7 @@ def links(page_url: str) -> dict[str, Any]:
 
 def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[GeneratedPage]:
     """The models catalogue and the processors registry: an index and a page for each."""
-    members = {m.id: m for m in territory.members}
+    members = territory.members_by_id
 
     def page(template: str, **extra: Any) -> Any:
         def render(url: str) -> str:
@@ -229,7 +229,7 @@ def label_context(
     territory: Territory, label: Evaluation | None, page_url: str, site_url: str = ""
 ) -> dict[str, Any]:
     """What the templates need to show labels, badges and DPIA screenings."""
-    members = {m.id: m for m in territory.members}
+    members = territory.members_by_id
     base = (site_url or territory.maison.website).rstrip("/")
 
     def screening(activity: Activity) -> Screening:

@@ -139,7 +139,8 @@ def _pattern_allowed(schema: Mapping[str, Any], key: str) -> bool:
     )
 
 
-def _annotation(schema: Mapping[str, Any], name: str) -> Any:
+def annotation(schema: Mapping[str, Any], name: str) -> Any:
+    """A keyword's value on a schema node or along its ``$ref`` chain (``x-erreur``, ``x-visibilite``…)."""
     for node in schema_chain(schema):
         if name in node:
             return node[name]
@@ -230,7 +231,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
     at = doc.position(path)
     instance: Any = error.instance
     expected: Any = error.validator_value
-    custom = _annotation(schema, "x-erreur")
+    custom = annotation(schema, "x-erreur")
 
     if keyword == "required":
         missing = [k for k in expected if k not in instance]
@@ -271,7 +272,7 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
             )
         ]
     if keyword == "enum":
-        vocabulary_name = _annotation(schema, "x-vocabulaire")
+        vocabulary_name = annotation(schema, "x-vocabulaire")
         if vocabulary_name and not isinstance(instance, str):
             return []  # the type error at the same place says it better
         if vocabulary_name:
