@@ -144,6 +144,10 @@ def planted(tmp_path: Path) -> tuple[Path, Path, list[str]]:
         {"mesures_securite": {"sauvegarde": mark()}, "notes_internes": mark()},
     )
     _write(ov / "members" / "societe" / "clients.yml", {"notes_internes": mark()})
+    # What the companies do not publish was written in registers/ above, as a careless
+    # editor would: `dote overlay move` takes it into the overlay.
+    assert main(["overlay", "move", str(root), "--overlay", str(overlay)]) == 0
+    assert pipeline.run(root).ok
     return root, overlay, markers
 
 
@@ -171,7 +175,8 @@ def test_public_build_contains_no_marker(
     societe = (site / "registres" / "societe" / "index.html").read_text(encoding="utf-8")
     assert "Gérer les commandes" in societe and "Non publié (choix du membre)" in societe
     discrete = (site / "registres" / "discrete" / "index.html").read_text(encoding="utf-8")
-    assert "1 activité tenue par la Maison" in discrete
+    assert "Aucune activité n&#39;est encore publiée." in discrete
+    assert not (root / "registers" / "members" / "discrete" / "fichier.yml").exists()
 
 
 def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[str]], tmp_path: Path) -> None:

@@ -110,13 +110,13 @@ def test_columns_count_characters_not_bytes() -> None:
 def test_the_document_remembers_its_path_and_name(tmp_path: Path) -> None:
     path = tmp_path / "etat-civil.yml"
     path.write_text("nom: x\n", encoding="utf-8")
-    doc, problems = load_file(path, NAME)
+    doc, problems = load_file(path, NAME, within=tmp_path)
     assert problems == [] and doc is not None
     assert (doc.path, doc.name, doc.data) == (path, NAME, {"nom": "x"})
 
 
 def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:
-    doc, problems = load_file(tmp_path / "absent.yml", NAME)
+    doc, problems = load_file(tmp_path / "absent.yml", NAME, within=tmp_path)
     assert doc is None
     assert len(problems) == 1
     assert problems[0].message.startswith("fichier illisible")

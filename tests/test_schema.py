@@ -181,7 +181,7 @@ def test_the_ide_accepts_the_skeleton_and_rejects_a_wrong_code(kind: str, rel: s
 
 
 def skeleton_data(rel: str) -> dict[str, Any]:
-    doc, problems = load_file(SKELETON / rel, rel)
+    doc, problems = load_file(SKELETON / rel, rel, within=SKELETON)
     assert problems == [] and doc is not None
     data: dict[str, Any] = doc.data
     for key in ("nom", "territoire"):  # placeholders that dote init fills in

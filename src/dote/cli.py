@@ -11,14 +11,17 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from dote import __version__, pipeline
-from dote.problems import format_problems
+from dote.confidential import OVERLAY_ENV
+from dote.problems import format_problems, relative_name
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -205,56 +208,101 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--member", metavar="ID", help="n'évalue que ce membre (son identifiant)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
     p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    p.add_argument(
+        "--overlay",
+        type=_root,
+        metavar="DOSSIER",
+        help="évalue le registre complet, avec ce dépôt confidentiel (usage interne)",
+    )
+
+    p = sub.add_parser("overlay", help="dépôt confidentiel : y déplacer ce qui ne doit pas être public")
+    actions = p.add_subparsers(dest="overlay_command", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    q = actions.add_parser(
+        "move",
+        help="déplace dans le dépôt confidentiel les champs qui ne doivent pas être dans registers/",
+        description="Déplace, tels qu'ils sont écrits, les champs non publics et les champs qu'un membre "
+        "ne publie pas (champs_publies) depuis registers/ vers le fichier de même chemin du dépôt "
+        "confidentiel. L'historique git du dépôt public les garde : voyez le guide.",
+    )
+    _add_root(q)
+    q.add_argument(
+        "--overlay", type=_root, metavar="DOSSIER", help=f"le dépôt confidentiel (ou la variable {OVERLAY_ENV})"
+    )
+    q.add_argument("--dry-run", action="store_true", help="affiche ce qui serait déplacé, sans rien écrire")
     return parser
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that temporary folders are cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if args.command == "validate":
-            return _validate(args.root, args.format, args.overlay)
-        if args.command == "label":
-            return _label(args.root, args.member, args.format, args.date)
-        if args.command == "build":
-            return _build(
-                args.root, args.site_dir, verbose=args.verbose, internal=args.internal, overlay=args.overlay
-            )
-        if args.command == "serve":
-            return _serve(args.root, args.dev_addr)
-        if args.command == "export":
-            return _export(args.root, args.member, args.overlay, args.format, args.output)
-        if args.command == "models" and args.models_command == "drift":
-            return _drift(args.root)
-        if args.command == "models" and args.models_command == "bump":
-            return _bump(args.root, args.model)
-        if args.command == "init":
-            from dote.scaffold import init_territory
-
-            return _scaffold(
-                lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
-                args.directory,
-            )
-        if args.command == "demo":
-            from dote.scaffold import demo_territory
-
-            if args.members < 1 or args.activities < 0:
-                print(
-                    "dote : erreur : il faut au moins un membre et un nombre d'activités positif",
-                    file=sys.stderr,
-                )
-                return EXIT_USAGE
-            return _scaffold(
-                lambda: demo_territory(
-                    args.directory, members=args.members, activities=args.activities, seed=args.seed
-                ),
-                args.directory,
-            )
+        return _dispatch(args)
     except KeyboardInterrupt:
         print("\ndote : interrompu", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("\ndote : arrêté (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except BrokenPipeError:  # `dote models drift | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        return _validate(args.root, args.format, args.overlay)
+    if args.command == "label":
+        return _label(args.root, args.member, args.format, args.date, args.overlay)
+    if args.command == "build":
+        return _build(
+            args.root, args.site_dir, verbose=args.verbose, internal=args.internal, overlay=args.overlay
+        )
+    if args.command == "serve":
+        return _serve(args.root, args.dev_addr)
+    if args.command == "export":
+        return _export(args.root, args.member, args.overlay, args.format, args.output)
+    if args.command == "models" and args.models_command == "drift":
+        return _drift(args.root)
+    if args.command == "models" and args.models_command == "bump":
+        return _bump(args.root, args.model)
+    if args.command == "overlay":
+        return _overlay_move(args.root, args.overlay, dry_run=args.dry_run)
+    if args.command == "init":
+        from dote.scaffold import init_territory
+
+        return _scaffold(
+            lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
+            args.directory,
+        )
+    if args.command == "demo":
+        from dote.scaffold import demo_territory
+
+        if args.members < 1 or args.activities < 0:
+            print(
+                "dote : erreur : il faut au moins un membre et un nombre d'activités positif",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        return _scaffold(
+            lambda: demo_territory(
+                args.directory, members=args.members, activities=args.activities, seed=args.seed
+            ),
+            args.directory,
+        )
     return EXIT_USAGE  # pragma: no cover - argparse requires a command
 
 
@@ -302,6 +350,53 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
     return EXIT_OK
 
 
+def _overlay_move(root: Path, overlay: Path | None, *, dry_run: bool) -> int:
+    from dote.confidential import overlay_location, private_location_refusal
+    from dote.overlay_move import apply, plan
+
+    root = root.resolve()
+    location = overlay_location(overlay, None, root)
+    if location is None:
+        print(
+            f"dote : erreur : indiquez le dépôt confidentiel (--overlay DOSSIER ou la variable {OVERLAY_ENV})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    refusal = private_location_refusal(location, root, "le dépôt confidentiel")
+    if refusal:
+        print(f"dote : erreur : {refusal}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (root / "registers").is_dir():
+        print(f"dote : erreur : {root} n'est pas un territoire (pas de dossier registers/)", file=sys.stderr)
+        return EXIT_USAGE
+    moves = plan(root, location.resolve())
+    refused = 0
+    for move in moves:
+        name = relative_name(move.public, root)
+        fields = ", ".join(move.keys)
+        problem = apply(move, root, dry_run=dry_run)
+        if problem:
+            refused += 1
+            print(f"{name} : non déplacé ({fields}) : {problem}")
+        else:
+            if move.whole:
+                verb = "serait déplacé" if dry_run else "déplacé"
+                print(f"{name} : fichier entier {verb} vers {move.overlay}")
+                continue
+            many = len(move.keys) > 1
+            verb = ("seraient déplacés" if many else "serait déplacé") if dry_run else "déplacé" + "s" * many
+            print(f"{name} : {fields} {verb} vers {move.overlay}")
+    if not moves:
+        print("Rien à déplacer : registers/ ne contient aucun champ non public ni non publié.")
+    elif not dry_run and len(moves) > refused:
+        print(
+            "L'historique git du dépôt public garde les anciennes versions de ces fichiers : si elles ont "
+            "été poussées, réécrivez l'historique et considérez ces données comme divulguées "
+            "(voir le guide : « Modèle de menace et rôles »)."
+        )
+    return EXIT_PROBLEMS if refused else EXIT_OK
+
+
 def _drift(root: Path) -> int:
     result = pipeline.run(root)
     if result.errors or result.territory is None:
@@ -341,7 +436,7 @@ def _bump(root: Path, model_id: str) -> int:
     if not path.is_file():
         print(f"dote : erreur : modèle « {model_id} » introuvable ({path})", file=sys.stderr)
         return EXIT_USAGE
-    doc, problems = load_file(path, f"registers/models/{model_id}.yml")
+    doc, problems = load_file(path, f"registers/models/{model_id}.yml", within=root)
     version = doc.data.get("version") if doc is not None and isinstance(doc.data, dict) else None
     if doc is None or not isinstance(version, int):
         print(
@@ -372,7 +467,7 @@ def _bump(root: Path, model_id: str) -> int:
     return EXIT_OK
 
 
-def _label(root: Path, member_id: str | None, fmt: str, date: str | None) -> int:
+def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overlay: Path | None = None) -> int:
     import datetime as dt
     import json
 
@@ -381,7 +476,7 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None) -> int
     except ValueError:
         print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
         return EXIT_USAGE
-    result = pipeline.run(root, today=today)
+    result = pipeline.run(root, today=today, overlay=overlay)
     if result.errors:
         print(format_problems(result.errors, "text"))
         n = len(result.errors)
@@ -568,7 +663,7 @@ def _prepare_internal(config: Any, config_file: Path, root: Path, target: Path, 
     """Point the plugin at the overlay for an internal build; a French refusal, or ""."""
     from mkdocs.config import load_config
 
-    from dote.confidential import OVERLAY_ENV, overlay_location
+    from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 
     public_site = Path(load_config(config_file=str(config_file)).site_dir).resolve()
     if target == public_site or target.is_relative_to(public_site) or public_site.is_relative_to(target):
@@ -576,12 +671,18 @@ def _prepare_internal(config: Any, config_file: Path, root: Path, target: Path, 
             f"une construction interne ne peut pas écrire dans le dossier du site public ({public_site}) : "
             "choisissez un autre --site-dir"
         )
+    refusal = private_location_refusal(target, root, "le site interne")
+    if refusal:
+        return refusal + " (par défaut : site-interne/, ignoré par le .gitignore d'un territoire)"
     plugin = config.plugins["dote"]
     location = overlay_location(overlay, plugin.config.overlay, root)
     if location is None:
         return f"aucun dépôt confidentiel indiqué : utilisez --overlay DOSSIER ou la variable {OVERLAY_ENV}"
     if not location.is_dir():
         return f"dépôt confidentiel introuvable : {location}"
+    refusal = private_location_refusal(location, root, "le dépôt confidentiel")
+    if refusal:
+        return refusal
     plugin.internal_overlay = location.resolve()
     return ""
 

@@ -12,6 +12,7 @@ only the activity fields they list in ``champs_publies``.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
@@ -22,12 +23,14 @@ from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
 from dote.schema import KINDS, annotation, compiled_schemas, known_keys, schema_chain, validate_document
 from dote.validate import MEMBER_FILE, REGISTERS, Sources
+from dote.vocabulary import load_vocabularies
 
 #: The environment variable that names the overlay folder for internal outputs.
 OVERLAY_ENV = "DOTE_CONFIDENTIEL"
 PUBLIC = "public"
-#: Activity keys always kept for a member that publishes "au choix" (structure, not content).
-STRUCTURAL_KEYS = frozenset({"version_schema", "statut", "role", "modele"})
+#: Activity keys always kept public for a member that publishes "au choix": structure, not
+#: content (``retirer`` is needed to resolve the model the public registers extend).
+STRUCTURAL_KEYS = frozenset({"version_schema", "statut", "role", "modele", "retirer"})
 
 
 @cache
@@ -68,6 +71,58 @@ def check_public(doc: Document, kind: str) -> list[Problem]:
     ]
 
 
+def published_fields(member: Mapping[str, Any]) -> frozenset[str] | None:
+    """The activity fields a member publishes, or ``None`` when it publishes everything.
+
+    A public-sector member publishes its whole register; a member publishing "au choix"
+    (the default outside the public sector) only the fields listed in ``champs_publies``.
+    """
+    types = load_vocabularies()["types-membres"]
+    code = str(member.get("type", ""))
+    sector = types[code].attr("secteur", "public") if code in types.terms else "public"
+    mode = member.get("publication", "complete" if sector == "public" else "choix")
+    return None if mode == "complete" else frozenset(member.get("champs_publies") or ())
+
+
+def withheld_keys(data: Any, chosen: frozenset[str] | None) -> list[str]:
+    """The keys of an activity that its member does not publish (they belong in the overlay)."""
+    if chosen is None or not isinstance(data, dict):
+        return []
+    hidden = non_public_keys("activite")
+    if "nom" not in chosen:  # nothing of the activity is published
+        return [k for k in data if k not in hidden]
+    return [k for k in data if k not in chosen and k not in STRUCTURAL_KEYS and k not in hidden]
+
+
+def check_withheld(doc: Document, chosen: frozenset[str] | None) -> list[Problem]:
+    """Guard rail: an activity field its member does not publish, written in the public registers.
+
+    The site would not show it, but the public repository and its history would: it is
+    an error at its line, like a confidential field. A member that does not publish the
+    names of its activities (no ``nom`` in ``champs_publies``) keeps whole files there.
+    """
+    if chosen is not None and "nom" not in chosen:
+        return [
+            Problem(
+                doc.position(),
+                "activité d'un membre qui ne publie pas ses activités (nom absent de champs_publies) : "
+                "ce fichier n'a pas sa place dans le dépôt public",
+                "déplacez le fichier entier dans le dépôt confidentiel, au même chemin "
+                "(dote overlay move --overlay DOSSIER), ou ajoutez nom à champs_publies",
+            )
+        ]
+    return [
+        Problem(
+            doc.key_position((key,)),
+            f"champ « {key} » non publié par ce membre (absent de champs_publies) : le site ne l'affiche pas, "
+            "mais le dépôt public et son historique le montrent",
+            "déplacez-le dans le dépôt confidentiel (dote overlay move --overlay DOSSIER), "
+            "ou ajoutez-le à champs_publies pour le publier",
+        )
+        for key in withheld_keys(doc.data, chosen)
+    ]
+
+
 def overlay_location(explicit: Path | None, configured: str | None, root: Path) -> Path | None:
     """Where the overlay is: ``--overlay``, else $DOTE_CONFIDENTIEL, else the plugin option."""
     if explicit is not None:
@@ -77,6 +132,53 @@ def overlay_location(explicit: Path | None, configured: str | None, root: Path) 
     if configured:
         return (root / configured) if not Path(configured).is_absolute() else Path(configured)
     return None
+
+
+def private_location_refusal(path: Path, root: Path, what: str) -> str:
+    """Why ``path`` (an overlay, an internal site) may not live there, in French; "" if it may.
+
+    Everything in the territory's ``docs/`` is published, and everything in its
+    repository is public through git: a confidential folder lives outside the public
+    repository, or inside it only where git ignores it (like ``site-interne/``).
+    """
+    path, root = path.resolve(), root.resolve()
+    for folder in ("docs", REGISTERS):
+        if path.is_relative_to(root / folder):
+            return (
+                f"{what} ({path}) est dans {folder}/ du dépôt public, dont tout le contenu est publié : "
+                "placez-le hors du dépôt public"
+            )
+    if path.is_relative_to(root) and not git_ignores(path, root):
+        return (
+            f"{what} ({path}) est dans le dépôt public sans être ignoré par git : il serait publié avec le "
+            "dépôt ; placez-le hors du dépôt public (ou ajoutez-le à .gitignore)"
+        )
+    return ""
+
+
+def git_ignores(path: Path, root: Path) -> bool:
+    """Whether git ignores ``path`` in the repository at ``root``.
+
+    Outside a git work tree, only a top-level folder listed as such in ``root/.gitignore``
+    (``/site-interne/``) counts as ignored: nothing is guessed.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "--", str(path)],
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        done = None
+    if done is not None and done.returncode in (0, 1):
+        return done.returncode == 0
+    rel = path.relative_to(root).parts
+    ignore_file = root / ".gitignore"
+    if not rel or not ignore_file.is_file():
+        return False
+    lines = {line.strip() for line in ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()}
+    return bool(lines & {f"/{rel[0]}/", f"/{rel[0]}", f"{rel[0]}/"})
 
 
 def _public_counterpart(sources: Sources, rel: Path) -> tuple[str, Document | None]:
@@ -94,6 +196,9 @@ def _public_counterpart(sources: Sources, rel: Path) -> tuple[str, Document | No
 
 def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Problem]]:
     """Sources with the overlay's confidential fields merged in (for internal outputs only)."""
+    refusal = private_location_refusal(overlay, sources.root, "le dépôt confidentiel")
+    if refusal:
+        return sources, [Problem(Position(str(overlay)), refusal)]
     registers = overlay / REGISTERS
     if not registers.is_dir():
         return sources, [
@@ -109,7 +214,10 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
         rel = path.relative_to(registers)
         name = f"[confidentiel] {relative_name(path, overlay)}"
         kind, public = _public_counterpart(sources, rel)
-        if public is None:
+        member = sources.members.get(parts_member(rel)) if kind == "activite" else None
+        chosen = published_fields(member.data) if member is not None else None
+        whole = chosen is not None and "nom" not in chosen  # a member that lists no activity
+        if public is None and not whole:
             problems.append(
                 Problem(
                     Position(name),
@@ -118,7 +226,7 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
                 )
             )
             continue
-        doc, found = load_file(path, name)
+        doc, found = load_file(path, name, within=overlay)
         problems.extend(found)
         if doc is None:
             continue
@@ -126,6 +234,10 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
             problems.append(Problem(doc.position(), "un bloc de clés (clé: valeur) est attendu"))
             continue
         allowed = non_public_keys(kind) | {"version_schema"}
+        if whole:  # the whole activity lives here
+            allowed |= frozenset(known_keys(compiled_schemas()[KINDS[kind]]))
+        elif chosen is not None:  # a member publishing "au choix": what it withholds lives here
+            allowed |= frozenset(known_keys(compiled_schemas()[KINDS[kind]])) - chosen - STRUCTURAL_KEYS
         for key in doc.data:
             if key not in allowed and not key.startswith("x_"):
                 problems.append(
@@ -135,11 +247,17 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
                         "il ne contient que les champs non publics : " + ", ".join(sorted(allowed)),
                     )
                 )
-        combined = {**public.data, **{k: v for k, v in doc.data.items() if k in allowed}}
+        own = {k: v for k, v in doc.data.items() if k in allowed or k.startswith("x_")}
+        combined = {**(public.data if public is not None else {}), **own}
         view = Document(doc.path, doc.name, combined, doc.values, doc.keys)
-        problems.extend(validate_document(view, kind))
+        problems.extend(validate_document(view, kind, partial="modele" in combined))
         merged[rel.parts] = view
     return _with_documents(sources, merged), problems
+
+
+def parts_member(rel: Path) -> str:
+    """The member id of a path relative to ``registers/`` (``members/<id>/...``), or ""."""
+    return rel.parts[1] if len(rel.parts) == 3 and rel.parts[0] == "members" else ""
 
 
 def _with_documents(sources: Sources, merged: Mapping[tuple[str, ...], Document]) -> Sources:
@@ -156,7 +274,9 @@ def _with_documents(sources: Sources, merged: Mapping[tuple[str, ...], Document]
             processors[Path(parts[1]).stem] = doc
         else:
             models[Path(parts[1]).stem] = doc
-    return replace(sources, members=members, activities=activities, processors=processors, models=models)
+    return replace(
+        sources, members=members, activities=activities, processors=processors, models=models, complete=True
+    )
 
 
 def published_view(data: Mapping[str, Any], fields: frozenset[str]) -> dict[str, Any]:

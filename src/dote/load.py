@@ -79,25 +79,46 @@ class _Refused(Exception):
         self.hint = hint
 
 
-def load_file(path: Path, name: str) -> tuple[Document | None, list[Problem]]:
-    """Read one register file; return its document, or ``None`` and the problems."""
+def load_file(path: Path, name: str, *, within: Path) -> tuple[Document | None, list[Problem]]:
+    """Read one register file; return its document, or ``None`` and the problems.
+
+    ``within`` is the folder the file must really be in (the territory, or the
+    confidential overlay): a symbolic link that leads out of it is refused without
+    being opened, so no outside file is published or quoted in an error. The size is
+    checked before the file is read.
+    """
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        return None, [Problem(Position(name), f"fichier illisible : {err.strerror or err}")]
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(within.resolve()):
+            return None, [
+                Problem(
+                    Position(name),
+                    "lien symbolique vers un fichier hors du territoire : refusé (son contenu n'est pas lu)",
+                    "remplacez le lien par le fichier lui-même, dans le dépôt",
+                )
+            ]
+        size = real.stat().st_size
+        if size > MAX_BYTES:
+            return None, [_too_large(name, size)]
+        with real.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
+        return None, [Problem(Position(name), f"fichier illisible : {getattr(err, 'strerror', None) or err}")]
     return load_bytes(raw, path, name)
+
+
+def _too_large(name: str, size: int) -> Problem:
+    return Problem(
+        Position(name),
+        f"fichier trop volumineux ({-(-size // 1024)} Ko ; au plus {MAX_BYTES // 1024} Ko)",
+        "un fichier décrit une seule chose : découpez-le",
+    )
 
 
 def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
     """Parse register bytes (see :func:`load_file`)."""
     if len(raw) > MAX_BYTES:
-        return None, [
-            Problem(
-                Position(name),
-                f"fichier trop volumineux ({-(-len(raw) // 1024)} Ko ; au plus {MAX_BYTES // 1024} Ko)",
-                "un fichier décrit une seule chose : découpez-le",
-            )
-        ]
+        return None, [_too_large(name, len(raw))]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -3,6 +3,11 @@
 A territory's ``macros/__init__.py`` re-exports :func:`define_env`; its pages can then
 write ``{{ chiffres.activites }}`` or ``{{ maison.dpo.courriel }}``. Variables use the
 register's French keys, since editors write these pages.
+
+Register text is untrusted: every string offered here is escaped for HTML and Markdown
+(:func:`dote.safe.markdown_text`), and web and e-mail addresses are offered only when
+they are safe to link to (``[site]({{ maison.site }})`` cannot become a ``javascript:``
+link). The values are final: a page writes them as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from mkdocs.exceptions import PluginError
 
 from dote.label import level_counts
 from dote.model import Territory
+from dote.safe import markdown_text, markdown_values
+
+#: Keys of ``maison.yml`` whose values are links or mailboxes (see commun.schema.json).
+URL_KEYS = frozenset({"site", "url", "formulaire"})
+EMAIL_KEYS = frozenset({"courriel"})
 
 
 def figures(territory: Territory) -> dict[str, int]:
@@ -37,14 +47,16 @@ def define_env(env: Any) -> None:
         raise PluginError(
             "macros : le plugin « dote » doit précéder « macros » dans la liste plugins de mkdocs.yml"
         )
-    env.variables["maison"] = territory.maison.raw
+    env.variables["maison"] = markdown_values(territory.maison.raw, urls=URL_KEYS, emails=EMAIL_KEYS)
     env.variables["chiffres"] = figures(territory)
     evaluation = getattr(plugin, "label", None)
     # {{ label.niveaux["Conforme"] }}: how many members reach each level of the label.
-    env.variables["label"] = {"niveaux": level_counts(evaluation)} if evaluation is not None else {}
+    env.variables["label"] = (
+        {"niveaux": {markdown_text(k): n for k, n in level_counts(evaluation).items()}}
+        if evaluation is not None
+        else {}
+    )
     licence = territory.maison.licence
-    env.variables["licence"] = {
-        "code": licence.code,
-        "libelle": licence.label,
-        "url": licence.attr("url", ""),
-    }
+    env.variables["licence"] = markdown_values(
+        {"code": licence.code, "libelle": licence.label, "url": licence.attr("url", "")}, urls=URL_KEYS
+    )

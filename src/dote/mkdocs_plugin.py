@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from dote import pipeline, render
+from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
 from dote.model import Territory
 from dote.problems import format_problems, relative_name
+from dote.safe import html_text
 from dote.schema import published_schemas
 
 log = logging.getLogger("mkdocs.plugins.dote")
@@ -60,6 +63,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if not self.config.enabled:
             return config
         self.root = Path(self.config.root or Path(config.config_file_path).parent).resolve()
+        self._forget_overlay(config)
         today = None
         if self.config.reference_date:
             try:
@@ -101,18 +105,62 @@ class DotePlugin(BasePlugin[DoteConfig]):
             config.extra_css.append(STYLESHEET)
         return config
 
+    def _forget_overlay(self, config: MkDocsConfig) -> None:
+        """A public build never learns where the overlay is.
+
+        Pages in docs/, the macros module and the theme overrides are code run by the
+        build: in a public build they must not find the overlay through the environment
+        variable or the plugin option, which are removed before any of them runs.
+        An overlay placed where it would be published is refused in every build.
+        """
+        assert self.root is not None
+        location = overlay_location(None, self.config.overlay, self.root)
+        if location is not None:
+            refusal = private_location_refusal(location, self.root, "le dépôt confidentiel")
+            if not refusal and location.resolve().is_relative_to(Path(config.docs_dir).resolve()):
+                refusal = f"le dépôt confidentiel ({location}) est dans le dossier des pages, qui est publié"
+            if refusal:
+                raise PluginError(f"dote : {refusal}")
+        if self.internal_overlay is None:
+            if os.environ.pop(OVERLAY_ENV, None) is not None:
+                log.info(f"dote : construction publique : la variable {OVERLAY_ENV} est ignorée et retirée")
+            self.config.overlay = None
+
     def on_files(self, files: Files, /, *, config: MkDocsConfig) -> Files | None:
         if not self.config.enabled:
             return files
-        for src_uri in self._pages:
-            if files.get_file_from_path(src_uri) is not None:
+        assert self.root is not None
+        docs_dir = Path(config.docs_dir).absolute()
+        taken: dict[str, File] = {}
+        for file in files:
+            source = file.abs_src_path
+            if (
+                source
+                and Path(source).absolute().is_relative_to(docs_dir)
+                and not Path(source).resolve().is_relative_to(self.root)
+            ):
                 raise PluginError(
-                    f"dote : docs/{src_uri} est une page générée à partir des registres ; "
-                    "supprimez ou renommez ce fichier"
+                    f"dote : {file.src_uri} est un lien symbolique vers un fichier hors du territoire : "
+                    "il serait publié ; remplacez-le par le fichier lui-même"
                 )
-            files.append(File.generated(config, src_uri, content=_STUB))
+            taken[file.dest_uri] = file
+
+        def add(file: File) -> None:
+            # A hand-written file at the address of a generated one would silently win or
+            # lose: refuse it (docs/sous-traitants/x.md and the generated /sous-traitants/x/).
+            clash = taken.get(file.dest_uri)
+            if clash is not None:
+                raise PluginError(
+                    f"dote : docs/{clash.src_uri} a la même adresse ({file.url or file.dest_uri}) qu'une page "
+                    "générée à partir des registres ; supprimez ou renommez ce fichier"
+                )
+            taken[file.dest_uri] = file
+            files.append(file)
+
+        for src_uri in self._pages:
+            add(File.generated(config, src_uri, content=_STUB))
         for path, svg in self._badges.items():
-            files.append(File.generated(config, path, content=svg))
+            add(File.generated(config, path, content=svg))
         # The footer links to the legal pages wherever their files put them.
         legal = {
             "mentions_legales": "mentions-legales.md",
@@ -125,9 +173,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
             if (found := files.get_file_from_path(path)) is not None
         }
         stylesheet = Path(__file__).parent / "assets" / "dote.css"
-        files.append(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
+        add(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
         for name, text in published_schemas().items():
-            files.append(File.generated(config, f"schemas/{name}", content=text))
+            add(File.generated(config, f"schemas/{name}", content=text))
         return files
 
     def on_page_markdown(
@@ -136,7 +184,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         generated = self._pages.get(page.file.src_uri)
         if generated is None:
             return markdown
-        page.meta["title"] = generated.title
+        # MkDocs and Material write a page's title as HTML (<title>, header, navigation,
+        # search index): a title made from register text is escaped here, once.
+        page.meta["title"] = html_text(generated.title)
         return ""
 
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:

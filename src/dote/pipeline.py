@@ -11,9 +11,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from dote.confidential import merge_overlay, published_view
+from dote.confidential import merge_overlay, published_fields, published_view
 from dote.label import Evaluation, evaluate, parse_policy
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
@@ -49,13 +48,15 @@ def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None
     root = root.resolve()
     today = today or dt.date.today()
     sources, problems = read_sources(root)
+    if overlay is not None:
+        # Before resolution: activities then inherit the confidential fields of their model,
+        # and the activities a member keeps wholly in the overlay are resolved too.
+        sources, overlay_problems = merge_overlay(sources, overlay.resolve())
+        problems += overlay_problems
     problems += check_references(sources, today)
     sources, resolve_problems, drift = resolve_sources(sources)
     problems += resolve_problems
     problems += check_processor_transfers(sources)
-    if overlay is not None:
-        sources, overlay_problems = merge_overlay(sources, overlay.resolve())
-        problems += overlay_problems
     territory = None
     if not any(p.is_error for p in problems) and sources.maison is not None:
         territory = build_territory(sources, internal=overlay is not None, drift=drift)
@@ -85,7 +86,7 @@ def build_territory(
     members = []
     for member_id, doc in sources.members.items():
         docs = sources.activities.get(member_id, {})
-        chosen = _chosen_fields(doc.data, convert)
+        chosen = published_fields(doc.data)
         if internal or complete or chosen is None:
             activities = tuple(
                 convert.activity(aid, member_id, adoc.data, adoc.position()) for aid, adoc in docs.items()
@@ -106,10 +107,3 @@ def build_territory(
     }
     models = {mid: convert.model(mid, doc.data, doc.position()) for mid, doc in sources.models.items()}
     return Territory(maison, tuple(members), processors, load_vocabularies(), models, tuple(drift))
-
-
-def _chosen_fields(member: dict[str, Any], convert: Converter) -> frozenset[str] | None:
-    """The activity fields a member publishes, or ``None`` when it publishes everything."""
-    sector = convert.term("types-membres", member["type"]).attr("secteur", "public")
-    mode = member.get("publication", "complete" if sector == "public" else "choix")
-    return None if mode == "complete" else frozenset(member.get("champs_publies") or ())

@@ -2,7 +2,8 @@
 
 Templates ship in ``dote/templates``; a territory overrides any of them by placing a
 file of the same name in ``overrides/dote/``. The environment autoescapes everything,
-and only ``http``, ``https`` and ``mailto`` links are ever written into an ``href``.
+and only ``http``, ``https`` and ``mailto`` links are ever written into an ``href``
+(:mod:`dote.safe` decides how register text becomes HTML).
 Nothing here knows about MkDocs: a page is a source address, a title and a function of
 the page's own URL (for relative links).
 """
@@ -10,19 +11,18 @@ the page's own URL (for relative links).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 
 from dote.dpia import Screening, screen
 from dote.label import Evaluation, MemberResult
 from dote.model import Activity, Territory
+from dote.safe import html_text, safe_email, safe_url
 
 _MONTHS = (
     "janvier",
@@ -38,7 +38,6 @@ _MONTHS = (
     "novembre",
     "décembre",
 )
-_SAFE_SCHEMES = {"http", "https", "mailto"}
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
 
 
@@ -51,15 +50,6 @@ def date_fr(value: dt.date) -> str:
 def number_fr(value: int) -> str:
     """4200 → « 4 200 » (narrow no-break space, as French typography wants)."""
     return f"{value:,}".replace(",", "\u202f")
-
-
-def safe_url(value: str) -> str:
-    """The URL if its scheme is safe to link to, else an empty string."""
-    try:
-        scheme = urlsplit(value.strip()).scheme.lower()
-    except ValueError:
-        return ""
-    return value.strip() if scheme in _SAFE_SCHEMES else ""
 
 
 def relative_url(from_url: str, to_url: str) -> str:
@@ -94,7 +84,7 @@ def environment(root: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(date_fr=date_fr, number_fr=number_fr, safe_url=safe_url)
+    env.filters.update(date_fr=date_fr, number_fr=number_fr, safe_url=safe_url, safe_email=safe_email)
     return env
 
 
@@ -230,7 +220,7 @@ def label_context(
 ) -> dict[str, Any]:
     """What the templates need to show labels, badges and DPIA screenings."""
     members = territory.members_by_id
-    base = (site_url or territory.maison.website).rstrip("/")
+    base = safe_url(site_url or territory.maison.website).rstrip("/")
 
     def screening(activity: Activity) -> Screening:
         results = label.members.get(activity.member_id) if label else None
@@ -242,9 +232,9 @@ def label_context(
         member_id = result.member.id
         label_name = label.policy.title if label else "Label DOTE"
         return (
-            f'<a href="{html.escape(base)}/registres/{member_id}/">'
-            f'<img src="{html.escape(base)}/{badge_path(member_id)}" '
-            f'alt="{html.escape(label_name)} : niveau {html.escape(result.level_title)}">'
+            f'<a href="{html_text(base)}/registres/{member_id}/">'
+            f'<img src="{html_text(base)}/{badge_path(member_id)}" '
+            f'alt="{html_text(label_name)} : niveau {html_text(result.level_title)}">'
             "</a>"
         )
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from dote.confidential import check_public, published_fields
 from dote.load import Document, JsonPath, load_file
 from dote.model import Drift, ModelRef, model_journal
 from dote.problems import Position, Problem, relative_name
@@ -88,10 +89,11 @@ def read_archives(
                 )
             )
             continue
-        doc, found = load_file(path, name)
+        doc, found = load_file(path, name, within=root)
         problems.extend(found)
         if doc is None:
             continue
+        problems.extend(check_public(doc, "modele"))  # an archive is as public as its model
         schema_problems = validate_document(doc, "modele")
         problems.extend(schema_problems)
         if any(p.is_error for p in schema_problems):
@@ -129,6 +131,10 @@ def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drif
     activities: dict[str, dict[str, Document]] = {}
     for member_id, docs in sources.activities.items():
         activities[member_id] = {}
+        member = sources.members.get(member_id)
+        # A member publishing "au choix" keeps fields in the overlay: only complete sources
+        # (overlay merged) are checked for required fields.
+        partial = member is not None and published_fields(member.data) is not None and not sources.complete
         for activity_id, doc in docs.items():
             data, found = resolver.extend(doc, ())
             problems.extend(found)
@@ -136,7 +142,7 @@ def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drif
                 continue
             resolved = _with_data(doc, data)
             if "modele" in doc.data:
-                problems.extend(_check_resolved(resolved, "activite", doc.data["modele"]))
+                problems.extend(_check_resolved(resolved, "activite", doc.data["modele"], partial=partial))
             activities[member_id][activity_id] = resolved
     drift = _drift(sources, catalogue, resolver)
     problems.extend(_journal_warnings(sources.models))
@@ -201,11 +207,11 @@ def _journal_warnings(models: Mapping[str, Document]) -> list[Problem]:
     return problems
 
 
-def _check_resolved(doc: Document, kind: str, model: str) -> list[Problem]:
+def _check_resolved(doc: Document, kind: str, model: str, *, partial: bool = False) -> list[Problem]:
     """The whole schema, required fields included, on the content once merged with its model."""
     return [
         replace(p, hint=f"après fusion avec le modèle « {model} »" + (f" ; {p.hint}" if p.hint else ""))
-        for p in validate_document(doc, kind)
+        for p in validate_document(doc, kind, partial=partial)
     ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from dote.confidential import published_view
 from dote.schema import published_schemas
 from dote.vocabulary import slugify
 
@@ -393,27 +394,35 @@ def demo_territory(directory: Path, *, members: int, activities: int, seed: int 
         }
         if kind == "commune":
             member["population"] = rng.randrange(80, 60000)
+        published: list[str] | None = None
         if sector == "prive":  # companies publish what they choose: here, the essentials
-            member["champs_publies"] = [
+            published = [
                 "nom",
                 "finalites",
                 "base_legale",
+                "conditions_sensibles",
                 "personnes_concernees",
                 "categories_donnees",
                 "destinataires",
                 "transferts",
+                "mention_information",
+                "aipd",
+                "thematiques",
+                "dates",
             ]
+            member["champs_publies"] = published
         _dump(folder / "member.yml", member, "../../../schemas/membre.schema.json")
         pool = [a for a in _ARCHETYPES if sector in a.sectors]
         for k in range(activities):
             archetype = pool[k % len(pool)]
             round_ = k // len(pool)
             activity_id = archetype.id if round_ == 0 else f"{archetype.id}-{round_ + 1}"
-            _dump(
-                folder / f"{activity_id}.yml",
-                _activity(archetype, round_, rng, base),
-                "../../../schemas/activite.schema.json",
-            )
+            data = _activity(archetype, round_, rng, base)
+            if published is not None:
+                # What a company does not publish lives in its confidential overlay, which a
+                # synthetic territory does not have: it is left out of the public registers.
+                data = published_view(data, frozenset(published))
+            _dump(folder / f"{activity_id}.yml", data, "../../../schemas/activite.schema.json")
     write_schemas(directory)
     return directory
 

@@ -38,6 +38,10 @@ class Sources:
     models: Mapping[str, Document] = field(default_factory=dict)
     processors: Mapping[str, Document] = field(default_factory=dict)
     label: Document | None = None  # registers/label.yml, the label policy (optional)
+    # True once the confidential overlay is merged in: activities of members publishing
+    # "au choix" are then complete and checked as such (otherwise their withheld
+    # fields, required ones included, are in the overlay).
+    complete: bool = False
 
     def all_documents(self) -> Iterable[Document]:
         if self.maison:
@@ -72,17 +76,19 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
             )
         ]
 
-    def read(path: Path, kind: str) -> Document | None:
+    def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> Document | None:
         name = relative_name(path, root)
-        doc, found = load_file(path, name)
+        doc, found = load_file(path, name, within=root)
         problems.extend(found)
         if doc is None:
             return None
-        from dote.confidential import check_public  # guard rail: nothing confidential here
+        # Guard rails: nothing confidential here, nor what a member chose not to publish.
+        from dote.confidential import check_public, check_withheld
 
         problems.extend(check_public(doc, kind))
+        problems.extend(check_withheld(doc, chosen))
         extends = isinstance(doc.data, dict) and "modele" in doc.data
-        schema_problems = validate_document(doc, kind, partial=extends)
+        schema_problems = validate_document(doc, kind, partial=extends or chosen is not None)
         problems.extend(schema_problems)
         return None if any(p.is_error for p in schema_problems) else doc
 
@@ -131,11 +137,14 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
             doc = read(member_path, "membre")
             if doc is not None:
                 members[folder.name] = doc
+        from dote.confidential import published_fields
+
+        chosen = published_fields(members[folder.name].data) if folder.name in members else None
         activities[folder.name] = {}
         for activity_id, path in ids_of(folder).items():
             if path.name == MEMBER_FILE:
                 continue
-            doc = read(path, "activite")
+            doc = read(path, "activite", chosen)
             if doc is not None:
                 activities[folder.name][activity_id] = doc
 
