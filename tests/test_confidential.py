@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -313,3 +314,80 @@ def test_export_cells_cannot_become_spreadsheet_formulas() -> None:
     row["Service"] = "@SUM(A1)"
     text = to_csv([row])
     assert "\"'=HYPERLINK" in text and '"\'@SUM(A1)"' in text
+
+
+def test_a_careless_public_build_sees_no_marker(
+    planted: tuple[Path, Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Variable set, `overlay:` in mkdocs.yml, plain `mkdocs build`, and page code that looks for it."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    root, overlay, markers = planted
+    monkeypatch.setenv("DOTE_CONFIDENTIEL", str(overlay))
+    config_file = root / "mkdocs.yml"
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(
+        re.sub(r"  - dote( .*)?\n", f"  - dote:\n      overlay: {overlay}\n", text, count=1), encoding="utf-8"
+    )
+    assert f"overlay: {overlay}" in config_file.read_text(encoding="utf-8")
+    # Page code (macros are code) that would print every overlay file it can find.
+    (root / "macros" / "__init__.py").write_text(
+        "import os\nfrom pathlib import Path\nfrom dote.macros import define_env as dote_env\n\n"
+        "def define_env(env):\n"
+        "    dote_env(env)\n"
+        "    found = [os.environ.get('DOTE_CONFIDENTIEL'), env.conf['plugins']['dote'].config.overlay]\n"
+        "    env.variables['fuite'] = ' '.join(\n"
+        "        p.read_text() for f in found if f for p in Path(f).rglob('*.yml')\n"
+        "    ) or 'rien'\n",
+        encoding="utf-8",
+    )
+    (root / "docs" / "fuite.md").write_text("Fuite : {{ fuite }}\n", encoding="utf-8")
+    site = tmp_path / "site"
+    build(load_config(config_file=str(config_file), site_dir=str(site)))
+    assert "Fuite : rien" in (site / "fuite" / "index.html").read_text(encoding="utf-8")
+    text = _all_text(site)
+    assert [m for m in markers if m in text] == []
+
+
+def _public_file(root: Path, kind: str) -> Path:
+    registers = root / "registers"
+    if kind == "activite":
+        return registers / "members" / "exemple" / "listes-electorales.yml"
+    if kind == "membre":
+        return registers / "members" / "exemple" / "member.yml"
+    if kind == "sous-traitant":
+        path = registers / "processors" / "p.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("version_schema: 1\nnom: P\n", encoding="utf-8")
+        return path
+    model = "version_schema: 1\nnom: M\nversion: {v}\nfinalites:\n  principale: G\npersonnes_concernees: [usagers]\n"
+    (registers / "models" / "versions").mkdir(parents=True, exist_ok=True)
+    (registers / "models" / "m.yml").write_text(model.format(v=2), encoding="utf-8")
+    if kind == "modele":
+        return registers / "models" / "m.yml"
+    archive = registers / "models" / "versions" / "m@1.yml"
+    archive.write_text(model.format(v=1), encoding="utf-8")
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [
+        (kind, key)
+        for kind in ("activite", "membre", "sous-traitant", "modele", "archive")
+        for key in sorted(non_public_keys("modele" if kind == "archive" else kind))
+    ],
+)
+def test_every_non_public_field_is_refused_in_registers_at_its_line(
+    tmp_path: Path, kind: str, key: str
+) -> None:
+    root = init_territory(tmp_path / "t")
+    path = _public_file(root, kind)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(f"{key}: quelque chose\n")
+    line = len(path.read_text(encoding="utf-8").splitlines())
+    errors = [
+        e for e in pipeline.run(root).errors if f"« {key} »" in e.message and "registre public" in e.message
+    ]
+    assert [(e.position.file, e.position.line) for e in errors] == [(path.relative_to(root).as_posix(), line)]

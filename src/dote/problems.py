@@ -7,6 +7,7 @@ edges (the command line, the MkDocs plugin) turn problems into exit codes or err
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,6 +87,11 @@ def format_problems(problems: Iterable[Problem], fmt: str) -> str:
 
 def relative_name(path: Path, root: Path) -> str:
     """The file name shown to editors: relative to the territory, with forward slashes."""
+    # The link's own place, not its target: a symbolic link is named where it is written.
+    absolute = Path(os.path.abspath(path))
+    for base in (Path(os.path.abspath(root)), root.resolve()):
+        if absolute.is_relative_to(base):
+            return absolute.relative_to(base).as_posix()
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

@@ -1,0 +1,297 @@
+"""Safe publication: one regression test per defect found by a hostile or careless editor."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dote import pipeline
+from dote.cli import main
+from dote.load import MAX_BYTES, load_file
+from dote.safe import markdown_text, markdown_values, safe_email, safe_url
+from dote.scaffold import init_territory
+
+MEMBER = Path("registers/members/exemple/member.yml")
+ACTIVITY = Path("registers/members/exemple/listes-electorales.yml")
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} absent de {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.fixture
+def territory(tmp_path: Path) -> Path:
+    return init_territory(tmp_path / "public", name="Maison DOTE du Test")
+
+
+# --- 1. titles --------------------------------------------------------------------------
+
+
+def test_a_member_name_never_becomes_script_in_titles(territory: Path, tmp_path: Path) -> None:
+    member = territory / MEMBER
+    data = yaml.safe_load(member.read_text(encoding="utf-8"))
+    _edit(member, f"nom: {data['nom']}", 'nom: "X </title><script>alert(1)</script>"')
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 0
+    page = (site / "registres" / "exemple" / "index.html").read_text(encoding="utf-8")
+    assert "<title>X &lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; - " in page
+    assert "<script>alert" not in page
+    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
+    assert "<script>alert" not in index and "\\u003cscript\\u003ealert" not in index
+
+
+# --- 2. values offered to hand-written pages -------------------------------------------
+
+
+def test_maison_values_reach_pages_escaped_and_links_checked(territory: Path, tmp_path: Path) -> None:
+    maison = territory / "registers" / "maison.yml"
+    _edit(maison, "territoire: ", "site: https://x.example/)[clic](javascript:alert(1)\nterritoire: ")
+    _edit(
+        maison,
+        "  adresse: Adresse postale de la Maison",
+        "  adresse: '<img src=x onerror=alert(1)> [a](javascript:b)'",
+    )
+    (territory / "docs" / "liens.md").write_text(
+        '[site]({{ maison.site }}) — {{ maison.contact.adresse }} — <a href="{{ maison.site }}">x</a>\n',
+        encoding="utf-8",
+    )
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 0
+    page = (site / "liens" / "index.html").read_text(encoding="utf-8")
+    assert 'href="javascript' not in page and "(javascript:" not in page
+    assert 'href="https://x.example/%29%5Bclic%5D%28javascript:alert%281%29"' in page
+    assert "<img" not in page and "&lt;img src=x onerror=alert&#40;1&#41;&gt;" in page
+
+
+def test_an_email_that_carries_markup_is_refused_at_its_line(territory: Path) -> None:
+    maison = territory / "registers" / "maison.yml"
+    _edit(maison, "  courriel: contact@example.org", "  courriel: x@y.fr<img/src=x/onerror=alert(1)>")
+    errors = pipeline.run(territory).errors
+    assert [(e.position.file, e.position.line) for e in errors] == [("registers/maison.yml", 6)]
+    assert "adresse électronique" in errors[0].message
+
+
+def test_safe_text_helpers() -> None:
+    assert safe_url("javascript:alert(1)") == "" and safe_url("data:text/html,x") == ""
+    assert safe_url(" JaVaScRiPt:alert(1)") == "" and safe_url("https:///x") == ""
+    assert safe_url("https://a.fr/x?y=1&z=(2)") == "https://a.fr/x?y=1&z=%282%29"
+    assert safe_url("https://a.fr/\"onmouseover='x'") == "https://a.fr/%22onmouseover=%27x%27"
+    assert safe_email("dpo@exemple.fr") == "dpo@exemple.fr" and safe_email('a@b.fr"><x') == ""
+    text = markdown_text("[a](javascript:b) <i> {{ 7*7 }} {% raw %} *x* _y_ | `c`")
+    for live in ("[", "]", "(", ")", "<", "{", "}", "*", "_", "|", "`", "%}"):
+        assert live not in text.replace("&#", "").replace(";", ""), live
+    offered = markdown_values(
+        {"site": "javascript:x", "contact": {"courriel": "a@b.fr<x>", "adresse": "<b>"}, "n": 3},
+        urls=frozenset({"site"}),
+        emails=frozenset({"courriel"}),
+    )
+    assert offered == {"site": "", "contact": {"courriel": "", "adresse": "&lt;b&gt;"}, "n": 3}
+
+
+# --- 3. symbolic links ------------------------------------------------------------------
+
+
+def test_a_symlink_out_of_the_territory_is_refused_unread(territory: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("mot de passe : hunter2 : ligne illisible [\n", encoding="utf-8")
+    link = territory / "registers" / "processors" / "x.yml"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(secret, link.parent))
+    result = pipeline.run(territory)
+    [error] = [e for e in result.errors if e.position.file == "registers/processors/x.yml"]
+    assert "lien symbolique" in error.message and "hunter2" not in error.text()
+    assert all("hunter2" not in p.text() for p in result.problems)
+    assert main(["build", str(territory), "--site-dir", str(tmp_path / "site")]) == 1
+
+
+def test_a_symlink_in_docs_out_of_the_territory_is_refused(territory: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2", encoding="utf-8")
+    (territory / "docs" / "fuite.txt").symlink_to(secret)
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 1
+    assert not site.exists()
+
+
+# --- 4. a company's unpublished fields --------------------------------------------------
+
+
+def _company(territory: Path) -> Path:
+    folder = territory / "registers" / "members" / "societe"
+    folder.mkdir()
+    (folder / "member.yml").write_text(
+        "version_schema: 1\nnom: Société\ntype: entreprise\nexercice_des_droits:\n"
+        "  courriel: dpo@societe.example.org\ndpo: mutualise\npublication: choix\n"
+        "champs_publies: [nom, finalites]\n",
+        encoding="utf-8",
+    )
+    activity = folder / "clients.yml"
+    activity.write_text(
+        "# Clients de la société\nversion_schema: 1\nnom: Clients\nstatut: valide\n"
+        "finalites:\n  principale: Commandes\n"
+        "outils:  # logiciels\n  - Logiciel de caisse\n"
+        "personnes_concernees: [clients]\ncategories_donnees:\n  - code: etat-civil-identite\n",
+        encoding="utf-8",
+    )
+    return activity
+
+
+def test_unpublished_company_fields_are_refused_in_registers_then_moved(
+    territory: Path, tmp_path: Path
+) -> None:
+    activity = _company(territory)
+    errors = pipeline.run(territory).errors
+    found = sorted((e.position.line, e.message.split("»")[0]) for e in errors)
+    assert found == [
+        (7, "champ « outils "),
+        (9, "champ « personnes_concernees "),
+        (10, "champ « categories_donnees "),
+    ]
+    assert all("dote overlay move" in e.hint for e in errors)
+    overlay = tmp_path / "prive"
+    before = activity.read_text(encoding="utf-8")
+    assert main(["overlay", "move", str(territory), "--overlay", str(overlay), "--dry-run"]) == 0
+    assert activity.read_text(encoding="utf-8") == before and not overlay.exists()
+    assert main(["overlay", "move", str(territory), "--overlay", str(overlay)]) == 0
+    moved = (overlay / "registers" / "members" / "societe" / "clients.yml").read_text(encoding="utf-8")
+    assert "outils:  # logiciels\n  - Logiciel de caisse\npersonnes_concernees: [clients]\n" in moved
+    assert "outils" not in activity.read_text(encoding="utf-8")
+    assert activity.read_text(encoding="utf-8").startswith("# Clients de la société\n")
+    assert pipeline.run(territory).ok
+    internal = pipeline.run(territory, overlay=overlay)
+    assert internal.ok and internal.territory is not None
+    clients = internal.territory.members_by_id["societe"].activities[0]
+    assert clients.tools == ("Logiciel de caisse",)
+
+
+def test_overlay_move_never_overwrites(territory: Path, tmp_path: Path) -> None:
+    activity = _company(territory)
+    overlay = tmp_path / "prive"
+    target = overlay / "registers" / "members" / "societe" / "clients.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text("outils: [Autre]\n", encoding="utf-8")
+    before = activity.read_text(encoding="utf-8")
+    assert main(["overlay", "move", str(territory), "--overlay", str(overlay)]) == 1
+    assert activity.read_text(encoding="utf-8") == before
+    assert target.read_text(encoding="utf-8") == "outils: [Autre]\n"
+
+
+def test_overlay_move_refuses_an_overlay_inside_the_public_repository(territory: Path) -> None:
+    _company(territory)
+    assert main(["overlay", "move", str(territory), "--overlay", str(territory / "docs" / "prive")]) == 2
+    assert not (territory / "docs" / "prive").exists()
+
+
+# --- 5. archived model versions ---------------------------------------------------------
+
+
+def test_a_confidential_field_in_an_archived_version_is_refused_at_its_line(territory: Path) -> None:
+    models = territory / "registers" / "models"
+    (models / "versions").mkdir(parents=True)
+    model = (
+        "version_schema: 1\nnom: Modèle\nversion: {v}\nfinalites:\n  principale: Gérer\n"
+        "personnes_concernees: [usagers]\n"
+    )
+    (models / "m.yml").write_text(model.format(v=2), encoding="utf-8")
+    (models / "versions" / "m@1.yml").write_text(
+        model.format(v=1) + "mesures_securite:\n  sauvegarde: quotidienne\n", encoding="utf-8"
+    )
+    errors = pipeline.run(territory).errors
+    assert [(e.position.file, e.position.line) for e in errors] == [("registers/models/versions/m@1.yml", 7)]
+    assert "mesures_securite" in errors[0].message
+
+
+# --- 6. internal outputs and the overlay inside the public repository -------------------
+
+
+def _overlay(tmp_path: Path) -> Path:
+    overlay = tmp_path / "prive"
+    (overlay / "registers" / "members" / "exemple").mkdir(parents=True)
+    (overlay / "registers" / "members" / "exemple" / "member.yml").write_text(
+        "referent:\n  nom: Jeanne Agent\n  adresse: 1 rue Secrète\n  numero_designation: DPO-4242\n",
+        encoding="utf-8",
+    )
+    return overlay
+
+
+def test_internal_site_inside_the_repository_must_be_ignored(
+    territory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    overlay = _overlay(tmp_path)
+    code = main(
+        [
+            "build",
+            str(territory),
+            "--internal",
+            "--overlay",
+            str(overlay),
+            "--site-dir",
+            str(territory / "interne"),
+        ]
+    )
+    assert code == 2 and not (territory / "interne").exists()
+    assert "sans être ignoré par git" in capsys.readouterr().err
+    # The default folder is ignored by the territory's .gitignore.
+    assert main(["build", str(territory), "--internal", "--overlay", str(overlay)]) == 0
+    page = (territory / "site-interne" / "registres" / "exemple" / "index.html").read_text(encoding="utf-8")
+    # 8. the internal site shows the whole referent.
+    assert "1 rue Secrète" in page and "DPO-4242" in page
+
+
+def test_an_overlay_where_it_would_be_published_is_refused(
+    territory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    overlay = territory / "docs" / "confidentiel"
+    (overlay / "registers").mkdir(parents=True)
+    site = tmp_path / "interne"
+    assert (
+        main(["build", str(territory), "--internal", "--overlay", str(overlay), "--site-dir", str(site)]) == 2
+    )
+    assert "docs/" in capsys.readouterr().err
+    assert main(["validate", str(territory), "--overlay", str(overlay)]) == 1
+    # The plugin option too, even in a public build.
+    _edit(territory / "mkdocs.yml", "  - dote", "  - dote:\n      overlay: docs/confidentiel")
+    assert main(["build", str(territory), "--site-dir", str(tmp_path / "site")]) == 1
+
+
+# --- 9. smaller ------------------------------------------------------------------------
+
+
+def test_a_page_at_the_address_of_a_generated_page_is_refused(
+    territory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (territory / "docs" / "registres").mkdir()
+    (territory / "docs" / "registres" / "exemple.md").write_text("# Faux\n", encoding="utf-8")
+    assert main(["build", str(territory), "--site-dir", str(tmp_path / "site")]) == 1
+    assert "docs/registres/exemple.md a la même adresse" in capsys.readouterr().err
+
+
+def test_sigterm_during_a_build_leaves_no_temporary_folder(
+    territory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mkdocs.commands.build
+
+    def terminated(config: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(mkdocs.commands.build, "build", terminated)
+    site = tmp_path / "out" / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 128 + signal.SIGTERM
+    assert list((tmp_path / "out").iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yml"
+    with huge.open("wb") as stream:
+        stream.truncate(64 * 1024**3)  # sparse: reading it whole would exhaust memory
+    doc, problems = load_file(huge, "huge.yml", within=tmp_path)
+    assert doc is None and "trop volumineux" in problems[0].message
+    assert MAX_BYTES < 64 * 1024**3
