@@ -295,3 +295,10 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     doc, problems = load_file(huge, "huge.yml", within=tmp_path)
     assert doc is None and "trop volumineux" in problems[0].message
     assert MAX_BYTES < 64 * 1024**3
+
+
+def test_the_threat_model_page_shows_the_codeowners_file_as_it_is() -> None:
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "guide" / "securite.md").read_text(encoding="utf-8")
+    block = page.split("```text\n", 1)[1].split("```", 1)[0]
+    assert block == (root / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
