@@ -391,3 +391,89 @@ def test_every_non_public_field_is_refused_in_registers_at_its_line(
         e for e in pipeline.run(root).errors if f"« {key} »" in e.message and "registre public" in e.message
     ]
     assert [(e.position.file, e.position.line) for e in errors] == [(path.relative_to(root).as_posix(), line)]
+
+
+def _plant_overlay(root: Path, overlay: Path) -> tuple[list[str], list[str]]:
+    """A marker in every non-public field of every register file, written in the overlay.
+
+    Returns the markers that the internal outputs must show (activities, members,
+    processors) and those of the models (only inherited by the activities that use them).
+    """
+    security_keys = ("controle_acces", "tracabilite", "protection_logiciels", "sauvegarde", "chiffrement")
+    shown: list[str] = []
+    models: list[str] = []
+
+    def mark(into: list[str]) -> str:
+        into.append(_marker())
+        return into[-1]
+
+    registers = root / "registers"
+    for path in sorted(registers.rglob("*.yml")):
+        rel = path.relative_to(registers)
+        if rel.parts[0] == "members" and rel.name == "member.yml":
+            data: dict[str, object] = {
+                "referent": {"nom": mark(shown), "adresse": mark(shown), "numero_designation": mark(shown)},
+                "notes_internes": mark(shown),
+            }
+        elif rel.parts[0] == "members":
+            data = {
+                "mesures_securite": {k: mark(shown) for k in security_keys},
+                "notes_internes": mark(shown),
+                "recommandations_dpo": [mark(shown)],
+            }
+        elif rel.parts[0] == "processors":
+            data = {"mesures_securite": {"sauvegarde": mark(shown)}, "notes_internes": mark(shown)}
+        elif rel.parts[0] == "models" and len(rel.parts) == 2:
+            data = {"mesures_securite": {"autres": mark(models)}, "notes_internes": mark(models)}
+        else:
+            continue
+        target = overlay / "registers" / rel
+        if target.exists():  # fields the member withholds are already there
+            data = {**yaml.safe_load(target.read_text(encoding="utf-8")), **data}
+        _write(target, data)
+    return shown, models
+
+
+@pytest.mark.parametrize("kind", ["demo", "synthetique"])
+def test_canary_on_real_territories(
+    kind: str, territory_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo and a `dote demo` territory: nothing non-public in any public file, all of it inside."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    root = territory_copy
+    if kind == "synthetique":
+        root = tmp_path / "synthetique"
+        assert main(["demo", str(root), "--members", "4", "--activities", "3", "--seed", "3"]) == 0
+    overlay = tmp_path / "prive"
+    shown, models = _plant_overlay(root, overlay)
+    assert pipeline.run(root, overlay=overlay).ok
+    monkeypatch.setenv("DOTE_CONFIDENTIEL", str(overlay))
+    public = tmp_path / "public-site"
+    assert main(["build", str(root), "--site-dir", str(public)]) == 0
+    text = _all_text(public)
+    assert [m for m in shown + models if m in text] == []
+    # As a careless CI would: `overlay:` in mkdocs.yml, plain `mkdocs build`.
+    config_file = root / "mkdocs.yml"
+    config = config_file.read_text(encoding="utf-8")
+    config_file.write_text(
+        re.sub(r"  - dote( .*)?\n", f"  - dote:\n      overlay: {overlay}\n", config, count=1),
+        encoding="utf-8",
+    )
+    plain = tmp_path / "plain-site"
+    build(load_config(config_file=str(config_file), site_dir=str(plain)))
+    assert [m for m in shown + models if m in _all_text(plain)] == []
+    internal = tmp_path / "interne"
+    assert (
+        main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(internal)]) == 0
+    )
+    inside = _all_text(internal)
+    assert [m for m in shown if m not in inside] == []
+    member = sorted(p.name for p in (root / "registers" / "members").iterdir())[0]
+    out = tmp_path / "export.json"
+    assert main(["export", str(root), "--member", member, "--overlay", str(overlay), "-o", str(out)]) == 0
+    security = yaml.safe_load(
+        next((overlay / "registers" / "members" / member).glob("[!m]*.yml")).read_text(encoding="utf-8")
+    )["mesures_securite"]
+    assert all(v in out.read_text(encoding="utf-8") for v in security.values())
