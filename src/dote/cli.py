@@ -74,6 +74,10 @@ def _add_root(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_overlay(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--overlay", type=_root, metavar="DOSSIER", help=help)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dote",
@@ -97,12 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (par défaut), github (annotations de pull request) ou json",
     )
-    p.add_argument(
-        "--overlay",
-        type=_root,
-        metavar="DOSSIER",
-        help="vérifie aussi ce dépôt confidentiel (champs non publics)",
-    )
+    _add_overlay(p, "vérifie aussi ce dépôt confidentiel (champs non publics)")
 
     p = sub.add_parser(
         "build",
@@ -124,11 +123,9 @@ def _parser() -> argparse.ArgumentParser:
         help="construit la version interne, avec les champs du dépôt confidentiel "
         "(par défaut dans site-interne/ ; jamais dans le dossier du site public)",
     )
-    p.add_argument(
-        "--overlay",
-        type=_root,
-        metavar="DOSSIER",
-        help="dépôt confidentiel à fusionner (par défaut : $DOTE_CONFIDENTIEL, ou l'option overlay du plugin dote)",
+    _add_overlay(
+        p,
+        "dépôt confidentiel à fusionner (par défaut : $DOTE_CONFIDENTIEL, ou l'option overlay du plugin dote)",
     )
 
     p = sub.add_parser("serve", help="prévisualise le site en local, mis à jour à chaque modification")
@@ -150,12 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_root(p)
     p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
-    p.add_argument(
-        "--overlay",
-        type=_root,
-        metavar="DOSSIER",
-        help="dépôt confidentiel (par défaut : $DOTE_CONFIDENTIEL)",
-    )
+    _add_overlay(p, "dépôt confidentiel (par défaut : $DOTE_CONFIDENTIEL)")
     p.add_argument(
         "--format", choices=["csv", "json"], default="csv", help="csv (par défaut, pour un tableur) ou json"
     )
@@ -208,12 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--member", metavar="ID", help="n'évalue que ce membre (son identifiant)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
     p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
-    p.add_argument(
-        "--overlay",
-        type=_root,
-        metavar="DOSSIER",
-        help="évalue le registre complet, avec ce dépôt confidentiel (usage interne)",
-    )
+    _add_overlay(p, "évalue le registre complet, avec ce dépôt confidentiel (usage interne)")
 
     p = sub.add_parser("overlay", help="dépôt confidentiel : y déplacer ce qui ne doit pas être public")
     actions = p.add_subparsers(dest="overlay_command", metavar="ACTION", parser_class=_Parser)
@@ -226,9 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         "confidentiel. L'historique git du dépôt public les garde : voyez le guide.",
     )
     _add_root(q)
-    q.add_argument(
-        "--overlay", type=_root, metavar="DOSSIER", help=f"le dépôt confidentiel (ou la variable {OVERLAY_ENV})"
-    )
+    _add_overlay(q, f"le dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
     q.add_argument("--dry-run", action="store_true", help="affiche ce qui serait déplacé, sans rien écrire")
     return parser
 

@@ -60,7 +60,9 @@ def plan(root: Path, overlay: Path) -> list[Move]:
             continue
         target = overlay / REGISTERS / rel
         if rel.parts[:2] == ("models", "versions"):
-            refusal = "archive d'un modèle : elle n'a pas de dépôt confidentiel ; supprimez ces champs à la main"
+            refusal = (
+                "archive d'un modèle : elle n'a pas de dépôt confidentiel ; supprimez ces champs à la main"
+            )
             moves.append(Move(path, target, tuple(keys), refusal))
             continue
         whole = kind == "activite" and chosen is not None and "nom" not in chosen
@@ -74,7 +76,9 @@ def _kind(registers: Path, rel: Path) -> tuple[str, frozenset[str] | None]:
         if parts[2] == MEMBER_FILE:
             return "membre", None
         member_file = registers / "members" / parts[1] / MEMBER_FILE
-        member, _ = load_file(member_file, MEMBER_FILE, within=registers) if member_file.is_file() else (None, [])
+        member, _ = (
+            load_file(member_file, MEMBER_FILE, within=registers) if member_file.is_file() else (None, [])
+        )
         data = member.data if member is not None and isinstance(member.data, dict) else {}
         return "activite", published_fields(data)
     if len(parts) == 2 and parts[0] in _KINDS:
@@ -112,7 +116,9 @@ def apply(move: Move, root: Path, *, dry_run: bool = False) -> str:
     name = relative_name(move.public, root)
     if move.whole:
         if move.overlay.exists():
-            return "le dépôt confidentiel a déjà un fichier à ce chemin : réunissez les deux versions à la main"
+            return (
+                "le dépôt confidentiel a déjà un fichier à ce chemin : réunissez les deux versions à la main"
+            )
         if not dry_run:
             _write(move.overlay, move.public.read_text(encoding="utf-8-sig"))
             move.public.unlink()

@@ -80,7 +80,9 @@ def safe_email(value: object) -> str:
     return text if _EMAIL.match(text) else ""
 
 
-def markdown_values(data: Any, *, urls: frozenset[str] = frozenset(), emails: frozenset[str] = frozenset()) -> Any:
+def markdown_values(
+    data: Any, *, urls: frozenset[str] = frozenset(), emails: frozenset[str] = frozenset()
+) -> Any:
     """Register data made safe for hand-written Markdown pages, recursively.
 
     Strings become :func:`markdown_text`; the values of keys named in ``urls`` become
