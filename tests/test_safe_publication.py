@@ -302,3 +302,11 @@ def test_the_threat_model_page_shows_the_codeowners_file_as_it_is() -> None:
     page = (root / "docs" / "guide" / "securite.md").read_text(encoding="utf-8")
     block = page.split("```text\n", 1)[1].split("```", 1)[0]
     assert block == (root / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
+
+
+def test_label_level_counts_are_escaped_but_found_by_their_title() -> None:
+    from dote.macros import _TextKeys
+
+    counts = _TextKeys({markdown_text("Niveau <b>(1)</b>"): 3})
+    assert counts["Niveau <b>(1)</b>"] == 3 and counts.get("autre", 0) == 0
+    assert all("<" not in key for key in counts)

@@ -25,6 +25,16 @@ URL_KEYS = frozenset({"site", "url", "formulaire"})
 EMAIL_KEYS = frozenset({"courriel"})
 
 
+class _TextKeys(dict[str, Any]):
+    """A mapping whose keys are escaped text, still looked up by their plain text."""
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(markdown_text(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(markdown_text(key), default)
+
+
 def figures(territory: Territory) -> dict[str, int]:
     """Live figures of the territory, by French name."""
     activities = territory.activities
@@ -52,7 +62,7 @@ def define_env(env: Any) -> None:
     evaluation = getattr(plugin, "label", None)
     # {{ label.niveaux["Conforme"] }}: how many members reach each level of the label.
     env.variables["label"] = (
-        {"niveaux": {markdown_text(k): n for k, n in level_counts(evaluation).items()}}
+        {"niveaux": _TextKeys({markdown_text(k): n for k, n in level_counts(evaluation).items()})}
         if evaluation is not None
         else {}
     )
