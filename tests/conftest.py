@@ -32,6 +32,17 @@ def territory_copy(tmp_path: Path) -> Path:
     shutil.copytree(
         ROOT,
         target,
-        ignore=shutil.ignore_patterns(".git", "site", "tests", "src", "*.egg-info", "__pycache__", ".*cache"),
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "site",
+            "tests",
+            "src",
+            "*.egg-info",
+            "__pycache__",
+            ".*cache",
+            ".venv",
+            ".ci",
+            "site-interne",
+        ),
     )
     return target
