@@ -310,3 +310,15 @@ def test_label_level_counts_are_escaped_but_found_by_their_title() -> None:
     counts = _TextKeys({markdown_text("Niveau <b>(1)</b>"): 3})
     assert counts["Niveau <b>(1)</b>"] == 3 and counts.get("autre", 0) == 0
     assert all("<" not in key for key in counts)
+
+
+def test_a_symlinked_folder_out_of_the_territory_is_not_listed(territory: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "ailleurs"
+    outside.mkdir()
+    (outside / "Nom Secret.yml").write_text("nom: x\n", encoding="utf-8")
+    (territory / "registers" / "members" / "intrus").symlink_to(outside, target_is_directory=True)
+    result = pipeline.run(territory)
+    assert [(e.position.file, "dossier hors du territoire" in e.message) for e in result.errors] == [
+        ("registers/members/intrus", True)
+    ]
+    assert all("Secret" not in p.text() for p in result.problems)

@@ -92,9 +92,22 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
         problems.extend(schema_problems)
         return None if any(p.is_error for p in schema_problems) else doc
 
+    def outside(folder: Path) -> bool:
+        """A folder that is a link out of the territory: refused, its content never listed."""
+        if not folder.is_dir() or folder.resolve().is_relative_to(root.resolve()):
+            return False
+        problems.append(
+            Problem(
+                Position(relative_name(folder, root)),
+                "lien symbolique vers un dossier hors du territoire : refusé (son contenu n'est pas lu)",
+                "remplacez le lien par le dossier lui-même, dans le dépôt",
+            )
+        )
+        return True
+
     def ids_of(folder: Path) -> dict[str, Path]:
         found: dict[str, Path] = {}
-        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        for path in sorted(folder.iterdir()) if folder.is_dir() and not outside(folder) else []:
             if path.is_file() and path.suffix in (".yaml", ".YML", ".YAML"):
                 problems.append(
                     Problem(
@@ -107,6 +120,8 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
                 found[path.stem] = path
         return found
 
+    if outside(registers):
+        return Sources(root), problems
     maison_path = registers / "maison.yml"
     maison = read(maison_path, "maison") if maison_path.is_file() else None
     if not maison_path.is_file():
@@ -121,8 +136,8 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
     members: dict[str, Document] = {}
     activities: dict[str, dict[str, Document]] = {}
     members_dir = registers / "members"
-    for folder in sorted(members_dir.iterdir()) if members_dir.is_dir() else []:
-        if not folder.is_dir() or not _check_id(folder, folder.name, root, problems):
+    for folder in sorted(members_dir.iterdir()) if members_dir.is_dir() and not outside(members_dir) else []:
+        if not folder.is_dir() or outside(folder) or not _check_id(folder, folder.name, root, problems):
             continue
         member_path = folder / MEMBER_FILE
         if not member_path.is_file():
