@@ -332,7 +332,14 @@ def test_a_careless_public_build_sees_no_marker(
     )
     assert f"overlay: {overlay}" in config_file.read_text(encoding="utf-8")
     # Page code (macros are code) that would print every overlay file it can find.
-    (root / "macros" / "__init__.py").write_text(
+    # A module of its own name: mkdocs-macros imports by name, and `macros` may already be
+    # imported by an earlier build in this process.
+    module = f"fuite_{_marker().lower()}"
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8").replace("module_name: macros", f"module_name: {module}"),
+        encoding="utf-8",
+    )
+    (root / f"{module}.py").write_text(
         "import os\nfrom pathlib import Path\nfrom dote.macros import define_env as dote_env\n\n"
         "def define_env(env):\n"
         "    dote_env(env)\n"
