@@ -322,3 +322,36 @@ def test_a_symlinked_folder_out_of_the_territory_is_not_listed(territory: Path, 
         ("registers/members/intrus", True)
     ]
     assert all("Secret" not in p.text() for p in result.problems)
+
+
+def test_escaped_values_read_as_written(territory: Path, tmp_path: Path) -> None:
+    """Escaping must not show: a name with quotes, brackets and ampersands reads as typed."""
+    from html.parser import HTMLParser
+
+    name = "Maison d'Exemple (A & B) [x] *y* #1 <z>"
+    _edit(
+        territory / "registers" / "maison.yml",
+        'nom: "Maison DOTE du Test"',
+        f"nom: '{name.replace(chr(39), chr(39) * 2)}'",
+    )
+    (territory / "docs" / "nom.md").write_text(
+        "# {{ maison.nom }}\n\nNom : {{ maison.nom }}.\n", encoding="utf-8"
+    )
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 0
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tag, self.found = "", list[str]()
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.tag = tag
+
+        def handle_data(self, data: str) -> None:
+            if self.tag in ("h1", "p") and data.strip():
+                self.found.append(data)
+
+    parser = Text()
+    parser.feed((site / "nom" / "index.html").read_text(encoding="utf-8"))
+    assert name in parser.found and f"Nom : {name}." in parser.found
