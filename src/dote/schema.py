@@ -71,10 +71,17 @@ def compiled_schemas() -> Mapping[str, Any]:
 
 
 def published_schemas() -> dict[str, str]:
-    """The compiled schemas as JSON text, ready to be written for editors' IDEs."""
+    """The schemas as JSON text, ready to be written for editors' IDEs (``schemas/``, the site).
+
+    They are the compiled schemas with what an editor needs to explain and check a file
+    the way ``dote validate`` does (French labels and messages, partial mode for a file
+    that extends a model): see :mod:`dote.editor_schemas`.
+    """
+    from dote.editor_schemas import editor_schemas  # it builds on this module
+
     return {
         name: json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
-        for name, schema in sorted(compiled_schemas().items())
+        for name, schema in sorted(editor_schemas().items())
     }
 
 
