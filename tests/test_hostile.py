@@ -412,14 +412,7 @@ def test_site_has_no_live_markup(hostile: Hostile) -> None:
     assert not found, _summary(found)
 
 
-def test_site_loads_no_third_party_script(hostile: Hostile, request: pytest.FixtureRequest) -> None:
-    if hostile.name == "demo":  # the demo opens from the file system with Material's offline plugin
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="issue 9: the offline plugin adds https://unpkg.com/iframe-worker/shim to every page",
-            )
-        )
+def test_site_loads_no_third_party_script(hostile: Hostile) -> None:
     found = [f for f in live_markup(hostile.site) if THIRD_PARTY in f]
     assert not found, _summary(found)
 
@@ -430,3 +423,5 @@ def test_browser_runs_no_payload(hostile: Hostile, chromium: Path) -> None:
     assert report.searched and report.search_results > 0, "the search found no page with the marker"
     blocked = "\nblocked requests: " + ", ".join(sorted(report.blocked)) if report.blocked else ""
     assert not report.violations, _summary(report.violations) + blocked
+    # The privacy page says the site loads nothing from another site: no page asked for it.
+    assert not report.blocked, blocked

@@ -42,8 +42,7 @@ def test_a_member_name_never_becomes_script_in_titles(territory: Path, tmp_path:
     page = (site / "registres" / "exemple" / "index.html").read_text(encoding="utf-8")
     assert "<title>X &lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; - " in page
     assert "<script>alert" not in page
-    index = (site / "search" / "search_index.json").read_text(encoding="utf-8")
-    assert "<script>alert" not in index and "\\u003cscript\\u003ealert" not in index
+    assert (site / "pagefind" / "pagefind-entry.json").is_file()  # searched by the hostile-text test
 
 
 # --- 2. values offered to hand-written pages -------------------------------------------
@@ -355,3 +354,11 @@ def test_escaped_values_read_as_written(territory: Path, tmp_path: Path) -> None
     parser = Text()
     parser.feed((site / "nom" / "index.html").read_text(encoding="utf-8"))
     assert name in parser.found and f"Nom : {name}." in parser.found
+
+
+def test_search_filter_values_cannot_become_markup() -> None:
+    from dote.safe import pagefind_value
+
+    value = pagefind_value("A & B <img src=x onerror=alert(1)> &lt;b&gt;")
+    assert "<" not in value and ">" not in value and "&" not in value
+    assert value == "A ＆ B ‹img src=x onerror=alert(1)› ＆lt;b＆gt;"

@@ -31,7 +31,7 @@ VERDICT_LABELS: dict[str, str] = {
     "requis": "AIPD requise",
     "recommande": "AIPD recommandée",
     "non-requis": "AIPD non requise",
-    "exempte": "Dispensé d'AIPD",
+    "exempte": "Dispense d'AIPD",
 }
 
 _NATURES = {"sensible": "art. 9", "penale": "art. 10"}

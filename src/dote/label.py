@@ -92,10 +92,14 @@ def months_later(day: dt.date, months: int) -> dt.date:
 
 
 def _too_old(last: dt.date | None, months: int, today: dt.date, what: str) -> list[str]:
+    # Imported here: dote.render imports this module. The reasons are read by citizens on
+    # the site, so their dates are written in French words (« 12 avril 2023 »).
+    from dote.render import date_fr
+
     if last is None:
         return [f"{what} : aucune date indiquée"]
     if months_later(last, months) < today:
-        return [f"{what} le {last.isoformat()}, il y a plus de {months} mois"]
+        return [f"{what} le {date_fr(last)}, il y a plus de {months} mois"]
     return []
 
 

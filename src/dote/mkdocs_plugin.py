@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from dote.schema import published_schemas
 log = logging.getLogger("mkdocs.plugins.dote")
 
 STYLESHEET = "assets/dote/dote.css"
+SEARCH_SCRIPT = "assets/dote/recherche.js"
 # Generated pages are not rendered by mkdocs-macros: their text comes from registers.
 _STUB = "---\nrender_macros: false\n---\n"
 
@@ -45,6 +48,8 @@ class DoteConfig(base.Config):
     # The confidential overlay folder, read by internal builds only (`dote build --internal`);
     # $DOTE_CONFIDENTIEL or `--overlay` take precedence. A public build never reads it.
     overlay = c.Optional(c.Type(str))
+    # Site search with Pagefind, indexed at the end of the build (replaces Material's search).
+    search = c.Type(bool, default=True)
 
 
 class DotePlugin(BasePlugin[DoteConfig]):
@@ -90,11 +95,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             pages += render.label_pages(self.territory, self.label, env, site_url=site_url)
             self._badges = render.badges(self.label, env)
         pages += render.catalogue_pages(self.territory, env)
+        if self.config.search:
+            pages.append(render.search_page(env))
         self._pages = {p.src_uri: p for p in pages}
         config.extra["dote"] = {
             "fictive": self.territory.maison.fictional,
             "interne": self.internal_overlay is not None,
             "nom": self.territory.maison.name,
+            "recherche": render.SEARCH_URL if self.config.search else "",
         }
         # The package's theme overrides (fictional-territory banner, legal links in the
         # footer) sit between the territory's own custom_dir and Material's templates.
@@ -174,6 +182,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         }
         stylesheet = Path(__file__).parent / "assets" / "dote.css"
         add(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
+        if self.config.search:
+            script = Path(__file__).parent / "assets" / "recherche.js"
+            add(File.generated(config, SEARCH_SCRIPT, content=script.read_bytes()))
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
         return files
@@ -194,6 +205,27 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if generated is None:
             return html
         return generated.render(page.url)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
+        if not self.config.enabled or not self.config.search:
+            return
+        command = [sys.executable, "-m", "pagefind", "--site", config.site_dir, "--force-language", "fr"]
+        # Not content: the headings' permalink signs and the search form of every page.
+        command += ["--exclude-selectors", ".headerlink", "--exclude-selectors", ".dote-recherche-rapide"]
+        if not config.use_directory_urls:
+            command.append("--keep-index-url")  # pages are .html files: results must name them
+        try:
+            done = subprocess.run(
+                [*command, "--silent"], capture_output=True, text=True, check=False, timeout=3600
+            )
+        except (OSError, subprocess.SubprocessError) as err:
+            raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué : {err}") from err
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise PluginError(
+                "dote : l'indexation de la recherche (Pagefind) a échoué :\n" + "\n".join(detail)
+            )
 
     def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
         if self.root is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import jinja2
 from dote.dpia import Screening, screen
 from dote.label import Evaluation, MemberResult
 from dote.model import Activity, Territory
-from dote.safe import html_text, safe_email, safe_url
+from dote.safe import html_text, pagefind_value, safe_email, safe_url
 
 _MONTHS = (
     "janvier",
@@ -39,6 +40,8 @@ _MONTHS = (
     "décembre",
 )
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
+#: The hand-written glossary (``docs/glossaire.md``) the generated pages link their terms to.
+GLOSSARY = "glossaire"
 
 
 def date_fr(value: dt.date) -> str:
@@ -69,6 +72,32 @@ def relative_url(from_url: str, to_url: str) -> str:
     return "./" if target in (".", "./") else target
 
 
+def doc_url(from_url: str, name: str) -> str:
+    """A link from the generated page at ``from_url`` to the hand-written page ``docs/<name>.md``.
+
+    Hand-written pages are files, not folders, when the site is built without directory
+    URLs (``name.html``); otherwise their address is a folder (``name/``).
+    """
+    return relative_url(from_url, f"{name}.html" if from_url.endswith(".html") else f"{name}/")
+
+
+def retention_summary(activity: Activity) -> str:
+    """How long an activity keeps its data, in a few words: its longest stated duration."""
+    durations = [c.retention for c in activity.categories if c.retention and c.retention.duration]
+    criteria_only = any(c.retention and not c.retention.duration for c in activity.categories)
+    if not durations:
+        return "selon les critères indiqués" if criteria_only else ""
+    longest = max(durations, key=lambda r: _approximate_days(r.duration))
+    several = len({r.duration for r in durations}) > 1 or criteria_only
+    return f"jusqu'à {longest.duration_text}" if several else longest.duration_text
+
+
+def _approximate_days(iso: str) -> int:
+    """P1Y6M → 548: enough to compare two durations of the format (``P…Y…M…W…D``)."""
+    days = {"Y": 365, "M": 30, "W": 7, "D": 1}
+    return sum(int(n) * days[unit] for n, unit in re.findall(r"(\d+)([YMWD])", iso))
+
+
 def environment(root: Path) -> jinja2.Environment:
     """The Jinja environment: the territory's overrides first, then the package's templates."""
     env = jinja2.Environment(
@@ -85,6 +114,10 @@ def environment(root: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(date_fr=date_fr, number_fr=number_fr, safe_url=safe_url, safe_email=safe_email)
+    env.filters.update(pagefind_value=pagefind_value)
+    env.filters.update(retention_summary=retention_summary)
+    # Terms link to the glossary only where the territory publishes one.
+    env.globals["glossary"] = (root / "docs" / f"{GLOSSARY}.md").is_file()
     return env
 
 
@@ -132,7 +165,11 @@ def register_pages(
         def render(url: str, member_id: str = member.id) -> str:
             member = members[member_id]
             parent = members.get(member.parent_id) if member.parent_id else None
-            return env.get_template("membre.html").render(context(url, page_member=member, parent=parent))
+            values = context(url, page_member=member, parent=parent)
+            # The search filters of the page (Pagefind): the member's and its activities'.
+            return env.get_template("membre.html").render(values) + env.get_template(
+                "_filtres.html"
+            ).render(values)
 
         pages.append(
             GeneratedPage(f"registres/{member.id}/index.md", member_url(member.id), member.name, render)
@@ -154,6 +191,7 @@ def links(page_url: str) -> dict[str, Any]:
         "href_models": relative_url(page_url, MODELS_URL),
         "href_processor": lambda pid: relative_url(page_url, f"{PROCESSORS_URL}{pid}/"),
         "href_processors": relative_url(page_url, PROCESSORS_URL),
+        "href_term": lambda anchor: f"{doc_url(page_url, GLOSSARY)}#{anchor}",
     }
 
 
@@ -255,7 +293,7 @@ def label_pages(
     def render(url: str) -> str:
         return env.get_template("label.html").render(
             territory=territory,
-            href_member=lambda member_id: relative_url(url, f"registres/{member_id}/"),
+            **links(url),
             **label_context(territory, label, url, site_url),
         )
 
@@ -281,3 +319,23 @@ def badges(label: Evaluation, env: jinja2.Environment) -> dict[str, str]:
             right_width=right_width,
         )
     return result
+
+
+# --- site search --------------------------------------------------------------------
+
+SEARCH_URL = "recherche/"
+#: Where Pagefind writes its bundle, relative to the site.
+PAGEFIND_DIR = "pagefind/"
+
+
+def search_page(env: jinja2.Environment) -> GeneratedPage:
+    """The search page: Pagefind's interface, in French, with the site's filters."""
+
+    def render(url: str) -> str:
+        return env.get_template("recherche.html").render(
+            href_bundle=relative_url(url, PAGEFIND_DIR),
+            href_script=relative_url(url, "assets/dote/recherche.js").rstrip("/"),
+            href_registers=relative_url(url, "registres/"),
+        )
+
+    return GeneratedPage("recherche/index.md", SEARCH_URL, "Rechercher", render)

@@ -46,6 +46,17 @@ def html_text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def pagefind_value(value: object) -> str:
+    """A search-filter value, shown as written and never as markup.
+
+    Pagefind decodes character references when it indexes a filter value, and its
+    interface writes the value as HTML: no escaping survives both. The three characters
+    that could start a tag or a character reference are replaced by look-alikes
+    (‹ › ＆); the template then escapes the value for its attribute as usual.
+    """
+    return str(value).replace("<", "\u2039").replace(">", "\u203a").replace("&", "\uff06")
+
+
 def markdown_text(value: object) -> Markup:
     """Text for a Markdown page: HTML-escaped, and no Markdown or template syntax left live.
 
