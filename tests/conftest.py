@@ -25,16 +25,16 @@ def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-@pytest.fixture
-def territory_copy(tmp_path: Path) -> Path:
-    """A private copy of the demo territory that a test may break."""
-    target = tmp_path / "territoire"
+def copy_demo(target: Path) -> Path:
+    """A copy of the demo territory at ``target``, without the engine, tests, tools and outputs."""
     shutil.copytree(
         ROOT,
         target,
         ignore=shutil.ignore_patterns(
             ".git",
             "site",
+            "site-interne",
+            ".site-*",
             "tests",
             "src",
             "*.egg-info",
@@ -42,7 +42,12 @@ def territory_copy(tmp_path: Path) -> Path:
             ".*cache",
             ".venv",
             ".ci",
-            "site-interne",
         ),
     )
     return target
+
+
+@pytest.fixture
+def territory_copy(tmp_path: Path) -> Path:
+    """A private copy of the demo territory that a test may break."""
+    return copy_demo(tmp_path / "territoire")

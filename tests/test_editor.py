@@ -26,6 +26,7 @@ import jsonschema
 import pytest
 import referencing
 
+from conftest import copy_demo
 from dote.cli import main
 from dote.editor_schemas import DATE_PATTERN, PARTIAL, editor_schemas
 from dote.load import load_file
@@ -39,28 +40,6 @@ MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 Diagnostics = dict[Path, list[dict[str, Any]]]
 #: For each mistake and file: the problems ``dote validate`` reports there, the editor's diagnostics.
 Broken = dict[tuple[str, str], tuple[list[Problem], list[dict[str, Any]]]]
-
-
-def territory_copy(target: Path) -> Path:
-    """A copy of the demo territory (as ``conftest.territory_copy``, without tools and caches)."""
-    shutil.copytree(
-        ROOT,
-        target,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            "site",
-            "site-interne",
-            ".site-*",
-            "tests",
-            "src",
-            "*.egg-info",
-            "__pycache__",
-            ".*cache",
-            ".venv",
-            ".ci",
-        ),
-    )
-    return target
 
 
 def register_files(root: Path) -> list[Path]:
@@ -230,7 +209,7 @@ def _show(found: Diagnostics, root: Path) -> list[str]:
 
 
 def test_no_false_error_on_valid_files(server: Client, tmp_path: Path) -> None:
-    demo = territory_copy(tmp_path / "demo")
+    demo = copy_demo(tmp_path / "demo")
     synthetic = tmp_path / "synthetique"
     assert main(["demo", str(synthetic), "--members", "3", "--activities", "4"]) == 0
     files = []
@@ -300,7 +279,7 @@ def broken(server: Client, tmp_path_factory: pytest.TempPathFactory) -> Broken:
     dote: dict[tuple[str, str], list[Problem]] = {}
     paths: dict[tuple[str, str], Path] = {}
     for mistake, files in MISTAKES.items():
-        root = territory_copy(base / mistake)
+        root = copy_demo(base / mistake)
         for rel, mutate in files.items():
             path = root / rel
             path.write_text(mutate(path.read_text(encoding="utf-8")), encoding="utf-8")

@@ -12,13 +12,13 @@ from __future__ import annotations
 import collections
 import gzip
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import copy_demo
 from dote.cli import main
 from dote.load import load_file
 from dote.problems import Position, Problem
@@ -360,19 +360,6 @@ class Hostile:
     fields: dict[str, list[str]]
 
 
-def _demo_copy(target: Path) -> Path:
-    # As conftest's `territory_copy` (function-scoped, so unusable from a module-scoped
-    # fixture), without the virtual environment.
-    shutil.copytree(
-        ROOT,
-        target,
-        ignore=shutil.ignore_patterns(
-            ".git", "site", "tests", "src", "*.egg-info", "__pycache__", ".*cache", ".venv"
-        ),
-    )
-    return target
-
-
 def _synthetic(target: Path) -> Path:
     args = ["demo", str(target), "--members", "3", "--activities", "4", "--seed", "7"]
     assert main(args) == 0
@@ -383,7 +370,7 @@ def _synthetic(target: Path) -> Path:
 def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     """A territory with the payload planted everywhere it validates, and its built site."""
     base = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    make = _demo_copy if request.param == "demo" else _synthetic
+    make = copy_demo if request.param == "demo" else _synthetic
     root = make(base / "territoire")
     planting = plant(root)
     site = base / "site"
