@@ -558,7 +558,13 @@ CHROMIUM_ARGS = (
     # Belt and braces with the request filter below: no host name resolves but localhost.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
-_INIT_SCRIPT = "window.dotexss = () => { window.__xss = (window.__xss || 0) + 1 }"
+_INIT_SCRIPT = (
+    "window.dotexss = () => { window.__xss = (window.__xss || 0) + 1 };"
+    # What the page's Content-Security-Policy refused: the site's own code needing more, or
+    # an injection it stopped; either is a defect.
+    "document.addEventListener('securitypolicyviolation', (e) => {"
+    " (window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + (e.blockedURI || 'inline')) })"
+)
 #: Fires mouseover, mouseenter, focus and focusin on every element (not bubbling: an injected
 #: handler sits on the element itself, and the theme's delegated handlers stay quiet), and on
 #: any element with an ``on…`` attribute, the events it names and a few more, clicks included
@@ -682,6 +688,8 @@ async def _browser_check(site: Path, chromium: Path, tabs: int) -> BrowserReport
         count = await page.evaluate("() => window.__xss || 0")
         if count:
             report.violations.append(f"{name}: dotexss() ran — {count} time(s)")
+        refused = await page.evaluate("() => window.__csp || []")
+        report.violations.extend(f"{name}: refused by the Content-Security-Policy — {r}" for r in refused)
         report.violations.extend(f"{name}: live link — {unquote(snippet)}" for snippet in live)
 
     async def visit_all() -> None:

@@ -338,12 +338,16 @@ def test_browser_check_reports_execution(tmp_path: Path, chromium: Path) -> None
             "f.html": "<script>alert(1)</script>",
             "g.html": '<a href="javascript:dotexss()">clic</a>',
             "h.html": '<script src="https://unpkg.com/iframe-worker/shim"></script>',
+            # A policy that refuses an inline script: reported, even though nothing ran.
+            "i.html": '<html><head><meta http-equiv="Content-Security-Policy" content="script-src \'self\'">'
+            "</head><body><script>var x = 1;</script></body></html>",
         },
     )
     report = browser_check(site, chromium)
-    assert report.pages == 9 and not report.searched
+    assert report.pages == 10 and not report.searched
     by_page = {line.split(":")[0] for line in report.violations}
-    assert by_page == {"a.html", "b.html", "c.html", "d.html", "e.html", "f.html", "g.html"}, report
+    assert by_page == {"a.html", "b.html", "c.html", "d.html", "e.html", "f.html", "g.html", "i.html"}, report
+    assert any("refused by the Content-Security-Policy — script-src" in line for line in report.violations)
     assert any("dialog alert" in line for line in report.violations)
     assert report.blocked == {"https://unpkg.com/iframe-worker/shim"}
 

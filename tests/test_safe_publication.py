@@ -362,3 +362,36 @@ def test_search_filter_values_cannot_become_markup() -> None:
     value = pagefind_value("A & B <img src=x onerror=alert(1)> &lt;b&gt;")
     assert "<" not in value and ">" not in value and "&" not in value
     assert value == "A ＆ B ‹img src=x onerror=alert(1)› ＆lt;b＆gt;"
+
+
+def test_every_page_carries_a_policy_with_its_own_inline_scripts(built_demo: Path) -> None:
+    import base64
+    import hashlib
+    import re
+
+    from dote.csp import inline_hashes, with_policy
+
+    page = '<html><head><meta charset="utf-8"></head><body><script>a()</script>'
+    page += '<script type="application/json">{"x": 1}</script><script src="b.js"></script></body></html>'
+    digest = base64.b64encode(hashlib.sha256(b"a()").digest()).decode()
+    assert inline_hashes(page) == [f"'sha256-{digest}'"]
+    result = with_policy(page)
+    assert result.startswith('<html><head><meta http-equiv="Content-Security-Policy" content="default-src')
+    assert with_policy(result) == result
+    pages = list(built_demo.rglob("*.html"))
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        meta = re.search(r'<head>\s*<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+        assert meta is not None, path
+        assert all(h in meta[1] for h in inline_hashes(html)), path
+        assert "'unsafe-inline'" not in meta[1].split("script-src", 1)[1].split(";", 1)[0], path
+
+
+def test_the_threat_model_page_gives_the_header_the_engine_expects() -> None:
+    from dote.csp import HEADERS
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "guide" / "securite.md").read_text(
+        encoding="utf-8"
+    )
+    assert page.count(f"Content-Security-Policy: {HEADERS}") == 2
+    assert page.count(f'"{HEADERS}"') == 2  # nginx, Apache

@@ -23,7 +23,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import pipeline, render
+from dote import csp, pipeline, render
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
 from dote.model import Territory
@@ -205,6 +205,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if generated is None:
             return html
         return generated.render(page.url)
+
+    def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
+        return csp.with_policy(output) if self.config.enabled else output
+
+    def on_post_template(
+        self, output_content: str, /, *, template_name: str, config: MkDocsConfig
+    ) -> str | None:
+        if self.config.enabled and template_name.endswith(".html"):
+            return csp.with_policy(output_content)
+        return output_content
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
