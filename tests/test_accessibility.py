@@ -74,6 +74,8 @@ def page_kinds(site: Path) -> dict[str, str]:
         "sous-traitants": "sous-traitants",
         "label": "label",
         "glossaire": "glossaire",
+        "tableau-de-bord": "tableau-de-bord",
+        "explorer": "registres/explorer",
     }
     found = {kind: _address(site, name) for kind, name in kinds.items()}
     found["404"] = "404.html"
@@ -93,6 +95,8 @@ KINDS = (
     "sous-traitants",
     "label",
     "glossaire",
+    "tableau-de-bord",
+    "explorer",
     "404",
     "recherche",
 )

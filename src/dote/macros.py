@@ -1,8 +1,9 @@
 """Data for hand-written pages, through mkdocs-macros.
 
 A territory's ``macros/__init__.py`` re-exports :func:`define_env`; its pages can then
-write ``{{ chiffres.activites }}`` or ``{{ maison.dpo.courriel }}``. Variables use the
-register's French keys, since editors write these pages.
+write ``{{ chiffres.activites }}`` or ``{{ maison.dpo.courriel }}``, and the dashboard's key
+figures, ``{{ tableau_de_bord.aipd_requises | nombre }}`` (French separators). Variables use
+the register's French keys, since editors write these pages.
 
 Register text is untrusted: every string offered here is escaped for HTML and Markdown
 (:func:`dote.safe.markdown_text`), and web and e-mail addresses are offered only when
@@ -12,12 +13,15 @@ link). The values are final: a page writes them as they are.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+from dote.dashboard import compute as compute_dashboard
 from dote.label import level_counts
 from dote.model import Territory
+from dote.render import number_fr
 from dote.safe import markdown_text, markdown_values
 
 #: Keys of ``maison.yml`` whose values are links or mailboxes (see commun.schema.json).
@@ -66,6 +70,13 @@ def define_env(env: Any) -> None:
         if evaluation is not None
         else {}
     )
+    # {{ tableau_de_bord.aipd_requises | nombre }}: the dashboard's key figures (numbers only,
+    # None for the label's when there is no policy), from the computation of its page.
+    board = getattr(plugin, "dashboard", None)
+    if board is None:  # a plugin that made no dashboard: compute it the same way
+        board = compute_dashboard(territory, evaluation, dt.date.today())
+    env.variables["tableau_de_bord"] = board.figures()
+    env.filter(number_fr, "nombre")  # 4200 → « 4 200 »
     licence = territory.maison.licence
     env.variables["licence"] = markdown_values(
         {"code": licence.code, "libelle": licence.label, "url": licence.attr("url", "")}, urls=URL_KEYS
