@@ -23,7 +23,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, pipeline, render
+from dote import csp, dashboard, explorer, pipeline, render
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
 from dote.model import Territory
@@ -96,14 +96,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._badges = render.badges(self.label, env)
         pages += render.catalogue_pages(self.territory, env)
         # --- dashboard (issue 9): its page, and its figures for the home page's macros ---
-        from dote import dashboard
-
         self.dashboard = dashboard.compute(self.territory, self.label, today or dt.date.today())
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
         # --- registers explorer (issue 9): its page; its data file and assets in on_files ---
-        from dote import explorer
-
         if refusal := explorer.clash(self.territory):
             raise PluginError(f"dote : {refusal}")
         pages.append(explorer.page(self.territory, env))
@@ -199,15 +195,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
             script = Path(__file__).parent / "assets" / "recherche.js"
             add(File.generated(config, SEARCH_SCRIPT, content=script.read_bytes()))
         # --- registers explorer (issue 9): its data file (public registers only), script, style sheet ---
-        from dote import explorer
-
         assert self.territory is not None
         for path, content in explorer.files(self.territory, self.label).items():
             add(File.generated(config, path, content=content))
         # --- end of registers explorer ---
         # --- dashboard (issue 9): its style sheet, linked from its page only ---
-        from dote import dashboard
-
         dashboard_css = Path(__file__).parent / "assets" / "tableau-de-bord.css"
         add(File.generated(config, dashboard.STYLESHEET, content=dashboard_css.read_bytes()))
         # --- end of dashboard ---

@@ -43,9 +43,10 @@ def plan(root: Path, overlay: Path) -> list[Move]:
     """Every public register file that holds fields to move, and what to do with it."""
     registers = root / REGISTERS
     moves = []
+    choices: dict[str, frozenset[str] | None] = {}  # each member.yml read once
     for path in sorted(registers.rglob("*.yml")):
         rel = path.relative_to(registers)
-        kind, chosen = _kind(registers, rel)
+        kind, chosen = _kind(registers, rel, choices)
         if not kind:
             continue
         name = relative_name(path, root)
@@ -70,17 +71,21 @@ def plan(root: Path, overlay: Path) -> list[Move]:
     return moves
 
 
-def _kind(registers: Path, rel: Path) -> tuple[str, frozenset[str] | None]:
+def _kind(
+    registers: Path, rel: Path, choices: dict[str, frozenset[str] | None]
+) -> tuple[str, frozenset[str] | None]:
     parts = rel.parts
     if len(parts) == 3 and parts[0] == "members":
         if parts[2] == MEMBER_FILE:
             return "membre", None
-        member_file = registers / "members" / parts[1] / MEMBER_FILE
-        member, _ = (
-            load_file(member_file, MEMBER_FILE, within=registers) if member_file.is_file() else (None, [])
-        )
-        data = member.data if member is not None and isinstance(member.data, dict) else {}
-        return "activite", published_fields(data)
+        if parts[1] not in choices:
+            member_file = registers / "members" / parts[1] / MEMBER_FILE
+            member, _ = (
+                load_file(member_file, MEMBER_FILE, within=registers) if member_file.is_file() else (None, [])
+            )
+            data = member.data if member is not None and isinstance(member.data, dict) else {}
+            choices[parts[1]] = published_fields(data)
+        return "activite", choices[parts[1]]
     if len(parts) == 2 and parts[0] in _KINDS:
         return _KINDS[parts[0]], None
     if len(parts) == 3 and parts[:2] == ("models", "versions"):

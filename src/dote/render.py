@@ -167,9 +167,9 @@ def register_pages(
             parent = members.get(member.parent_id) if member.parent_id else None
             values = context(url, page_member=member, parent=parent)
             # The search filters of the page (Pagefind): the member's and its activities'.
-            return env.get_template("membre.html").render(values) + env.get_template(
-                "_filtres.html"
-            ).render(values)
+            return env.get_template("membre.html").render(values) + env.get_template("_filtres.html").render(
+                values
+            )
 
         pages.append(
             GeneratedPage(f"registres/{member.id}/index.md", member_url(member.id), member.name, render)

@@ -76,6 +76,9 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
             )
         ]
 
+    # confidential.py builds on this module: imported here, once per call.
+    from dote.confidential import check_public, check_withheld, published_fields
+
     def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> Document | None:
         name = relative_name(path, root)
         doc, found = load_file(path, name, within=root)
@@ -83,8 +86,6 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
         if doc is None:
             return None
         # Guard rails: nothing confidential here, nor what a member chose not to publish.
-        from dote.confidential import check_public, check_withheld
-
         problems.extend(check_public(doc, kind))
         problems.extend(check_withheld(doc, chosen))
         extends = isinstance(doc.data, dict) and "modele" in doc.data
@@ -152,8 +153,6 @@ def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
             doc = read(member_path, "membre")
             if doc is not None:
                 members[folder.name] = doc
-        from dote.confidential import published_fields
-
         chosen = published_fields(members[folder.name].data) if folder.name in members else None
         activities[folder.name] = {}
         for activity_id, path in ids_of(folder).items():
