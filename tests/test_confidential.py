@@ -170,7 +170,7 @@ def test_public_build_contains_no_marker(
     assert main(["build", str(root), "--site-dir", str(site)]) == 0
     text = _all_text(site)
     assert "pagefind-entry.json" in {p.name for p in site.rglob("*")}
-    leaked = [m for m in markers if m in text]
+    leaked = [m for m in markers if m in text + _all_text(root / ".cache")]
     assert leaked == []
     # The choices are visible as such: the company's published fields are there.
     societe = (site / "registres" / "societe" / "index.html").read_text(encoding="utf-8")
@@ -186,6 +186,10 @@ def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[st
     assert main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(site)]) == 0
     text = _all_text(site)
     assert [m for m in markers if m not in text] == []
+    # The build cache of the territory (.cache/dote/, next to the public files) keeps nothing
+    # confidential: an internal build neither caches its pages nor the overlay's files.
+    cached = _all_text(root / ".cache")
+    assert cached and [m for m in markers if m in cached] == []
     assert "Version interne confidentielle" in (site / "index.html").read_text(encoding="utf-8")
     assert 'content="noindex, nofollow"' in (site / "index.html").read_text(encoding="utf-8")
 

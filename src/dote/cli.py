@@ -414,8 +414,8 @@ def _drift(root: Path) -> int:
 
 
 def _bump(root: Path, model_id: str) -> int:
+    from dote.layout import VERSIONS_DIR
     from dote.load import load_file
-    from dote.resolve import VERSIONS_DIR
 
     path = root / "registers" / "models" / f"{model_id}.yml"
     if not path.is_file():
@@ -533,7 +533,7 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
 
 
 def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:
-    result = pipeline.run(root, overlay=overlay)
+    result = pipeline.run(root, overlay=overlay, cache=True)
     output = format_problems(result.problems, fmt)
     if fmt == "json" or output:
         print(output)

@@ -19,10 +19,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dote.layout import MEMBER_FILE, REGISTERS, Sources, overlay_files
 from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
 from dote.schema import KINDS, annotation, compiled_schemas, known_keys, schema_chain, validate_document
-from dote.validate import MEMBER_FILE, REGISTERS, Sources
 from dote.vocabulary import load_vocabularies
 
 #: The environment variable that names the overlay folder for internal outputs.
@@ -210,8 +210,7 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
         ]
     problems: list[Problem] = []
     merged: dict[tuple[str, ...], Document] = {}
-    for path in sorted(registers.rglob("*.yml")):
-        rel = path.relative_to(registers)
+    for rel, path in overlay_files(overlay):
         name = f"[confidentiel] {relative_name(path, overlay)}"
         kind, public = _public_counterpart(sources, rel)
         member = sources.members.get(parts_member(rel)) if kind == "activite" else None

@@ -32,11 +32,19 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dote.schema import ALWAYS_REQUIRED, KINDS, SHARED, annotation, compiled_schemas
+from dote.schema import (
+    ALWAYS_REQUIRED,
+    KINDS,
+    PARTIAL,
+    SHARED,
+    annotation,
+    compiled_schemas,
+)
+from dote.schema import definition_name as _definition
+from dote.schema import relax as _relax
+from dote.schema import relaxed_definitions as _relaxed_definitions
 from dote.vocabulary import Vocabularies, load_vocabularies
 
-#: Suffix of the relaxed twin of a shared definition (partial mode).
-PARTIAL = "_partiel"
 #: The key that makes a file an extension of a model (and its check partial).
 EXTENDS = "modele"
 #: File kinds whose files may extend a model.
@@ -258,65 +266,6 @@ def _shape_hint(node: Mapping[str, Any], vocabularies: Vocabularies) -> str:
 
 
 # --- partial mode: a file that extends a model --------------------------------------
-
-
-def _is_requirement(branch: Any) -> bool:
-    """A branch of an alternative that only requires keys (``{"required": [...]}``)."""
-    return (
-        isinstance(branch, dict) and "required" in branch and not branch.keys() - {"required", "errorMessage"}
-    )
-
-
-def _relax(node: Any, relaxed: set[str]) -> Any:
-    """A copy of a schema node checked as ``validate_document(partial=True)`` checks it.
-
-    A ``required`` keeps only :data:`ALWAYS_REQUIRED` keys, an alternative made only of
-    requirements (a duration *or* criteria) disappears, and a reference to a shared
-    definition points to its relaxed twin. An alternative's branches stay as they are: the
-    validator reports a missing key there even in partial mode (a new transfer without its
-    country). A condition (``if``) and values (``enum``, ``const``) are copied unchanged.
-    """
-    if isinstance(node, list):
-        return [_relax(value, relaxed) for value in node]
-    if not isinstance(node, dict):
-        return node
-    result: dict[str, Any] = {}
-    for key, value in node.items():
-        if key in ("if", "enum", "const", "examples"):
-            result[key] = copy.deepcopy(value)
-        elif key == "required":
-            kept = [k for k in value if k in ALWAYS_REQUIRED]
-            if kept:
-                result[key] = kept
-        elif key in ("anyOf", "oneOf"):
-            if not all(_is_requirement(branch) for branch in value):
-                result[key] = copy.deepcopy(value)
-        elif key == "$ref" and isinstance(value, str) and _definition(value) in relaxed:
-            result[key] = value + PARTIAL
-        elif key in ("properties", "patternProperties", "$defs"):
-            result[key] = {name: _relax(schema, relaxed) for name, schema in value.items()}
-        else:
-            result[key] = _relax(value, relaxed)
-    return result
-
-
-def _definition(ref: str) -> str:
-    """The name of the shared definition a reference points to, or ""."""
-    file, _, pointer = ref.partition("#")
-    if file not in ("", SHARED) or not pointer.startswith("/$defs/"):
-        return ""
-    return pointer.removeprefix("/$defs/")
-
-
-def _relaxed_definitions(definitions: Mapping[str, Any]) -> dict[str, Any]:
-    """The relaxed twin of every shared definition that partial mode changes (to a fixed point)."""
-    relaxed: set[str] = set()
-    while True:
-        twins = {name: _relax(value, relaxed) for name, value in definitions.items()}
-        changed = {name for name, twin in twins.items() if twin != definitions[name]}
-        if changed == relaxed:
-            return {name: twins[name] for name in changed}
-        relaxed = changed
 
 
 def _partial_on_extension(schema: Mapping[str, Any], relaxed: set[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ checks them). Every failure is a :class:`~dote.problems.Problem`, never an excep
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,9 +21,34 @@ import yaml
 from dote.problems import Position, Problem
 
 try:  # libyaml is much faster; the pure-Python parser gives the same nodes.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _implicit_tag(kind: str, value: str | None, implicit: tuple[bool, bool]) -> str:
+    """PyYAML's tag for an untagged node; the same words recur across a territory's files."""
+    tag: str = _RESOLVER.resolve(_NODE_KINDS[kind], value, implicit)  # type: ignore[no-untyped-call]
+    return tag
+
+
+_NODE_KINDS: dict[str, type[yaml.Node]] = {
+    kind.__name__: kind for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode)
+}
+
+
+class _Loader(_BaseLoader):
+    def resolve(self, kind: type[yaml.Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        return _implicit_tag(kind.__name__, value, implicit)
+
+
+@functools.lru_cache(maxsize=64)
+def _real_folder(folder: Path) -> Path:
+    return folder.resolve()
+
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 40
@@ -82,6 +108,18 @@ class _Refused(Exception):
 def load_file(path: Path, name: str, *, within: Path) -> tuple[Document | None, list[Problem]]:
     """Read one register file; return its document, or ``None`` and the problems.
 
+    See :func:`read_source` for what is refused before reading, :func:`load_bytes` for
+    the parsing.
+    """
+    raw, problems = read_source(path, name, within=within)
+    if raw is None:
+        return None, problems
+    return load_bytes(raw, path, name)
+
+
+def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, list[Problem]]:
+    """The bytes of one register file, or ``None`` and why it was not read.
+
     ``within`` is the folder the file must really be in (the territory, or the
     confidential overlay): a symbolic link that leads out of it is refused without
     being opened, so no outside file is published or quoted in an error. The size is
@@ -89,7 +127,7 @@ def load_file(path: Path, name: str, *, within: Path) -> tuple[Document | None, 
     """
     try:
         real = path.resolve(strict=True)
-        if not real.is_relative_to(within.resolve()):
+        if not real.is_relative_to(_real_folder(within)):
             return None, [
                 Problem(
                     Position(name),
@@ -101,10 +139,9 @@ def load_file(path: Path, name: str, *, within: Path) -> tuple[Document | None, 
         if size > MAX_BYTES:
             return None, [_too_large(name, size)]
         with real.open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)
+            return stream.read(MAX_BYTES + 1), []
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
         return None, [Problem(Position(name), f"fichier illisible : {getattr(err, 'strerror', None) or err}")]
-    return load_bytes(raw, path, name)
 
 
 def _too_large(name: str, size: int) -> Problem:
@@ -146,7 +183,7 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
     except yaml.reader.ReaderError as err:
         # libyaml counts bytes of the UTF-8 text, the pure-Python reader characters.
         offset = err.position
-        if _Loader.__name__.startswith("C"):
+        if _BaseLoader.__name__.startswith("C"):
             offset = len(text.encode("utf-8")[: err.position].decode("utf-8", errors="replace"))
         before = text[:offset]
         line, column = before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dote.confidential import non_public_keys, published_fields, withheld_keys
+from dote.layout import MEMBER_FILE, REGISTERS
 from dote.load import Document, load_bytes, load_file
 from dote.problems import relative_name
-from dote.validate import MEMBER_FILE, REGISTERS
 
 _KINDS = {"processors": "sous-traitant", "models": "modele"}
 

@@ -8,12 +8,17 @@ with its problems and no :class:`~dote.model.Territory`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+import marshal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from dote.cache import DocumentCache
 from dote.confidential import merge_overlay, published_fields, published_view
 from dote.label import Evaluation, evaluate, parse_policy
+from dote.load import Document
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
@@ -29,6 +34,8 @@ class Result:
     territory: Territory | None
     problems: tuple[Problem, ...]
     label: Evaluation | None = None  # the label of every member, when label.yml exists
+    #: Content fingerprints (see :func:`fingerprints`): what a cached page is keyed by.
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -39,15 +46,20 @@ class Result:
         return self.territory is not None and not self.errors
 
 
-def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None) -> Result:
+def run(
+    root: Path, *, today: dt.date | None = None, overlay: Path | None = None, cache: bool = False
+) -> Result:
     """Validate the territory at ``root`` and, if it is valid, build its records.
 
     With ``overlay`` (a confidential overlay folder), the records also carry the
     non-public fields: for internal outputs only. Without it, the overlay is never read.
+    With ``cache``, register files parsed and checked by an earlier run are taken from
+    the territory's ``.cache/dote/`` when their content is unchanged (only public files are
+    cached: the overlay never is).
     """
     root = root.resolve()
     today = today or dt.date.today()
-    sources, problems = read_sources(root)
+    sources, problems = read_sources(root, cache=DocumentCache(root) if cache else None)
     if overlay is not None:
         # Before resolution: activities then inherit the confidential fields of their model,
         # and the activities a member keeps wholly in the overlay are resolved too.
@@ -68,7 +80,49 @@ def run(root: Path, *, today: dt.date | None = None, overlay: Path | None = None
         )
         complete = build_territory(sources, complete=True) if withheld and overlay is None else territory
         evaluation = evaluate(complete, parse_policy(sources.label), today)
-    return Result(root, territory, tuple(sort_problems(problems)), label=evaluation)
+    prints = fingerprints(sources) if territory is not None else {}
+    return Result(root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints)
+
+
+#: The fingerprint of what every page may show (see :func:`fingerprints`).
+SHARED = ""
+#: The fingerprint of the whole territory.
+EVERYTHING = "*"
+
+
+def fingerprints(sources: Sources) -> dict[str, str]:
+    """Hashes of the resolved register content, for keys of cached pages.
+
+    ``SHARED`` covers what any page may show: the Maison, every member's own file (names,
+    types, parents appear on other members' pages), models and their archives, processors
+    and the label policy. Each member id covers that member's activities; ``EVERYTHING``
+    covers all of them. A member's page depends on ``SHARED`` and its own fingerprint
+    only, so changing one activity re-renders one member's page.
+    """
+
+    def digest(*values: Any) -> str:
+        hasher = hashlib.sha256()
+        for value in values:
+            data = marshal.dumps(value, 0)  # version 0: the same bytes for equal values
+            hasher.update(len(data).to_bytes(8, "little") + data)
+        return hasher.hexdigest()
+
+    def data(docs: Mapping[Any, Document]) -> list[Any]:
+        return [(str(key), doc.data) for key, doc in docs.items()]
+
+    shared = digest(
+        sources.maison.data if sources.maison else None,
+        sources.label.data if sources.label else None,
+        data(sources.members),
+        data(sources.models),
+        data(sources.archives),
+        data(sources.processors),
+    )
+    result = {SHARED: shared}
+    for member_id, docs in sources.activities.items():
+        result[member_id] = digest(member_id, data(docs))
+    result[EVERYTHING] = digest(shared, sorted(result.items()))
+    return result
 
 
 def build_territory(

@@ -88,7 +88,10 @@ def format_problems(problems: Iterable[Problem], fmt: str) -> str:
 def relative_name(path: Path, root: Path) -> str:
     """The file name shown to editors: relative to the territory, with forward slashes."""
     # The link's own place, not its target: a symbolic link is named where it is written.
-    absolute = Path(os.path.abspath(path))
+    absolute_text, base_text = os.path.abspath(path), os.path.abspath(root)
+    if absolute_text.startswith(base_text + os.sep):  # the common case, without resolving links
+        return absolute_text[len(base_text) + 1 :].replace(os.sep, "/")
+    absolute = Path(absolute_text)
     for base in (Path(os.path.abspath(root)), root.resolve()):
         if absolute.is_relative_to(base):
             return absolute.relative_to(base).as_posix()

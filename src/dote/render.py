@@ -129,6 +129,9 @@ class GeneratedPage:
     url: str  # its address with directory URLs, for links between generated pages
     title: str
     render: Callable[[str], str]  # page URL → HTML fragment
+    #: Whose content the page shows: a member id (its page), or "*" (the whole territory).
+    #: Keys of the page cache are made from the matching fingerprints of the pipeline.
+    depends_on: str = "*"
 
 
 def register_pages(
@@ -172,7 +175,9 @@ def register_pages(
             )
 
         pages.append(
-            GeneratedPage(f"registres/{member.id}/index.md", member_url(member.id), member.name, render)
+            GeneratedPage(
+                f"registres/{member.id}/index.md", member_url(member.id), member.name, render, member.id
+            )
         )
     return pages
 

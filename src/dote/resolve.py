@@ -23,22 +23,18 @@ report lists what changed since. Without ``@N`` the activity follows the latest 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from dote.confidential import check_public, published_fields
-from dote.load import Document, JsonPath, load_file
+from dote.confidential import published_fields
+from dote.layout import VERSIONS_DIR, Sources
+from dote.load import Document, JsonPath
 from dote.model import Drift, ModelRef, model_journal
-from dote.problems import Position, Problem, relative_name
+from dote.problems import Problem
 from dote.schema import validate_document
-from dote.validate import REGISTERS, Sources
 
 MODEL_ONLY_KEYS = frozenset({"version", "secteurs", "references", "journal", "modele", "retirer"})
-VERSIONS_DIR = "versions"
-_ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
 
 #: Lists of records merged by a key; every other list adds up item by item.
 KEYED_LISTS: Mapping[JsonPath, str] = {
@@ -72,54 +68,13 @@ class Catalogue:
         return sorted({v for (i, v) in self.archived if i == model_id} | {self.latest(model_id)})
 
 
-def read_archives(
-    root: Path, models: Mapping[str, Document]
-) -> tuple[dict[tuple[str, int], Document], list[Problem]]:
-    """Archived model versions from ``registers/models/versions/<id>@<N>.yml``."""
-    folder = root / REGISTERS / "models" / VERSIONS_DIR
-    archived: dict[tuple[str, int], Document] = {}
-    problems: list[Problem] = []
-    for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
-        name = relative_name(path, root)
-        match = _ARCHIVE.match(path.stem)
-        if not match:
-            problems.append(
-                Problem(
-                    Position(name), f"nom d'archive « {path.stem} » invalide : attendu <modele>@<version>"
-                )
-            )
-            continue
-        doc, found = load_file(path, name, within=root)
-        problems.extend(found)
-        if doc is None:
-            continue
-        problems.extend(check_public(doc, "modele"))  # an archive is as public as its model
-        schema_problems = validate_document(doc, "modele")
-        problems.extend(schema_problems)
-        if any(p.is_error for p in schema_problems):
-            continue
-        model_id, version = match["id"], int(match["version"])
-        if doc.data.get("version") != version:
-            problems.append(
-                Problem(
-                    doc.position(("version",)), f"l'archive {path.stem} doit porter « version: {version} »"
-                )
-            )
-            continue
-        if model_id not in models:
-            problems.append(Problem(Position(name), f"archive d'un modèle « {model_id} » qui n'existe plus"))
-            continue
-        archived[(model_id, version)] = doc
-    return archived, problems
-
-
 def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drift]]:
     """Sources whose activities (and models) carry their inherited content.
 
     Also returns the drift: activities pinned to an older version of their model.
     """
-    archived, problems = read_archives(sources.root, sources.models)
-    catalogue = Catalogue(sources.models, archived)
+    problems: list[Problem] = []
+    catalogue = Catalogue(sources.models, sources.archives)
     resolver = _Resolver(catalogue)
     models = {}
     for model_id, doc in sources.models.items():

@@ -158,12 +158,124 @@ def annotation(schema: Mapping[str, Any], name: str) -> Any:
 ALWAYS_REQUIRED = frozenset({"version_schema", "nom", "statut", "version"})
 
 
+# --- partial mode: a file that extends a model, or whose member publishes "au choix" ---
+
+#: Suffix of the relaxed twin of a shared definition (partial mode).
+PARTIAL = "_partiel"
+
+
+def _is_requirement(branch: Any) -> bool:
+    """A branch of an alternative that only requires keys (``{"required": [...]}``)."""
+    return (
+        isinstance(branch, dict) and "required" in branch and not branch.keys() - {"required", "errorMessage"}
+    )
+
+
+def relax(node: Any, relaxed: set[str]) -> Any:
+    """A copy of a schema node checked as ``validate_document(partial=True)`` checks it.
+
+    A ``required`` keeps only :data:`ALWAYS_REQUIRED` keys, an alternative made only of
+    requirements (a duration *or* criteria) disappears, and a reference to a shared
+    definition points to its relaxed twin. An alternative's branches stay as they are: the
+    validator reports a missing key there even in partial mode (a new transfer without its
+    country). A condition (``if``) and values (``enum``, ``const``) are copied unchanged.
+    """
+    if isinstance(node, list):
+        return [relax(value, relaxed) for value in node]
+    if not isinstance(node, dict):
+        return node
+    result: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("if", "enum", "const", "examples"):
+            result[key] = copy.deepcopy(value)
+        elif key == "required":
+            kept = [k for k in value if k in ALWAYS_REQUIRED]
+            if kept:
+                result[key] = kept
+        elif key == "anyOf":
+            # (a oneOf of requirements stays: two branches met would still be an error)
+            if not all(_is_requirement(branch) for branch in value):
+                result[key] = copy.deepcopy(value)
+        elif key == "$ref" and isinstance(value, str) and definition_name(value) in relaxed:
+            result[key] = value + PARTIAL
+        elif key in ("properties", "patternProperties", "$defs"):
+            result[key] = {name: relax(schema, relaxed) for name, schema in value.items()}
+        else:
+            result[key] = relax(value, relaxed)
+    return result
+
+
+def definition_name(ref: str) -> str:
+    """The name of the shared definition a reference points to, or ""."""
+    file, _, pointer = ref.partition("#")
+    if file not in ("", SHARED) or not pointer.startswith("/$defs/"):
+        return ""
+    return pointer.removeprefix("/$defs/")
+
+
+def relaxed_definitions(definitions: Mapping[str, Any]) -> dict[str, Any]:
+    """The relaxed twin of every shared definition that partial mode changes (to a fixed point)."""
+    relaxed: set[str] = set()
+    while True:
+        twins = {name: relax(value, relaxed) for name, value in definitions.items()}
+        changed = {name for name, twin in twins.items() if twin != definitions[name]}
+        if changed == relaxed:
+            return {name: twins[name] for name in changed}
+        relaxed = changed
+
+
+#: Where the compiled validator files the schemas (a name, never fetched: see _no_retrieval).
+_BASE_URI = "https://schemas.dote.invalid/"
+
+
+def _no_retrieval(uri: str) -> Any:
+    raise ValueError(f"schema {uri} is not one of the format's files")
+
+
+@cache
+def _fast_validators() -> Mapping[tuple[str, bool], Any]:
+    """Compiled validators (jsonschema-rs) by kind and mode: the fast path of validation.
+
+    They only say whether a document is valid. The partial mode's schemas are relaxed as
+    :func:`relax` says, so that a document they accept gets no problem from the detailed
+    validator either (tests/test_schema.py checks both agree).
+    """
+    import jsonschema_rs
+
+    schemas = copy.deepcopy(dict(compiled_schemas()))
+    twins = relaxed_definitions(schemas[SHARED]["$defs"])
+    schemas[SHARED]["$defs"].update({name + PARTIAL: twin for name, twin in twins.items()})
+    registry = jsonschema_rs.Registry(
+        [(_BASE_URI + name, schema) for name, schema in schemas.items()], retriever=_no_retrieval
+    )
+    validators: dict[tuple[str, bool], Any] = {}
+    for kind, file in KINDS.items():
+        for partial, root in ((False, schemas[file]), (True, relax(schemas[file], set(twins)))):
+            validators[kind, partial] = jsonschema_rs.Draft202012Validator(
+                root,
+                formats={"date": _date_format},
+                validate_formats=True,
+                registry=registry,
+                base_uri=_BASE_URI + file,
+                retriever=_no_retrieval,
+            )
+    return validators
+
+
 def validate_document(doc: Document, kind: str, *, partial: bool = False) -> list[Problem]:
     """Check one document against the schema of its kind; French problems, never raises.
 
     ``partial`` is for a file that extends a model and states only what differs: a
     missing field is then not an error here (the resolved content is checked in full).
+    A compiled validator answers first; the detailed one runs only to explain a failure.
     """
+    if _fast_validators()[kind, partial].is_valid(doc.data):
+        return []
+    return explain_document(doc, kind, partial=partial)
+
+
+def explain_document(doc: Document, kind: str, *, partial: bool = False) -> list[Problem]:
+    """The detailed validator alone: every schema problem of a document, in French."""
     validator = _validators()[kind]
     problems: list[Problem] = []
     for error in validator.iter_errors(doc.data):

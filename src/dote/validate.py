@@ -8,214 +8,101 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dote.cache import DocumentCache
+from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
-from dote.load import Document, load_file
+from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
+from dote.load import Document, load_bytes, read_source
 from dote.model import ModelRef
 from dote.problems import Position, Problem, relative_name
 from dote.schema import validate_document
 from dote.vocabulary import load_vocabularies, slugify
 
-REGISTERS = "registers"
-MEMBER_FILE = "member.yml"
-LABEL_FILE = "label.yml"
-_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+__all__ = [
+    "LABEL_FILE",
+    "MEMBER_FILE",
+    "REGISTERS",
+    "Sources",
+    "check_processor_transfers",
+    "check_references",
+    "read_sources",
+]
 
 
-@dataclass(frozen=True)
-class Sources:
-    """The register files of a territory that could be read and match their schema."""
+def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sources, list[Problem]]:
+    """Read and schema-check every register file of the territory at ``root``.
 
-    root: Path
-    maison: Document | None = None
-    members: Mapping[str, Document] = field(default_factory=dict)
-    activities: Mapping[str, Mapping[str, Document]] = field(default_factory=dict)
-    models: Mapping[str, Document] = field(default_factory=dict)
-    processors: Mapping[str, Document] = field(default_factory=dict)
-    label: Document | None = None  # registers/label.yml, the label policy (optional)
-    # True once the confidential overlay is merged in: activities of members publishing
-    # "au choix" are then complete and checked as such (otherwise their withheld
-    # fields, required ones included, are in the overlay).
-    complete: bool = False
-
-    def all_documents(self) -> Iterable[Document]:
-        if self.maison:
-            yield self.maison
-        yield from self.members.values()
-        for docs in self.activities.values():
-            yield from docs.values()
-        yield from self.models.values()
-        yield from self.processors.values()
-        if self.label:
-            yield self.label
-
-
-def read_sources(root: Path) -> tuple[Sources, list[Problem]]:
-    """Find, read and schema-check every register file under ``root/registers``."""
-    problems: list[Problem] = []
-    registers = root / REGISTERS
-    if not root.is_dir():
-        return Sources(root), [
-            Problem(
-                Position(str(root)),
-                f"dossier « {root} » introuvable ou n'est pas un dossier",
-                "indiquez le dossier du territoire, qui contient registers/ et mkdocs.yml",
-            )
-        ]
-    if not registers.is_dir():
-        return Sources(root), [
-            Problem(
-                Position(REGISTERS),
-                f"dossier « {REGISTERS}/ » introuvable : ce dossier n'est pas un territoire Maison DOTE",
-                "placez-vous à la racine du territoire, ou créez-en un avec « dote init DOSSIER »",
-            )
-        ]
-
-    # confidential.py builds on this module: imported here, once per call.
-    from dote.confidential import check_public, check_withheld, published_fields
+    :func:`dote.layout.find_sources` says which files there are; each is read once, checked
+    against the guard rails (nothing confidential, nothing a member chose not to publish)
+    and its schema. ``cache`` keeps parsed and checked files by content between runs.
+    """
+    files, problems = find_sources(root)
+    if files is None:
+        return Sources(root), problems
+    store = cache or DocumentCache(None)
 
     def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> Document | None:
         name = relative_name(path, root)
-        doc, found = load_file(path, name, within=root)
+        raw, refused = read_source(path, name, within=root)
+        if raw is None:
+            problems.extend(refused)
+            return None
+
+        def parse_and_check() -> tuple[Document | None, list[Problem]]:
+            doc, found = load_bytes(raw, path, name)
+            if doc is not None:
+                extends = isinstance(doc.data, dict) and "modele" in doc.data
+                found += validate_document(doc, kind, partial=extends or chosen is not None)
+            return doc, found
+
+        doc, found = store.read(raw, path, name, kind, chosen is not None, parse_and_check)
         problems.extend(found)
         if doc is None:
             return None
         # Guard rails: nothing confidential here, nor what a member chose not to publish.
         problems.extend(check_public(doc, kind))
         problems.extend(check_withheld(doc, chosen))
-        extends = isinstance(doc.data, dict) and "modele" in doc.data
-        schema_problems = validate_document(doc, kind, partial=extends or chosen is not None)
-        problems.extend(schema_problems)
-        return None if any(p.is_error for p in schema_problems) else doc
+        return None if any(p.is_error for p in found) else doc
 
-    def outside(folder: Path) -> bool:
-        """A folder that is a link out of the territory: refused, its content never listed."""
-        if not folder.is_dir() or folder.resolve().is_relative_to(root.resolve()):
-            return False
-        problems.append(
-            Problem(
-                Position(relative_name(folder, root)),
-                "lien symbolique vers un dossier hors du territoire : refusé (son contenu n'est pas lu)",
-                "remplacez le lien par le dossier lui-même, dans le dépôt",
-            )
-        )
-        return True
-
-    def ids_of(folder: Path) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        for path in sorted(folder.iterdir()) if folder.is_dir() and not outside(folder) else []:
-            if path.is_file() and path.suffix in (".yaml", ".YML", ".YAML"):
-                problems.append(
-                    Problem(
-                        Position(relative_name(path, root)),
-                        "extension non reconnue : le fichier serait ignoré",
-                        f"renommez-le « {path.stem}.yml »",
-                    )
-                )
-            if path.is_file() and path.suffix == ".yml" and _check_id(path, path.stem, root, problems):
-                found[path.stem] = path
-        return found
-
-    if outside(registers):
-        return Sources(root), problems
-    maison_path = registers / "maison.yml"
-    maison = read(maison_path, "maison") if maison_path.is_file() else None
-    if not maison_path.is_file():
-        problems.append(
-            Problem(
-                Position(f"{REGISTERS}/maison.yml"),
-                "fichier « registers/maison.yml » manquant",
-                "il décrit la Maison DOTE : nom, territoire, DPO mutualisé, publication",
-            )
-        )
-
+    maison = read(files.maison, "maison") if files.maison else None
     members: dict[str, Document] = {}
     activities: dict[str, dict[str, Document]] = {}
-    members_dir = registers / "members"
-    for folder in sorted(members_dir.iterdir()) if members_dir.is_dir() and not outside(members_dir) else []:
-        if not folder.is_dir() or outside(folder) or not _check_id(folder, folder.name, root, problems):
+    for member_id, member_path in files.members.items():
+        member = read(member_path, "membre") if member_path else None
+        if member is not None:
+            members[member_id] = member
+        chosen = published_fields(member.data) if member is not None else None
+        activities[member_id] = {
+            activity_id: doc
+            for activity_id, path in files.activities[member_id].items()
+            if (doc := read(path, "activite", chosen)) is not None
+        }
+    models = {i: d for i, p in files.models.items() if (d := read(p, "modele"))}
+    archives = {}
+    for (model_id, version), path in files.archives.items():
+        doc = read(path, "modele")  # an archive is as public as its model
+        if doc is None:
             continue
-        member_path = folder / MEMBER_FILE
-        if not member_path.is_file():
+        if doc.data.get("version") != version:
             problems.append(
                 Problem(
-                    Position(relative_name(member_path, root)),
-                    f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
-                    "chaque dossier de membre contient son member.yml (identité, contact, DPO)",
+                    doc.position(("version",)), f"l'archive {path.stem} doit porter « version: {version} »"
                 )
             )
-        else:
-            doc = read(member_path, "membre")
-            if doc is not None:
-                members[folder.name] = doc
-        chosen = published_fields(members[folder.name].data) if folder.name in members else None
-        activities[folder.name] = {}
-        for activity_id, path in ids_of(folder).items():
-            if path.name == MEMBER_FILE:
-                continue
-            doc = read(path, "activite", chosen)
-            if doc is not None:
-                activities[folder.name][activity_id] = doc
-
-    models = {i: d for i, p in ids_of(registers / "models").items() if (d := read(p, "modele"))}
-    processors = {
-        i: d for i, p in ids_of(registers / "processors").items() if (d := read(p, "sous-traitant"))
-    }
-    label_path = registers / LABEL_FILE
-    label = read(label_path, "label") if label_path.is_file() else None
-    problems.extend(_misplaced(registers, root))
-    return Sources(root, maison, members, activities, models, processors, label), problems
-
-
-def _misplaced(registers: Path, root: Path) -> list[Problem]:
-    """Register files where nothing reads them: an error, not a silent omission."""
-    expected = (
-        "maison.yml",
-        LABEL_FILE,
-        "members/*/*.yml",
-        "models/*.yml",
-        "models/versions/*.yml",
-        "processors/*.yml",
-    )
-    problems = []
-    for path in sorted(registers.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in (".yml", ".yaml"):
-            continue
-        rel = path.relative_to(registers)
-        if path.suffix == ".yml" and any(
-            rel.match(pattern) and len(rel.parts) == pattern.count("/") + 1 for pattern in expected
-        ):
-            continue
-        if path.suffix != ".yml" and len(rel.parts) > 1:
-            continue  # reported with its folder's files (wrong extension)
-        problems.append(
-            Problem(
-                Position(relative_name(path, root)),
-                "fichier à un emplacement inattendu : il serait ignoré",
-                "une activité va dans registers/members/<membre>/, un sous-traitant dans registers/processors/, "
-                "un modèle dans registers/models/",
+        elif model_id not in models:
+            problems.append(
+                Problem(Position(doc.name), f"archive d'un modèle « {model_id} » qui n'existe plus")
             )
-        )
-    return problems
-
-
-def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:
-    if _ID.match(ident):
-        return True
-    problems.append(
-        Problem(
-            Position(relative_name(path, root)),
-            f"nom « {ident} » invalide : un identifiant s'écrit en minuscules sans accents, "
-            "les mots séparés par des tirets",
-            f"renommez-le « {slugify(ident) or 'identifiant'} »",
-        )
-    )
-    return False
+        else:
+            archives[model_id, version] = doc
+    processors = {i: d for i, p in files.processors.items() if (d := read(p, "sous-traitant"))}
+    label = read(files.label, "label") if files.label else None
+    store.save()
+    return Sources(root, maison, members, activities, models, processors, label, archives), problems
 
 
 def check_references(sources: Sources, today: dt.date) -> list[Problem]:

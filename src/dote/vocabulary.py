@@ -18,6 +18,9 @@ from typing import Any
 
 import yaml
 
+#: libyaml when PyYAML was built with it: the package's own vocabularies, read once per run.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _BASE_KEYS = {"code", "libelle", "label_en", "description", "reference"}
 
 
@@ -89,7 +92,7 @@ def load_vocabularies() -> Vocabularies:
     for entry in sorted(resources.files("dote.vocabularies").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yml"):
             continue
-        doc = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        doc = yaml.load(entry.read_text(encoding="utf-8"), Loader=_LOADER)
         name = doc["nom"]
         terms = {
             str(e["code"]): Term(

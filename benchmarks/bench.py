@@ -1,0 +1,388 @@
+"""Speed benchmark: ``dote build`` against a naive MkDocs-Material build of the same content.
+
+One run, on this machine, in this order:
+
+1. ``dote demo`` writes a synthetic territory (``--members`` × ``--activities``);
+2. the **naive baseline**: the same registers written as plain Markdown (one page per
+   member, processor and model, each activity a Markdown table of its published fields),
+   built by Material with its built-in search and a navigation limited to the home page;
+3. the **floor**: as many one-line pages, built by Material without any plugin — what
+   MkDocs and the theme cost before any content;
+4. ``dote build``, clean (no ``.cache/dote/``, no previous site);
+5. ``dote build`` again, warm, after changing the purpose of one activity.
+
+For each build it records the wall time, the peak memory of the whole process tree (the
+sum of resident memory of the build and its children, sampled every 50 ms), the size of
+the site, and the bytes a first search downloads (in Chromium when it is installed and
+Playwright is importable: the search box is filled and every response body counted;
+otherwise the static files a first search needs are summed and the method says so). It
+prints a table with the ratios baseline/dote (how many times faster dote is) and
+dote/floor, and writes the same figures as JSON with ``--json``.
+
+Usage (from the repository, with the project installed)::
+
+    python benchmarks/bench.py                       # 1,000 members × 30 activities
+    python benchmarks/bench.py --members 5000 --json bench-5000.json
+    python benchmarks/bench.py --members 3 --activities 2 --no-browser   # smoke test (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: A word every synthetic purpose contains: what the search is asked for.
+QUERY = "demandes"
+
+
+@dataclass
+class Measure:
+    """One build: wall time, peak memory of its process tree, site size, first-search bytes."""
+
+    name: str
+    seconds: float
+    peak_mib: float
+    site_mib: float
+    pages: int
+    first_search_kib: float | None = None
+    first_search_method: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- measuring a command ----------------------------------------------------------------------
+
+
+def _tree_rss_kib(root_pid: int) -> int:
+    """Resident memory of ``root_pid`` and all its descendants, in KiB (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stream:
+                stat = stream.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{entry.name}/statm", "rb") as stream:
+                resident_pages = int(stream.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(stat[1]), []).append(pid)
+        rss[pid] = resident_pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run ``command``; its wall time in seconds and the peak memory of its tree in MiB."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(process.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.stderr.write(output)
+        raise SystemExit(f"échec de la commande ({process.returncode}) : {' '.join(command)}")
+    return elapsed, peak / 1024
+
+
+def _site_stats(site: Path) -> tuple[float, int]:
+    size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    pages = sum(1 for _ in site.rglob("*.html"))
+    return size / 2**20, pages
+
+
+# --- the naive baseline and the floor ------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """A register value as one line of text: blocks as « key: value », lists joined."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    return str(value)
+
+
+def _table(data: dict[str, Any]) -> str:
+    """One row per field, as a naive Markdown page of a register would have it."""
+    lines = ["| Champ | Valeur |", "| --- | --- |"]
+    lines += [f"| {key} | {_text(value).replace('|', '/')} |" for key, value in data.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert isinstance(data, dict), path
+    return data
+
+
+def write_naive(territory: Path, target: Path) -> int:
+    """The naive site's sources: Markdown tables of the published registers; its page count."""
+    docs = target / "docs"
+    docs.mkdir(parents=True)
+    registers = territory / "registers"
+    maison = _read(registers / "maison.yml")
+    pages = 1
+    (docs / "index.md").write_text(f"# {maison['nom']}\n\n{_table(maison)}", encoding="utf-8")
+    for folder in sorted((registers / "members").iterdir()):
+        member = _read(folder / "member.yml")
+        chosen = member.get("champs_publies") if member.get("publication") == "choix" else None
+        parts = [f"# {member['nom']}\n", _table(member)]
+        for path in sorted(folder.glob("*.yml")):
+            if path.name == "member.yml":
+                continue
+            activity = _read(path)
+            if chosen is not None:
+                activity = {k: v for k, v in activity.items() if k in chosen}
+            parts.append(f"## {activity.get('nom', path.stem)}\n\n{_table(activity)}")
+        (docs / "registres").mkdir(exist_ok=True)
+        (docs / "registres" / f"{folder.name}.md").write_text("\n".join(parts), encoding="utf-8")
+        pages += 1
+    for kind, folder_name in (("sous-traitants", "processors"), ("modeles", "models")):
+        folder = registers / folder_name
+        for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+            data = _read(path)
+            (docs / kind).mkdir(exist_ok=True)
+            (docs / kind / f"{path.stem}.md").write_text(
+                f"# {data.get('nom', path.stem)}\n\n{_table(data)}", encoding="utf-8"
+            )
+            pages += 1
+    _mkdocs_yml(target, "Référence naïve", plugins=["search"])
+    return pages
+
+
+def write_floor(target: Path, pages: int) -> None:
+    """As many one-line pages as the naive site, built by Material without plugins."""
+    docs = target / "docs"
+    docs.mkdir(parents=True)
+    (docs / "index.md").write_text("# Accueil\n", encoding="utf-8")
+    (docs / "p").mkdir()
+    for n in range(1, pages):
+        (docs / "p" / f"{n}.md").write_text(f"# Page {n}\n", encoding="utf-8")
+    _mkdocs_yml(target, "Plancher", plugins=[])
+
+
+def _mkdocs_yml(target: Path, name: str, plugins: list[str]) -> None:
+    config = {
+        "site_name": name,
+        "theme": {"name": "material", "language": "fr"},
+        "nav": ["index.md"],
+        "plugins": plugins,
+    }
+    (target / "mkdocs.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+# --- what a first search downloads --------------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serve(site: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def first_search_bytes(site: Path, *, dote: bool) -> tuple[float | None, str]:
+    """KiB downloaded by a first search for QUERY, after the home page; and how it was measured."""
+    if CHROMIUM.exists():
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            pass
+        else:
+            return _browser_search_bytes(site, dote=dote, sync_playwright=sync_playwright), "Chromium"
+    return None, "non mesuré (Chromium ou Playwright absent)"
+
+
+#: What belongs to the search: Pagefind's files, or Material's index, worker and lunr.
+_SEARCH_FILES = re.compile(r"/pagefind/|/search/search_index\.json|/workers/search\.|/lunr/")
+
+
+def _browser_search_bytes(site: Path, *, dote: bool, sync_playwright: Any) -> float:
+    """Bytes of search files downloaded from opening the home page to the first results.
+
+    Material loads its whole index when a page opens, Pagefind its entry files when its
+    page opens and the index chunks when a query is typed: counting from the page load
+    on is fair to both.
+    """
+    with _serve(site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        counted: list[int] = []
+
+        def on_response(response: Any) -> None:
+            if response.url.startswith(base) and _SEARCH_FILES.search(response.url):
+                with contextlib.suppress(Exception):
+                    counted.append(len(response.body()))
+
+        page.on("response", on_response)
+        # dote's search page (the quick form on every page opens it), or Material's box.
+        page.goto(base + ("recherche/" if dote else ""), wait_until="networkidle")
+        field_ = page.locator(".pagefind-ui__search-input" if dote else "input.md-search__input").first
+        field_.click()
+        field_.press_sequentially(QUERY, delay=60)
+        page.wait_for_timeout(1500)
+        page.wait_for_load_state("networkidle")
+        browser.close()
+    return sum(counted) / 1024
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _touch_one_activity(territory: Path) -> Path:
+    member = sorted((territory / "registers" / "members").iterdir())[0]
+    path = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
+    text = path.read_text(encoding="utf-8")
+    changed, count = re.subn(r"(?m)^(  principale: .*)$", r"\1 (modifiée)", text, count=1)
+    assert count == 1, path
+    path.write_text(changed, encoding="utf-8")
+    return path
+
+
+def benchmark(members: int, activities: int, work: Path, *, browser: bool) -> dict[str, Any]:
+    python = sys.executable
+    dote = [python, "-m", "dote.cli"] if shutil.which("dote") is None else [shutil.which("dote") or "dote"]
+    territory = work / "territoire"
+    print(f"Territoire de {members} membres × {activities} activités dans {work}", file=sys.stderr)
+    subprocess.run(
+        [*dote, "demo", "--members", str(members), "--activities", str(activities), str(territory)],
+        check=True,
+        capture_output=True,
+    )
+    measures: list[Measure] = []
+
+    def record(name: str, site: Path, seconds: float, peak: float, *, search: bool, is_dote: bool) -> None:
+        size, pages = _site_stats(site)
+        kib, method = first_search_bytes(site, dote=is_dote) if search and browser else (None, "")
+        if search and not browser:
+            method = "non mesuré (--no-browser)"
+        measures.append(Measure(name, round(seconds, 2), round(peak, 1), round(size, 1), pages, kib, method))
+        print(f"  {name} : {seconds:.1f} s, {peak:.0f} Mio", file=sys.stderr)
+
+    naive = work / "naive"
+    page_count = write_naive(territory, naive)
+    seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], naive)
+    record("naive", naive / "site", seconds, peak, search=True, is_dote=False)
+
+    floor = work / "plancher"
+    write_floor(floor, page_count)
+    seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], floor)
+    record("plancher", floor / "site", seconds, peak, search=False, is_dote=False)
+
+    shutil.rmtree(territory / ".cache", ignore_errors=True)
+    seconds, peak = run_measured([*dote, "build", str(territory)], work)
+    record("dote-propre", territory / "site", seconds, peak, search=True, is_dote=True)
+
+    _touch_one_activity(territory)
+    seconds, peak = run_measured([*dote, "build", str(territory)], work)
+    record("dote-chaud", territory / "site", seconds, peak, search=False, is_dote=True)
+
+    by_name = {m.name: m for m in measures}
+    ratios = {
+        "naive/dote-propre": round(by_name["naive"].seconds / by_name["dote-propre"].seconds, 2),
+        "dote-propre/plancher": round(by_name["dote-propre"].seconds / by_name["plancher"].seconds, 2),
+        "dote-chaud/plancher": round(by_name["dote-chaud"].seconds / by_name["plancher"].seconds, 2),
+    }
+    return {
+        "membres": members,
+        "activites_par_membre": activities,
+        "pages_de_la_reference": page_count,
+        "machine": {"processeurs": os.cpu_count(), "python": sys.version.split()[0]},
+        "mesures": [asdict(m) for m in measures],
+        "rapports": ratios,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['membres']} membres × {result['activites_par_membre']} activités "
+        f"({result['pages_de_la_reference']} pages dans la référence naïve)",
+        "",
+        f"{'construction':<13} {'durée (s)':>10} {'mémoire (Mio)':>14} {'site (Mio)':>11} {'pages':>7} "
+        f"{'1re recherche (Kio)':>20}",
+    ]
+    for m in result["mesures"]:
+        kib = "" if m["first_search_kib"] is None else f"{m['first_search_kib']:.0f}"
+        lines.append(
+            f"{m['name']:<13} {m['seconds']:>10.2f} {m['peak_mib']:>14.0f} {m['site_mib']:>11.1f} "
+            f"{m['pages']:>7} {kib:>20}"
+        )
+    lines.append("")
+    for name, value in result["rapports"].items():
+        lines.append(f"{name:<22} {value:>6.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Mesure dote build contre une construction MkDocs naïve.")
+    parser.add_argument("--members", type=int, default=1000, help="membres (par défaut : 1000)")
+    parser.add_argument("--activities", type=int, default=30, help="activités par membre (par défaut : 30)")
+    parser.add_argument("--work", type=Path, help="dossier de travail (par défaut : temporaire, effacé)")
+    parser.add_argument("--json", type=Path, help="écrit aussi les mesures dans ce fichier JSON")
+    parser.add_argument("--no-browser", action="store_true", help="ne mesure pas la recherche dans Chromium")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        work = args.work
+        if work is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dote-bench-")))
+        elif work.exists() and any(work.iterdir()):
+            parser.error(f"le dossier de travail {work} n'est pas vide")
+        work.mkdir(parents=True, exist_ok=True)
+        result = benchmark(args.members, args.activities, work.resolve(), browser=not args.no_browser)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""The build cache (``.cache/dote/`` of a territory): what is expensive, kept by content.
+
+Safe to delete at any time, never published, git-ignored by ``dote init``. Every entry is
+keyed by the **content** it was computed from and by the **engine**: a fingerprint of
+the package's own code, schemas, vocabularies and templates, and of the Python version
+(so another version of Maison DOTE, or a changed vocabulary, never reads an old entry).
+A damaged or unreadable cache is ignored and rewritten: it can make a build faster,
+never different.
+
+Two stores:
+
+- :class:`DocumentCache` — register files once parsed and checked against their schema
+  (the document, its positions and its problems), packed by folder (one file per
+  member), written only when a folder's entries changed;
+- :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
+  page is rendered from.
+
+Writes go to a temporary file renamed into place, so an interrupted build leaves either
+the old entry or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from dote import __version__
+from dote.load import Document
+from dote.problems import Position, Problem
+
+CACHE_DIR = Path(".cache") / "dote"
+#: Set to 0 (or "non") to build without reading or writing the cache.
+CACHE_ENV = "DOTE_CACHE"
+
+
+@cache
+def engine_fingerprint() -> str:
+    """A hash of what a cached result depends on besides its content: the engine itself."""
+    digest = hashlib.sha256(f"{__version__}\0{sys.version}\0{marshal.version}".encode())
+    package = resources.files("dote")
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            name = f"{prefix}{child.name}"
+            if child.is_dir():
+                if child.name not in ("__pycache__", "skeleton"):
+                    walk(child, name + "/")
+            elif child.name.endswith((".py", ".json", ".yml", ".html", ".svg", ".js", ".css")):
+                digest.update(name.encode() + b"\0" + child.read_bytes() + b"\0")
+
+    walk(package, "")
+    return digest.hexdigest()[:24]
+
+
+def enabled() -> bool:
+    return os.environ.get(CACHE_ENV, "1").lower() not in ("0", "non", "no", "false")
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _hash(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+#: A cached read: whether there is a document, its data, value and key positions, its problems.
+_Entry = tuple[bool, Any, tuple[Any, ...], tuple[Any, ...], tuple[tuple[Any, ...], ...]]
+
+
+class DocumentCache:
+    """Register files parsed and schema-checked, by content (see the module's docstring)."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.folder = None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint()
+        self._packs: dict[str, dict[str, _Entry]] = {}
+        self._used: dict[str, set[str]] = {}
+        self._changed: set[str] = set()
+
+    def read(
+        self,
+        raw: bytes,
+        path: Path,
+        name: str,
+        kind: str,
+        partial: bool,
+        compute: Callable[[], tuple[Document | None, list[Problem]]],
+    ) -> tuple[Document | None, list[Problem]]:
+        """The document and problems of ``raw``, from the cache or from ``compute``."""
+        if self.folder is None:
+            return compute()
+        pack_name = _hash(path.parent.as_posix().encode())[:32]
+        key = _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
+        pack = self._pack(pack_name)
+        self._used.setdefault(pack_name, set()).add(key)
+        entry = pack.get(key)
+        if entry is not None:
+            return _document(entry, path, name)
+        doc, problems = compute()
+        pack[key] = _entry(doc, problems)
+        self._changed.add(pack_name)
+        return doc, problems
+
+    def _pack(self, pack_name: str) -> dict[str, _Entry]:
+        pack = self._packs.get(pack_name)
+        if pack is None:
+            assert self.folder is not None
+            try:
+                loaded = marshal.loads((self.folder / "documents" / pack_name).read_bytes())
+                pack = loaded if isinstance(loaded, dict) else {}
+            except (OSError, EOFError, ValueError, TypeError):
+                pack = {}
+            self._packs[pack_name] = pack
+        return pack
+
+    def save(self) -> None:
+        """Write the packs that changed, keeping only the entries this run used."""
+        if self.folder is None:
+            return
+        for pack_name in self._changed:
+            used = self._used.get(pack_name, set())
+            pack = {k: v for k, v in self._packs[pack_name].items() if k in used}
+            try:
+                _write_atomically(self.folder / "documents" / pack_name, marshal.dumps(pack))
+            except OSError:
+                return  # a read-only or full disk: the build goes on without its cache
+        self._changed.clear()
+
+
+def _entry(doc: Document | None, problems: list[Problem]) -> _Entry:
+    found = tuple(
+        (p.position.file, p.position.line, p.position.column, p.message, p.hint, p.severity) for p in problems
+    )
+    if doc is None:
+        return (False, None, (), (), found)
+    return (True, doc.data, tuple(doc.values.items()), tuple(doc.keys.items()), found)
+
+
+def _document(entry: _Entry, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
+    exists, data, values, keys, found = entry
+    problems = [
+        Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in found
+    ]
+    if not exists:
+        return None, problems
+    return Document(path, name, data, dict(values), dict(keys)), problems
+
+
+class PageCache:
+    """HTML fragments of generated pages, by a hash of what each is rendered from."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.folder = (
+            None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / "pages"
+        )
+
+    def get(self, key: str) -> str | None:
+        if self.folder is None:
+            return None
+        try:
+            return (self.folder / key[:2] / key).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def put(self, key: str, html: str) -> None:
+        if self.folder is None:
+            return
+        with contextlib.suppress(OSError):
+            _write_atomically(self.folder / key[:2] / key, html.encode("utf-8"))
+
+
+def content_key(*parts: str | bytes) -> str:
+    """A cache key for the given parts (texts or bytes), in order."""
+    return _hash(*(p.encode("utf-8") if isinstance(p, str) else p for p in parts))

@@ -1,0 +1,246 @@
+"""The territory's layout: which folders hold which register files, and the list of sources.
+
+The one module that lists the folders of a territory (and of its confidential overlay):
+the stages after it take values and return values. :func:`find_sources` returns every
+file the format reads, by kind — ``maison.yml``, ``label.yml``, each member's
+``member.yml`` and activities, models, their archived versions
+(``models/versions/<id>@<N>.yml``), processors — and a French problem for every file or
+folder it refuses to read (a link out of the territory, a misnamed file, a file where
+nothing would read it). Reading a file is :func:`dote.load.load_file` (or the cached
+:mod:`dote.cache`), validating it :mod:`dote.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dote.load import Document
+from dote.problems import Position, Problem, relative_name
+from dote.vocabulary import slugify
+
+REGISTERS = "registers"
+MEMBERS = "members"
+MODELS = "models"
+PROCESSORS = "processors"
+VERSIONS_DIR = "versions"
+MAISON_FILE = "maison.yml"
+MEMBER_FILE = "member.yml"
+LABEL_FILE = "label.yml"
+
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
+#: Where a register file may be (relative to registers/), one pattern per kind of file.
+_EXPECTED = (
+    MAISON_FILE,
+    LABEL_FILE,
+    f"{MEMBERS}/*/*.yml",
+    f"{MODELS}/*.yml",
+    f"{MODELS}/{VERSIONS_DIR}/*.yml",
+    f"{PROCESSORS}/*.yml",
+)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The register files of a territory that could be read and match their schema."""
+
+    root: Path
+    maison: Document | None = None
+    members: Mapping[str, Document] = field(default_factory=dict)
+    activities: Mapping[str, Mapping[str, Document]] = field(default_factory=dict)
+    models: Mapping[str, Document] = field(default_factory=dict)
+    processors: Mapping[str, Document] = field(default_factory=dict)
+    label: Document | None = None  # registers/label.yml, the label policy (optional)
+    #: Archived model versions (models/versions/<id>@<N>.yml), by (model id, version).
+    archives: Mapping[tuple[str, int], Document] = field(default_factory=dict)
+    # True once the confidential overlay is merged in: activities of members publishing
+    # "au choix" are then complete and checked as such (otherwise their withheld
+    # fields, required ones included, are in the overlay).
+    complete: bool = False
+
+    def all_documents(self) -> Iterable[Document]:
+        if self.maison:
+            yield self.maison
+        yield from self.members.values()
+        for docs in self.activities.values():
+            yield from docs.values()
+        yield from self.models.values()
+        yield from self.processors.values()
+        if self.label:
+            yield self.label
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """Where each register file of a territory is (paths only: nothing read yet)."""
+
+    maison: Path | None = None
+    label: Path | None = None
+    #: Each member folder's member.yml (``None`` when it is missing), by member id.
+    members: Mapping[str, Path | None] = field(default_factory=dict)
+    activities: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
+    models: Mapping[str, Path] = field(default_factory=dict)
+    archives: Mapping[tuple[str, int], Path] = field(default_factory=dict)
+    processors: Mapping[str, Path] = field(default_factory=dict)
+
+
+def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
+    """Every register file of the territory at ``root``, and why any other was left aside.
+
+    ``None`` when ``root`` is not a territory at all (no ``registers/`` folder).
+    """
+    problems: list[Problem] = []
+    registers = root / REGISTERS
+    if not root.is_dir():
+        return None, [
+            Problem(
+                Position(str(root)),
+                f"dossier « {root} » introuvable ou n'est pas un dossier",
+                "indiquez le dossier du territoire, qui contient registers/ et mkdocs.yml",
+            )
+        ]
+    if not registers.is_dir():
+        return None, [
+            Problem(
+                Position(REGISTERS),
+                f"dossier « {REGISTERS}/ » introuvable : ce dossier n'est pas un territoire Maison DOTE",
+                "placez-vous à la racine du territoire, ou créez-en un avec « dote init DOSSIER »",
+            )
+        ]
+    real_root = root.resolve()
+
+    def outside(folder: Path) -> bool:
+        """A folder that is a link out of the territory: refused, its content never listed."""
+        if not folder.is_dir() or folder.resolve().is_relative_to(real_root):
+            return False
+        problems.append(
+            Problem(
+                Position(relative_name(folder, root)),
+                "lien symbolique vers un dossier hors du territoire : refusé (son contenu n'est pas lu)",
+                "remplacez le lien par le dossier lui-même, dans le dépôt",
+            )
+        )
+        return True
+
+    def listed(folder: Path) -> list[Path]:
+        return sorted(folder.iterdir()) if folder.is_dir() and not outside(folder) else []
+
+    def ids_of(folder: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for path in listed(folder):
+            if path.is_file() and path.suffix in (".yaml", ".YML", ".YAML"):
+                problems.append(
+                    Problem(
+                        Position(relative_name(path, root)),
+                        "extension non reconnue : le fichier serait ignoré",
+                        f"renommez-le « {path.stem}.yml »",
+                    )
+                )
+            if path.is_file() and path.suffix == ".yml" and _check_id(path, path.stem, root, problems):
+                found[path.stem] = path
+        return found
+
+    if outside(registers):
+        return SourceFiles(), problems
+    maison = registers / MAISON_FILE
+    if not maison.is_file():
+        problems.append(
+            Problem(
+                Position(f"{REGISTERS}/{MAISON_FILE}"),
+                f"fichier « {REGISTERS}/{MAISON_FILE} » manquant",
+                "il décrit la Maison DOTE : nom, territoire, DPO mutualisé, publication",
+            )
+        )
+    members: dict[str, Path | None] = {}
+    activities: dict[str, dict[str, Path]] = {}
+    for folder in listed(registers / MEMBERS):
+        if not folder.is_dir() or outside(folder) or not _check_id(folder, folder.name, root, problems):
+            continue
+        member_file = folder / MEMBER_FILE
+        members[folder.name] = member_file if member_file.is_file() else None
+        if not member_file.is_file():
+            problems.append(
+                Problem(
+                    Position(relative_name(member_file, root)),
+                    f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
+                    "chaque dossier de membre contient son member.yml (identité, contact, DPO)",
+                )
+            )
+        activities[folder.name] = {
+            activity_id: path for activity_id, path in ids_of(folder).items() if path.name != MEMBER_FILE
+        }
+    archives: dict[tuple[str, int], Path] = {}
+    for path in listed(registers / MODELS / VERSIONS_DIR):
+        if not path.is_file() or path.suffix != ".yml":
+            continue
+        match = _ARCHIVE.match(path.stem)
+        if match:
+            archives[match["id"], int(match["version"])] = path
+        else:
+            problems.append(
+                Problem(
+                    Position(relative_name(path, root)),
+                    f"nom d'archive « {path.stem} » invalide : attendu <modele>@<version>",
+                )
+            )
+    label = registers / LABEL_FILE
+    problems.extend(_misplaced(registers, root))
+    return (
+        SourceFiles(
+            maison=maison if maison.is_file() else None,
+            label=label if label.is_file() else None,
+            members=members,
+            activities=activities,
+            models=ids_of(registers / MODELS),
+            archives=archives,
+            processors=ids_of(registers / PROCESSORS),
+        ),
+        problems,
+    )
+
+
+def overlay_files(overlay: Path) -> list[tuple[Path, Path]]:
+    """The files of a confidential overlay: (path relative to its ``registers/``, path)."""
+    registers = overlay / REGISTERS
+    return [(path.relative_to(registers), path) for path in sorted(registers.rglob("*.yml"))]
+
+
+def _misplaced(registers: Path, root: Path) -> list[Problem]:
+    """Register files where nothing reads them: an error, not a silent omission."""
+    problems = []
+    for path in sorted(registers.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in (".yml", ".yaml"):
+            continue
+        rel = path.relative_to(registers)
+        if path.suffix == ".yml" and any(
+            rel.match(pattern) and len(rel.parts) == pattern.count("/") + 1 for pattern in _EXPECTED
+        ):
+            continue
+        if path.suffix != ".yml" and len(rel.parts) > 1:
+            continue  # reported with its folder's files (wrong extension)
+        problems.append(
+            Problem(
+                Position(relative_name(path, root)),
+                "fichier à un emplacement inattendu : il serait ignoré",
+                "une activité va dans registers/members/<membre>/, un sous-traitant dans registers/processors/, "
+                "un modèle dans registers/models/",
+            )
+        )
+    return problems
+
+
+def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:
+    if _ID.match(ident):
+        return True
+    problems.append(
+        Problem(
+            Position(relative_name(path, root)),
+            f"nom « {ident} » invalide : un identifiant s'écrit en minuscules sans accents, "
+            "les mots séparés par des tirets",
+            f"renommez-le « {slugify(ident) or 'identifiant'} »",
+        )
+    )
+    return False
