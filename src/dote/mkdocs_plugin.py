@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import subprocess
-import sys
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,8 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, dashboard, explorer, pipeline, render
+from dote import csp, dashboard, explorer, pipeline, render, search, tables
+from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
 from dote.model import Territory
@@ -39,6 +43,41 @@ SEARCH_SCRIPT = "assets/dote/recherche.js"
 _STUB = "---\nrender_macros: false\n---\n"
 
 
+#: From how many pages to render a parallel pool of workers is worth forking.
+PARALLEL_FROM = 64
+#: The generated pages, for the forked workers (set just before they are forked).
+_PAGES: Mapping[str, render.GeneratedPage] = {}
+
+
+#: How many processes render pages (1: none, all in the build's own process).
+WORKERS_ENV = "DOTE_PROCESSUS"
+
+
+def _workers() -> int:
+    """Worker processes for rendering: $DOTE_PROCESSUS, or one per core (at most 4)."""
+    wanted = os.environ.get(WORKERS_ENV, "")
+    if wanted.isdigit():
+        return int(wanted)
+    return min(os.cpu_count() or 1, 4)
+
+
+def _render_page(src_uri: str, url: str) -> str:
+    """In a worker process: one generated page's HTML."""
+    return _PAGES[src_uri].render(url)
+
+
+def _overrides(root: Path) -> list[bytes]:
+    """The territory's own templates (overrides/dote/): part of every cached page's key."""
+    folder = root / render.TEMPLATE_OVERRIDES
+    if not folder.is_dir():
+        return []
+    return [
+        path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+
+
 class DoteConfig(base.Config):
     enabled = c.Type(bool, default=True)
     # The territory's root folder (holding registers/); defaults to the folder of mkdocs.yml.
@@ -50,6 +89,8 @@ class DoteConfig(base.Config):
     overlay = c.Optional(c.Type(str))
     # Site search with Pagefind, indexed at the end of the build (replaces Material's search).
     search = c.Type(bool, default=True)
+    # How many shards the member pages are indexed in (see dote.search); -1: by the site's size.
+    search_shards = c.Type(int, default=-1)
 
 
 class DotePlugin(BasePlugin[DoteConfig]):
@@ -63,6 +104,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._badges: dict[str, str] = {}
         # Set by `dote build --internal` only: the overlay to merge into an internal build.
         self.internal_overlay: Path | None = None
+        self._command = "build"
+        self._fingerprints: Mapping[str, str] = {}
+        self._context_key = ""
+        self._rendered: dict[str, str | Future[str]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._cache = PageCache(None)
+        self._shards = 0
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        self._command = command
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
@@ -77,7 +128,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 raise PluginError(
                     f"dote : reference_date « {self.config.reference_date} » n'est pas une date AAAA-MM-JJ"
                 ) from err
-        result = pipeline.run(self.root, today=today, overlay=self.internal_overlay)
+        internal = self.internal_overlay is not None
+        result = pipeline.run(self.root, today=today, overlay=self.internal_overlay, cache=True)
         for warning in result.problems:
             if not warning.is_error:
                 log.info(warning.text())
@@ -87,7 +139,18 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 f"{len(result.errors)} erreur(s) :\n" + format_problems(result.errors, "text")
             )
         self.territory = result.territory
+        # Pages of an internal build carry confidential fields: never cached.
+        self._cache = PageCache(None if internal else self.root)
+        self._fingerprints = result.fingerprints
         env = render.environment(self.root)
+        self._context_key = content_key(
+            engine_fingerprint(),
+            (today or dt.date.today()).isoformat(),
+            config.site_url or "",
+            str(self.config.search),
+            str(env.globals["glossary"]),
+            *_overrides(self.root),
+        )
         self.label = result.label
         site_url = config.site_url or ""
         pages = render.register_pages(self.territory, env, label=self.label, site_url=site_url)
@@ -105,7 +168,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         pages.append(explorer.page(self.territory, env))
         # --- end of registers explorer ---
         if self.config.search:
-            pages.append(render.search_page(env))
+            self._shards = (
+                self.config.search_shards
+                if self.config.search_shards >= 0
+                else search.shard_count(len(self.territory.members), _workers())
+            )
+            pages.append(render.search_page(env, search.merged_bundles(self._shards)))
         self._pages = {p.src_uri: p for p in pages}
         config.extra["dote"] = {
             "fictive": self.territory.maison.fictional,
@@ -205,7 +273,56 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of dashboard ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
+        self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         return files
+
+    # --- generated pages: from the cache, or rendered by worker processes ------------------
+
+    def _page_key(self, generated: render.GeneratedPage, url: str) -> str:
+        prints = self._fingerprints
+        return content_key(
+            self._context_key,
+            generated.src_uri,
+            url,
+            prints.get(pipeline.SHARED, ""),
+            prints.get(generated.depends_on, ""),
+        )
+
+    def _prerender(self, files: Mapping[str, File | None]) -> None:
+        """Take generated pages from the cache; render the others, in parallel on a large site.
+
+        Worker processes are forked once the pipeline has run (they share its records
+        without copying them) and render while MkDocs goes on with the other pages.
+        """
+        self._rendered = {}
+        self._stop_workers()
+        missing: list[tuple[str, str]] = []
+        for src_uri, generated in self._pages.items():
+            file = files[src_uri]
+            url = file.url if file is not None else generated.url
+            cached = self._cache.get(self._page_key(generated, url))
+            if cached is not None:
+                self._rendered[src_uri] = cached
+            else:
+                missing.append((src_uri, url))
+        workers = _workers()
+        log.info(
+            f"dote : {len(self._pages) - len(missing)} pages générées reprises du cache, {len(missing)} à rendre"
+        )
+        if (
+            len(missing) < PARALLEL_FROM
+            or workers < 2
+            or self._command != "build"
+            or threading.active_count() > 1  # forking a process with threads is not safe
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
+            return
+        global _PAGES
+        _PAGES = self._pages
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        for src_uri, url in missing:
+            self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
+        log.info(f"dote : pages rendues par {workers} processus")
 
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files
@@ -221,8 +338,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         generated = self._pages.get(page.file.src_uri)
         if generated is None:
-            return html
-        return generated.render(page.url)
+            # A hand-written page: its tables in scroll regions that the keyboard reaches.
+            return tables.scroll_regions(html) if self.config.enabled else html
+        done = self._rendered.pop(page.file.src_uri, None)
+        if isinstance(done, str):
+            return done
+        content = done.result() if done is not None else generated.render(page.url)
+        self._cache.put(self._page_key(generated, page.url), content)
+        return content
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
         return csp.with_policy(output) if self.config.enabled else output
@@ -234,26 +357,37 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return csp.with_policy(output_content)
         return output_content
 
+    def _stop_workers(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._rendered = {}
+
+    def on_build_error(self, *, error: Exception) -> None:
+        self._stop_workers()
+
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
+        self._stop_workers()
         if not self.config.enabled or not self.config.search:
             return
-        command = [sys.executable, "-m", "pagefind", "--site", config.site_dir, "--force-language", "fr"]
+        options = ["--force-language", "fr"]
         # Not content: the headings' permalink signs and the search form of every page.
-        command += ["--exclude-selectors", ".headerlink", "--exclude-selectors", ".dote-recherche-rapide"]
+        options += ["--exclude-selectors", ".headerlink", "--exclude-selectors", ".dote-recherche-rapide"]
         if not config.use_directory_urls:
-            command.append("--keep-index-url")  # pages are .html files: results must name them
+            options.append("--keep-index-url")  # pages are .html files: results must name them
+        assert self.territory is not None
         try:
-            done = subprocess.run(
-                [*command, "--silent"], capture_output=True, text=True, check=False, timeout=3600
+            indexed, reused = search.index(
+                Path(config.site_dir),
+                [m.id for m in self.territory.members],
+                self._shards,
+                options,
+                self._cache.folder.parent / "recherche" if self._cache.folder is not None else None,
             )
-        except (OSError, subprocess.SubprocessError) as err:
-            raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué : {err}") from err
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            raise PluginError(
-                "dote : l'indexation de la recherche (Pagefind) a échoué :\n" + "\n".join(detail)
-            )
+        except (OSError, RuntimeError, subprocess.SubprocessError) as err:
+            raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué :\n{err}") from err
+        log.info(f"dote : recherche : {indexed} index construit(s) par Pagefind, {reused} repris du cache")
 
     def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
         if self.root is not None:

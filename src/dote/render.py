@@ -11,9 +11,10 @@ the page's own URL (for relative links).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,11 +334,16 @@ SEARCH_URL = "recherche/"
 PAGEFIND_DIR = "pagefind/"
 
 
-def search_page(env: jinja2.Environment) -> GeneratedPage:
-    """The search page: Pagefind's interface, in French, with the site's filters."""
+def search_page(env: jinja2.Environment, merged: Sequence[str] = ()) -> GeneratedPage:
+    """The search page: Pagefind's interface, in French, with the site's filters.
+
+    ``merged`` are the folders (relative to the site) of the index shards the search
+    merges into the primary bundle (see :mod:`dote.search`).
+    """
 
     def render(url: str) -> str:
         return env.get_template("recherche.html").render(
+            href_merged=json.dumps([relative_url(url, folder) for folder in merged]),
             href_bundle=relative_url(url, PAGEFIND_DIR),
             href_script=relative_url(url, "assets/dote/recherche.js").rstrip("/"),
             href_registers=relative_url(url, "registres/"),

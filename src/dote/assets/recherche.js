@@ -6,9 +6,16 @@
   if (!box || typeof PagefindUI === "undefined") {
     return;
   }
+  // A large site is indexed in shards (dote.search): they are merged into one search.
+  // Their pages' addresses are relative to the site's root, the folder above the bundle.
+  var root = new URL(box.getAttribute("data-bundle") + "../", window.location.href).pathname;
+  var merged = JSON.parse(box.getAttribute("data-fusion") || "[]").map(function (path) {
+    return { bundlePath: path, baseUrl: root };
+  });
   var ui = new PagefindUI({
     element: "#dote-recherche",
     bundlePath: box.getAttribute("data-bundle"),
+    mergeIndex: merged,
     showSubResults: true,
     showImages: false,
     resetStyles: false,

@@ -1,0 +1,182 @@
+"""The build cache (``.cache/dote/``): faster, never different, never confidential.
+
+Register files parsed and checked by an earlier run are reused when their content is
+unchanged; generated pages are reused when what they show is unchanged; a damaged cache
+is ignored; another engine never reads an old entry; an internal build caches nothing
+confidential; pages rendered by worker processes are the pages rendered in one process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_demo
+from dote import cache, pipeline, validate
+from dote.cache import CACHE_DIR
+from dote.scaffold import demo_territory
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def _activity(root: Path) -> Path:
+    return sorted((root / "registers" / "members").glob("*/*.yml"), key=lambda p: p.name == "member.yml")[0]
+
+
+def _count_parsing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = validate.load_bytes
+
+    def counting(raw: bytes, path: Path, name: str):  # type: ignore[no-untyped-def]
+        parsed.append(name)
+        return real(raw, path, name)
+
+    monkeypatch.setattr(validate, "load_bytes", counting)
+    return parsed
+
+
+def test_a_warm_run_gives_what_a_cold_run_gives_and_reads_only_changed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    parsed = _count_parsing(monkeypatch)
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    assert cold.ok and len(parsed) > 20
+    assert (root / CACHE_DIR).is_dir()
+
+    parsed.clear()
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert parsed == []
+    assert warm.territory == cold.territory
+    assert warm.problems == cold.problems
+    assert warm.label == cold.label
+    assert warm.fingerprints == cold.fingerprints
+
+    changed = _activity(root)
+    changed.write_text(
+        changed.read_text(encoding="utf-8").replace("version_schema: 1", "version_schema: 1\n# revu", 1),
+        encoding="utf-8",
+    )
+    parsed.clear()
+    again = pipeline.run(root, today=TODAY, cache=True)
+    assert parsed == [changed.relative_to(root).as_posix()]
+    assert again.territory == cold.territory
+
+
+def test_problems_come_back_the_same_from_the_cache(tmp_path: Path) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    broken = _activity(root)
+    broken.write_text(
+        broken.read_text(encoding="utf-8") + "cle_inconnue: 1\nbase_legale: {code: inventee}\n", encoding="utf-8"
+    )
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert cold.errors and warm.problems == cold.problems
+    assert warm.problems == pipeline.run(root, today=TODAY).problems  # and as without a cache
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    packs = list((root / CACHE_DIR).rglob("documents/*"))
+    assert packs
+    for n, pack in enumerate(packs):
+        pack.write_bytes(b"" if n % 2 else b"\x00garbage")
+    parsed = _count_parsing(monkeypatch)
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert warm.problems == cold.problems and warm.territory == cold.territory
+    assert parsed  # read again…
+    parsed.clear()
+    pipeline.run(root, today=TODAY, cache=True)
+    assert parsed == []  # …and cached again
+
+
+def test_another_engine_never_reads_an_old_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    pipeline.run(root, today=TODAY, cache=True)
+    monkeypatch.setattr(cache, "engine_fingerprint", lambda: "une-autre-version")
+    parsed = _count_parsing(monkeypatch)
+    pipeline.run(root, today=TODAY, cache=True)
+    assert parsed
+    assert (root / CACHE_DIR / "une-autre-version").is_dir()
+
+
+def test_the_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setenv(cache.CACHE_ENV, "0")
+    assert pipeline.run(root, today=TODAY, cache=True).ok
+    assert not (root / ".cache").exists()
+
+
+def test_the_engine_fingerprint_follows_the_package() -> None:
+    fingerprint = cache.engine_fingerprint()
+    assert len(fingerprint) == 24 and fingerprint == cache.engine_fingerprint()
+
+
+# --- generated pages ------------------------------------------------------------------------------
+
+
+def _build(root: Path, *extra: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "dote.cli", "build", "--verbose", str(root), *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_a_cached_page_is_used_until_what_it_shows_changes(tmp_path: Path) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    _build(root)
+    pages = list((root / CACHE_DIR).rglob("pages/*/*"))
+    assert pages
+    marker = "<!-- pris dans le cache -->"
+    for page in pages:
+        page.write_text(page.read_text(encoding="utf-8") + marker, encoding="utf-8")
+    _build(root)
+    member_pages = sorted((root / "site" / "registres").glob("*/index.html"))
+    assert member_pages and all(marker in p.read_text(encoding="utf-8") for p in member_pages)
+
+    changed = _activity(root)
+    member = changed.parent.name
+    text = changed.read_text(encoding="utf-8")
+    changed.write_text(text.replace("\nnom: ", "\nnom: Revu — ", 1), encoding="utf-8")
+    _build(root)
+    for page in (root / "site" / "registres").glob("*/index.html"):
+        shown = page.read_text(encoding="utf-8")
+        if page.parent.name == member:
+            assert marker not in shown and "Revu — " in shown  # rendered again
+        elif page.parent.name != "explorer":
+            assert marker in shown  # another member's page: unchanged, from the cache
+    index = (root / "site" / "registres" / "index.html").read_text(encoding="utf-8")
+    assert marker not in index  # the list of every member depends on every activity
+
+
+def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_process(tmp_path: Path) -> None:
+    root = tmp_path / "grand"
+    demo_territory(root, members=70, activities=2)
+    sites = {}
+    for workers in ("1", "2"):
+        log = _build(
+            root,
+            "--site-dir",
+            str(tmp_path / f"site-{workers}"),
+            env={"DOTE_PROCESSUS": workers, cache.CACHE_ENV: "0"},
+        )
+        assert ("pages rendues par 2 processus" in log) == (workers == "2"), log
+        sites[workers] = tmp_path / f"site-{workers}"
+    pages = sorted(p.relative_to(sites["1"]) for p in sites["1"].rglob("*.html"))
+    assert len(pages) > 70
+    assert pages == sorted(p.relative_to(sites["2"]) for p in sites["2"].rglob("*.html"))
+    different = [
+        str(p) for p in pages if (sites["1"] / p).read_bytes() != (sites["2"] / p).read_bytes()
+    ]
+    assert different == []

@@ -1,0 +1,113 @@
+"""A large site's search is indexed in shards (dote.search), merged back into one search.
+
+Every page is indexed exactly once; a shard whose pages did not change is taken from the
+cache; in Chromium, a search on the sharded site finds pages of every shard, lands on
+them, and its filters list every member.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dote import search
+from dote.cache import CACHE_ENV
+from dote.scaffold import demo_territory
+from hostile import CHROMIUM, CHROMIUM_ARGS, serve
+
+MEMBERS = 24
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A demo territory of 24 members indexed in 3 shards, built twice (cold, then warm)."""
+    root = tmp_path_factory.mktemp("fragments") / "territoire"
+    demo_territory(root, members=MEMBERS, activities=3)
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r"(?m)^  - dote\b.*$", "  - dote:\n      search_shards: 3", text, count=1))
+    logs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "dote.cli", "build", "--verbose", str(root)],
+            capture_output=True,
+            text=True,
+            env={k: v for k, v in os.environ.items() if k != CACHE_ENV},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        logs.append(done.stderr)
+    return root, logs[0], logs[1]
+
+
+def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]) -> None:
+    root, _, _ = sharded
+    site = root / "site"
+    members = sorted(p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name != "explorer")
+    jobs = search.jobs(site, members, 3)
+    assert jobs[0].output == search.PRIMARY and len(jobs) == 4
+    indexed = [page for job in jobs for page in job.pages]
+    assert sorted(indexed) == sorted(site.rglob("*.html"))
+    assert len(set(indexed)) == len(indexed)
+    for job in jobs[1:]:
+        assert job.pages and all(p.parent.parent.name == "registres" for p in job.pages)
+    # Pagefind's globs matched exactly those pages: each bundle counts its own.
+    for job in jobs:
+        entry = json.loads((site / job.output / "pagefind-entry.json").read_text(encoding="utf-8"))
+        counted = sum(language["page_count"] for language in entry["languages"].values())
+        searchable = [p for p in job.pages if "data-pagefind-body" in p.read_text(encoding="utf-8")]
+        assert counted == len(searchable) > 0, job.output
+
+
+def test_unchanged_shards_come_from_the_cache(sharded: tuple[Path, str, str]) -> None:
+    _, cold, warm = sharded
+    assert "recherche : 4 index construit(s) par Pagefind, 0 repris du cache" in cold
+    assert "recherche : 0 index construit(s) par Pagefind, 4 repris du cache" in warm
+
+
+def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tuple[Path, str, str]) -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is required in CI ({CHROMIUM})")
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    root, _, _ = sharded
+    site = root / "site"
+    members = sorted(p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name != "explorer")
+    shard_of = {m: search.shard_of(m, 3) for m in members}
+    with serve(site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            page = browser.new_page()
+            page.goto(base + "recherche/?q=Exemple", wait_until="networkidle")
+            page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
+            # Every member appears in the member filter, whichever shard indexed it.
+            name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
+            block = page.locator(".pagefind-ui__filter-block", has=name)
+            assert block.locator(".pagefind-ui__filter-value").count() == len(members)
+            # Results come from every shard, with addresses of the site's real pages.
+            while page.locator(".pagefind-ui__button", has_text="Plus").count():
+                page.locator(".pagefind-ui__button", has_text="Plus").first.click()
+            hrefs = page.locator(".pagefind-ui__result-link").evaluate_all(
+                "links => links.map(a => a.getAttribute('href'))"
+            )
+            found = {h.split("/")[2] for h in hrefs if h.startswith("/registres/") and h.count("/") >= 3}
+            assert {shard_of[m] for m in found if m in shard_of} == {0, 1, 2}
+            assert all(not h.startswith("/..") for h in hrefs)
+            target = next(
+                h for h in hrefs if h.startswith("/registres/") and shard_of.get(h.split("/")[2]) == 2
+            )
+            page.locator(f'.pagefind-ui__result-link[href="{target}"]').first.click()
+            page.wait_for_url(f"**{target}", timeout=10_000)
+            assert page.locator("h1").first.is_visible()
+        finally:
+            browser.close()
