@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,30 @@ def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_proces
         str(p) for p in pages if (sites["1"] / p).read_bytes() != (sites["2"] / p).read_bytes()
     ]
     assert different == []
+
+
+def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: Path) -> None:
+    root = tmp_path / "grand"
+    demo_territory(root, members=30, activities=15)
+    script = (
+        "import datetime as dt, pickle, sys\n"
+        "from pathlib import Path\n"
+        "from dote import pipeline, validate, workers\n"
+        "used = []\n"
+        "real = workers.map_forked\n"
+        "workers.map_forked = lambda *a, **k: used.append(1) or real(*a, **k)\n"
+        "result = pipeline.run(Path(sys.argv[1]), today=dt.date(2026, 11, 28))\n"
+        "sys.stdout.buffer.write(pickle.dumps((bool(used), result.problems, result.territory)))\n"
+    )
+    answers = {}
+    for count in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(root)],
+            capture_output=True,
+            env={**os.environ, "DOTE_PROCESSUS": count},
+            check=True,
+        )
+        answers[count] = pickle.loads(done.stdout)
+    assert answers["1"][0] is False and answers["2"][0] is True  # the workers did the reading
+    assert answers["2"][1] == answers["1"][1]
+    assert answers["2"][2] == answers["1"][2] and answers["1"][2] is not None

@@ -87,7 +87,7 @@ def _hash(*parts: bytes) -> str:
 
 
 #: A cached read: whether there is a document, its data, value and key positions, its problems.
-_Entry = tuple[bool, Any, tuple[Any, ...], tuple[Any, ...], tuple[tuple[Any, ...], ...]]
+Entry = tuple[bool, Any, tuple[Any, ...], tuple[Any, ...], tuple[tuple[Any, ...], ...]]
 
 
 class DocumentCache:
@@ -95,7 +95,7 @@ class DocumentCache:
 
     def __init__(self, root: Path | None) -> None:
         self.folder = None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint()
-        self._packs: dict[str, dict[str, _Entry]] = {}
+        self._packs: dict[str, dict[str, Entry]] = {}
         self._used: dict[str, set[str]] = {}
         self._changed: set[str] = set()
 
@@ -109,21 +109,39 @@ class DocumentCache:
         compute: Callable[[], tuple[Document | None, list[Problem]]],
     ) -> tuple[Document | None, list[Problem]]:
         """The document and problems of ``raw``, from the cache or from ``compute``."""
-        if self.folder is None:
-            return compute()
-        pack_name = _hash(path.parent.as_posix().encode())[:32]
-        key = _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
-        pack = self._pack(pack_name)
-        self._used.setdefault(pack_name, set()).add(key)
-        entry = pack.get(key)
-        if entry is not None:
-            return _document(entry, path, name)
+        found = self.lookup(raw, path, name, kind, partial)
+        if found is not None:
+            return found
         doc, problems = compute()
-        pack[key] = _entry(doc, problems)
-        self._changed.add(pack_name)
+        self.store(raw, path, name, kind, partial, entry_of(doc, problems))
         return doc, problems
 
-    def _pack(self, pack_name: str) -> dict[str, _Entry]:
+    def lookup(
+        self, raw: bytes, path: Path, name: str, kind: str, partial: bool
+    ) -> tuple[Document | None, list[Problem]] | None:
+        """The cached read of ``raw``, or ``None``."""
+        if self.folder is None:
+            return None
+        pack_name, key = self._where(raw, path, name, kind, partial)
+        self._used.setdefault(pack_name, set()).add(key)
+        entry = self._pack(pack_name).get(key)
+        return document_of(entry, path, name) if entry is not None else None
+
+    def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:
+        """Keep the read of ``raw`` (see :func:`entry_of`) for the next runs."""
+        if self.folder is None:
+            return
+        pack_name, key = self._where(raw, path, name, kind, partial)
+        self._used.setdefault(pack_name, set()).add(key)
+        self._pack(pack_name)[key] = entry
+        self._changed.add(pack_name)
+
+    @staticmethod
+    def _where(raw: bytes, path: Path, name: str, kind: str, partial: bool) -> tuple[str, str]:
+        pack_name = _hash(path.parent.as_posix().encode())[:32]
+        return pack_name, _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
+
+    def _pack(self, pack_name: str) -> dict[str, Entry]:
         pack = self._packs.get(pack_name)
         if pack is None:
             assert self.folder is not None
@@ -149,7 +167,7 @@ class DocumentCache:
         self._changed.clear()
 
 
-def _entry(doc: Document | None, problems: list[Problem]) -> _Entry:
+def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
     found = tuple(
         (p.position.file, p.position.line, p.position.column, p.message, p.hint, p.severity) for p in problems
     )
@@ -158,7 +176,7 @@ def _entry(doc: Document | None, problems: list[Problem]) -> _Entry:
     return (True, doc.data, tuple(doc.values.items()), tuple(doc.keys.items()), found)
 
 
-def _document(entry: _Entry, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
+def document_of(entry: Entry, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
     exists, data, values, keys, found = entry
     problems = [
         Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in found

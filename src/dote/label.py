@@ -94,7 +94,7 @@ def months_later(day: dt.date, months: int) -> dt.date:
 def _too_old(last: dt.date | None, months: int, today: dt.date, what: str) -> list[str]:
     # Imported here: dote.render imports this module. The reasons are read by citizens on
     # the site, so their dates are written in French words (« 12 avril 2023 »).
-    from dote.render import date_fr
+    from dote.fragments import date_fr
 
     if last is None:
         return [f"{what} : aucune date indiquée"]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import subprocess
-import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -26,7 +24,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, dashboard, explorer, pipeline, render, search, tables
+from dote import csp, dashboard, explorer, pipeline, render, search, tables, workers
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
@@ -47,18 +45,6 @@ _STUB = "---\nrender_macros: false\n---\n"
 PARALLEL_FROM = 64
 #: The generated pages, for the forked workers (set just before they are forked).
 _PAGES: Mapping[str, render.GeneratedPage] = {}
-
-
-#: How many processes render pages (1: none, all in the build's own process).
-WORKERS_ENV = "DOTE_PROCESSUS"
-
-
-def _workers() -> int:
-    """Worker processes for rendering: $DOTE_PROCESSUS, or one per core (at most 4)."""
-    wanted = os.environ.get(WORKERS_ENV, "")
-    if wanted.isdigit():
-        return int(wanted)
-    return min(os.cpu_count() or 1, 4)
 
 
 def _render_page(src_uri: str, url: str) -> str:
@@ -171,7 +157,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._shards = (
                 self.config.search_shards
                 if self.config.search_shards >= 0
-                else search.shard_count(len(self.territory.members), _workers())
+                else search.shard_count(len(self.territory.members), workers.count())
             )
             pages.append(render.search_page(env, search.merged_bundles(self._shards)))
         self._pages = {p.src_uri: p for p in pages}
@@ -305,24 +291,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 self._rendered[src_uri] = cached
             else:
                 missing.append((src_uri, url))
-        workers = _workers()
         log.info(
             f"dote : {len(self._pages) - len(missing)} pages générées reprises du cache, {len(missing)} à rendre"
         )
-        if (
-            len(missing) < PARALLEL_FROM
-            or workers < 2
-            or self._command != "build"
-            or threading.active_count() > 1  # forking a process with threads is not safe
-            or "fork" not in multiprocessing.get_all_start_methods()
-        ):
+        if len(missing) < PARALLEL_FROM or self._command != "build" or not workers.available():
             return
         global _PAGES
         _PAGES = self._pages
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self._pool = workers.pool()
         for src_uri, url in missing:
             self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
-        log.info(f"dote : pages rendues par {workers} processus")
+        log.info(f"dote : pages rendues par {workers.count()} processus")
 
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files

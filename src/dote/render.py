@@ -10,7 +10,7 @@ the page's own URL (for relative links).
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
 import posixpath
 import re
@@ -22,33 +22,15 @@ from typing import Any
 import jinja2
 
 from dote.dpia import Screening, screen
+from dote.fragments import Fragments
+from dote.fragments import date_fr as date_fr
 from dote.label import Evaluation, MemberResult
 from dote.model import Activity, Territory
 from dote.safe import html_text, pagefind_value, safe_email, safe_url
 
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
 #: The hand-written glossary (``docs/glossaire.md``) the generated pages link their terms to.
 GLOSSARY = "glossaire"
-
-
-def date_fr(value: dt.date) -> str:
-    """2026-02-01 → « 1er février 2026 »."""
-    day = "1er" if value.day == 1 else str(value.day)
-    return f"{day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def number_fr(value: int) -> str:
@@ -56,6 +38,7 @@ def number_fr(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def relative_url(from_url: str, to_url: str) -> str:
     """A link from the page at ``from_url`` to ``to_url`` (both site-relative, "" is home).
 
@@ -73,6 +56,7 @@ def relative_url(from_url: str, to_url: str) -> str:
     return "./" if target in (".", "./") else target
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def doc_url(from_url: str, name: str) -> str:
     """A link from the generated page at ``from_url`` to the hand-written page ``docs/<name>.md``.
 
@@ -118,7 +102,9 @@ def environment(root: Path) -> jinja2.Environment:
     env.filters.update(pagefind_value=pagefind_value)
     env.filters.update(retention_summary=retention_summary)
     # Terms link to the glossary only where the territory publishes one.
-    env.globals["glossary"] = (root / "docs" / f"{GLOSSARY}.md").is_file()
+    glossary = (root / "docs" / f"{GLOSSARY}.md").is_file()
+    env.globals["glossary"] = glossary
+    env.globals["m"] = Fragments(glossary)
     return env
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import marshal
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dote.cache import DocumentCache
+from dote import workers
+from dote.cache import DocumentCache, Entry, document_of, entry_of
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
@@ -38,59 +41,75 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
 
     :func:`dote.layout.find_sources` says which files there are; each is read once, checked
     against the guard rails (nothing confidential, nothing a member chose not to publish)
-    and its schema. ``cache`` keeps parsed and checked files by content between runs.
+    and its schema. ``cache`` keeps parsed and checked files by content between runs;
+    on a large territory, the files the cache does not hold are parsed and checked by
+    worker processes (:mod:`dote.workers`).
     """
     files, problems = find_sources(root)
     if files is None:
         return Sources(root), problems
     store = cache or DocumentCache(None)
+    reads: list[_Read] = []
 
-    def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> Document | None:
+    def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> _Read:
         name = relative_name(path, root)
         raw, refused = read_source(path, name, within=root)
-        if raw is None:
-            problems.extend(refused)
+        problems.extend(refused)
+        job = _Read(path, name, kind, chosen, raw)
+        if raw is not None:
+            job.found = store.lookup(raw, path, name, kind, chosen is not None)
+        reads.append(job)
+        return job
+
+    def finish(job: _Read) -> Document | None:
+        assert job.found is not None or job.raw is None
+        if job.found is None:
             return None
-
-        def parse_and_check() -> tuple[Document | None, list[Problem]]:
-            doc, found = load_bytes(raw, path, name)
-            if doc is not None:
-                extends = isinstance(doc.data, dict) and "modele" in doc.data
-                found += validate_document(doc, kind, partial=extends or chosen is not None)
-            return doc, found
-
-        doc, found = store.read(raw, path, name, kind, chosen is not None, parse_and_check)
+        doc, found = job.found
         problems.extend(found)
         if doc is None:
             return None
         # Guard rails: nothing confidential here, nor what a member chose not to publish.
-        problems.extend(check_public(doc, kind))
-        problems.extend(check_withheld(doc, chosen))
+        problems.extend(check_public(doc, job.kind))
+        problems.extend(check_withheld(doc, job.chosen))
         return None if any(p.is_error for p in found) else doc
 
-    maison = read(files.maison, "maison") if files.maison else None
-    members: dict[str, Document] = {}
-    activities: dict[str, dict[str, Document]] = {}
-    for member_id, member_path in files.members.items():
-        member = read(member_path, "membre") if member_path else None
-        if member is not None:
-            members[member_id] = member
-        chosen = published_fields(member.data) if member is not None else None
-        activities[member_id] = {
-            activity_id: doc
+    # Member files first: which fields an activity may publish depends on its member's.
+    maison = finish(_complete(store, [read(files.maison, "maison")])[0]) if files.maison else None
+    member_reads = {i: read(p, "membre") for i, p in files.members.items() if p is not None}
+    _complete(store, list(member_reads.values()))
+    members = {i: doc for i, job in member_reads.items() if (doc := finish(job)) is not None}
+    reads.clear()
+    activity_reads = {
+        member_id: {
+            activity_id: read(
+                path, "activite", published_fields(members[member_id].data) if member_id in members else None
+            )
             for activity_id, path in files.activities[member_id].items()
-            if (doc := read(path, "activite", chosen)) is not None
         }
-    models = {i: d for i, p in files.models.items() if (d := read(p, "modele"))}
+        for member_id in files.members
+    }
+    model_reads = {i: read(p, "modele") for i, p in files.models.items()}
+    archive_reads = {ref: read(p, "modele") for ref, p in files.archives.items()}  # as public as its model
+    processor_reads = {i: read(p, "sous-traitant") for i, p in files.processors.items()}
+    label_read = read(files.label, "label") if files.label else None
+    _complete(store, reads)
+
+    activities = {
+        member_id: {i: doc for i, job in jobs.items() if (doc := finish(job)) is not None}
+        for member_id, jobs in activity_reads.items()
+    }
+    models = {i: doc for i, job in model_reads.items() if (doc := finish(job)) is not None}
     archives = {}
-    for (model_id, version), path in files.archives.items():
-        doc = read(path, "modele")  # an archive is as public as its model
+    for (model_id, version), job in archive_reads.items():
+        doc = finish(job)
         if doc is None:
             continue
         if doc.data.get("version") != version:
             problems.append(
                 Problem(
-                    doc.position(("version",)), f"l'archive {path.stem} doit porter « version: {version} »"
+                    doc.position(("version",)),
+                    f"l'archive {job.path.stem} doit porter « version: {version} »",
                 )
             )
         elif model_id not in models:
@@ -99,10 +118,58 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
             )
         else:
             archives[model_id, version] = doc
-    processors = {i: d for i, p in files.processors.items() if (d := read(p, "sous-traitant"))}
-    label = read(files.label, "label") if files.label else None
+    processors = {i: doc for i, job in processor_reads.items() if (doc := finish(job)) is not None}
+    label = finish(label_read) if label_read is not None else None
     store.save()
     return Sources(root, maison, members, activities, models, processors, label, archives), problems
+
+
+@dataclass
+class _Read:
+    """One register file to read: its bytes, and once parsed and checked, its document."""
+
+    path: Path
+    name: str
+    kind: str
+    chosen: frozenset[str] | None
+    raw: bytes | None
+    found: tuple[Document | None, list[Problem]] | None = None
+
+
+def _parse_and_check(raw: bytes, path: Path, name: str, kind: str, chosen: bool) -> Entry:
+    """Parse a register file and check it against its schema (in a worker, or not)."""
+    doc, found = load_bytes(raw, path, name)
+    if doc is not None:
+        extends = isinstance(doc.data, dict) and "modele" in doc.data
+        found += validate_document(doc, kind, partial=extends or chosen)
+    return entry_of(doc, found)
+
+
+def _parse_job(job: _Read) -> bytes:
+    assert job.raw is not None
+    return marshal.dumps(_parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None))
+
+
+#: From how many files to parse a pool of worker processes is worth forking.
+PARALLEL_FROM = 400
+
+
+def _complete(store: DocumentCache, reads: list[_Read]) -> list[_Read]:
+    """Parse and check the files the cache did not hold, in worker processes when they are many."""
+    missing = [job for job in reads if job.raw is not None and job.found is None]
+    if len(missing) >= PARALLEL_FROM and workers.available():
+        entries = [marshal.loads(data) for data in workers.map_forked(_parse_job, missing)]
+    else:
+        entries = [
+            _parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None)
+            for job in missing
+            if job.raw is not None
+        ]
+    for job, entry in zip(missing, entries, strict=True):
+        assert job.raw is not None
+        store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
+        job.found = document_of(entry, job.path, job.name)
+    return reads
 
 
 def check_references(sources: Sources, today: dt.date) -> list[Problem]:

@@ -1,0 +1,49 @@
+"""Worker processes, for the stages that a large territory makes long (parsing, rendering).
+
+Workers are *forked*: they start with the build's memory as it is (the records, the
+templates), so nothing but their results crosses between processes. Forking is only
+safe in a process without other threads: `dote serve` (its web server runs in threads)
+and a program that embeds the build with threads work in one process, as does a
+machine with one core or ``DOTE_PROCESSUS=1``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+#: How many processes a stage may use (1: none, everything in the build's own process).
+WORKERS_ENV = "DOTE_PROCESSUS"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def count() -> int:
+    """Worker processes: $DOTE_PROCESSUS, or one per core (at most 4)."""
+    wanted = os.environ.get(WORKERS_ENV, "")
+    if wanted.isdigit():
+        return int(wanted)
+    return min(os.cpu_count() or 1, 4)
+
+
+def available() -> bool:
+    """Whether worker processes can be forked here and now (see the module's docstring)."""
+    return (
+        count() >= 2 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+def pool() -> ProcessPoolExecutor:
+    """A pool of forked workers (check :func:`available` first)."""
+    return ProcessPoolExecutor(count(), mp_context=multiprocessing.get_context("fork"))
+
+
+def map_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) -> list[R]:
+    """``[function(item) for item in items]``, computed by forked workers, in order."""
+    with pool() as executor:
+        return list(executor.map(function, items, chunksize=chunk))
