@@ -194,6 +194,18 @@ def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[st
     assert 'content="noindex, nofollow"' in (site / "index.html").read_text(encoding="utf-8")
 
 
+def test_a_public_build_after_an_internal_one_in_the_same_process_sees_no_marker(
+    planted: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    # MkDocs keeps plugin instances between builds of one process (as `dote serve` does).
+    root, overlay, markers = planted
+    internal, public = tmp_path / "sortie-interne", tmp_path / "sortie-publique"
+    assert main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(internal)]) == 0
+    assert main(["build", str(root), "--site-dir", str(public)]) == 0
+    assert [m for m in markers if m in _all_text(public)] == []
+    assert "Version interne" not in (public / "index.html").read_text(encoding="utf-8")
+
+
 def test_internal_build_refuses_the_public_site_dir(
     planted: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:

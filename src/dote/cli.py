@@ -619,6 +619,9 @@ def _build(
                 file=sys.stderr,
             )
             return EXIT_USAGE
+        # MkDocs keeps plugin instances from one build to the next in a process: a public
+        # build must never inherit the overlay of an earlier internal one.
+        config.plugins["dote"].internal_overlay = None
         if internal:
             refusal = _prepare_internal(config, config_file, root, target, overlay)
             if refusal:

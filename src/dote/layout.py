@@ -12,6 +12,7 @@ nothing would read it). Reading a file is :func:`dote.load.load_file` (or the ca
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,15 +33,6 @@ LABEL_FILE = "label.yml"
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
-#: Where a register file may be (relative to registers/), one pattern per kind of file.
-_EXPECTED = (
-    MAISON_FILE,
-    LABEL_FILE,
-    f"{MEMBERS}/*/*.yml",
-    f"{MODELS}/*.yml",
-    f"{MODELS}/{VERSIONS_DIR}/*.yml",
-    f"{PROCESSORS}/*.yml",
-)
 
 
 @dataclass(frozen=True)
@@ -211,25 +203,38 @@ def overlay_files(overlay: Path) -> list[tuple[Path, Path]]:
 def _misplaced(registers: Path, root: Path) -> list[Problem]:
     """Register files where nothing reads them: an error, not a silent omission."""
     problems = []
-    for path in sorted(registers.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in (".yml", ".yaml"):
-            continue
-        rel = path.relative_to(registers)
-        if path.suffix == ".yml" and any(
-            rel.match(pattern) and len(rel.parts) == pattern.count("/") + 1 for pattern in _EXPECTED
-        ):
-            continue
-        if path.suffix != ".yml" and len(rel.parts) > 1:
-            continue  # reported with its folder's files (wrong extension)
-        problems.append(
-            Problem(
-                Position(relative_name(path, root)),
-                "fichier à un emplacement inattendu : il serait ignoré",
-                "une activité va dans registers/members/<membre>/, un sous-traitant dans registers/processors/, "
-                "un modèle dans registers/models/",
+    for folder, subfolders, names in os.walk(registers):  # links to folders are not followed
+        subfolders.sort()
+        parts = Path(folder).relative_to(registers).parts
+        for name in sorted(names):
+            suffix = os.path.splitext(name)[1]
+            if suffix.lower() not in (".yml", ".yaml"):
+                continue
+            rel = (*parts, name)
+            if suffix == ".yml" and _expected(rel):
+                continue
+            if suffix != ".yml" and len(rel) > 1:
+                continue  # reported with its folder's files (wrong extension)
+            problems.append(
+                Problem(
+                    Position(relative_name(Path(folder) / name, root)),
+                    "fichier à un emplacement inattendu : il serait ignoré",
+                    "une activité va dans registers/members/<membre>/, un sous-traitant dans "
+                    "registers/processors/, un modèle dans registers/models/",
+                )
             )
-        )
     return problems
+
+
+def _expected(rel: tuple[str, ...]) -> bool:
+    """Whether a ``.yml`` file at ``rel`` (relative to registers/) is one the format reads."""
+    if len(rel) == 1:
+        return rel[0] in (MAISON_FILE, LABEL_FILE)
+    if len(rel) == 2:
+        return rel[0] in (MODELS, PROCESSORS)
+    if len(rel) == 3:
+        return rel[0] == MEMBERS or rel[:2] == (MODELS, VERSIONS_DIR)
+    return False
 
 
 def _check_id(path: Path, ident: str, root: Path, problems: list[Problem]) -> bool:

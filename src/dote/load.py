@@ -10,6 +10,7 @@ checks them). Every failure is a :class:`~dote.problems.Problem`, never an excep
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,9 +46,15 @@ class _Loader(_BaseLoader):
         return _implicit_tag(kind.__name__, value, implicit)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1 << 14)
 def _real_folder(folder: Path) -> Path:
-    return folder.resolve()
+    return folder.resolve(strict=True)
+
+
+def forget_folders() -> None:
+    """Resolve folders afresh: called at the start of every read of a territory (a folder
+    replaced by a link between two builds of ``dote serve`` is then seen as a link)."""
+    _real_folder.cache_clear()
 
 
 MAX_BYTES = 1024 * 1024
@@ -126,7 +133,8 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
     checked before the file is read.
     """
     try:
-        real = path.resolve(strict=True)
+        # A link is followed to its target; a file that is no link is where its folder really is.
+        real = path.resolve(strict=True) if path.is_symlink() else _real_folder(path.parent) / path.name
         if not real.is_relative_to(_real_folder(within)):
             return None, [
                 Problem(
@@ -135,10 +143,10 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
                     "remplacez le lien par le fichier lui-même, dans le dépôt",
                 )
             ]
-        size = real.stat().st_size
-        if size > MAX_BYTES:
-            return None, [_too_large(name, size)]
         with real.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > MAX_BYTES:
+                return None, [_too_large(name, size)]
             return stream.read(MAX_BYTES + 1), []
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
         return None, [Problem(Position(name), f"fichier illisible : {getattr(err, 'strerror', None) or err}")]

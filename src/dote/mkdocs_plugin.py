@@ -344,10 +344,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self._stop_workers()
+        self.internal_overlay = None  # MkDocs may reuse this instance for a public build
+
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
         self._stop_workers()
+        self.internal_overlay = None  # MkDocs may reuse this instance for a public build
         if not self.config.enabled or not self.config.search:
             return
         options = ["--force-language", "fr"]

@@ -19,7 +19,7 @@ from dote.cache import DocumentCache, Entry, document_of, entry_of
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
-from dote.load import Document, load_bytes, read_source
+from dote.load import Document, forget_folders, load_bytes, read_source
 from dote.model import ModelRef
 from dote.problems import Position, Problem, relative_name
 from dote.schema import validate_document
@@ -45,6 +45,7 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
     on a large territory, the files the cache does not hold are parsed and checked by
     worker processes (:mod:`dote.workers`).
     """
+    forget_folders()
     files, problems = find_sources(root)
     if files is None:
         return Sources(root), problems
