@@ -618,10 +618,12 @@ def _build(
                 "dote : erreur : mkdocs.yml ne déclare pas le plugin « dote » (plugins: - dote)",
                 file=sys.stderr,
             )
+            shutil.rmtree(staging, ignore_errors=True)
             return EXIT_USAGE
         # MkDocs keeps plugin instances from one build to the next in a process: a public
         # build must never inherit the overlay of an earlier internal one.
-        config.plugins["dote"].internal_overlay = None
+        plugin: Any = config.plugins["dote"]
+        plugin.internal_overlay = None
         if internal:
             refusal = _prepare_internal(config, config_file, root, target, overlay)
             if refusal:

@@ -78,7 +78,11 @@ def run(
         withheld = any(
             m.unlisted_activities or any(a.withheld for a in m.activities) for m in territory.members
         )
-        complete = build_territory(sources, complete=True) if withheld and overlay is None else territory
+        complete = (
+            build_territory(sources, complete=True, reuse=territory)
+            if withheld and overlay is None
+            else territory
+        )
         evaluation = evaluate(complete, parse_policy(sources.label), today)
     prints = fingerprints(sources) if territory is not None else {}
     return Result(root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints)
@@ -126,21 +130,32 @@ def fingerprints(sources: Sources) -> dict[str, str]:
 
 
 def build_territory(
-    sources: Sources, *, internal: bool = False, complete: bool = False, drift: Sequence[Drift] = ()
+    sources: Sources,
+    *,
+    internal: bool = False,
+    complete: bool = False,
+    drift: Sequence[Drift] = (),
+    reuse: Territory | None = None,
 ) -> Territory:
     """Records from sources that passed validation.
 
     In public mode, a member publishing "au choix" shows only the activity fields it
     lists in ``champs_publies``, and no activity at all unless it lists ``nom``;
-    ``complete`` ignores that choice (for the label, never for publication).
+    ``complete`` ignores that choice (for the label, never for publication). ``reuse``,
+    the public records of the same sources, lends ``complete`` the members that publish
+    everything (their records are the same either way).
     """
     assert sources.maison is not None
     convert = Converter(load_vocabularies(), internal=internal)
     maison = convert.maison(sources.maison.data)
     members = []
+    public = reuse.members_by_id if reuse is not None and complete and not internal else {}
     for member_id, doc in sources.members.items():
         docs = sources.activities.get(member_id, {})
         chosen = published_fields(doc.data)
+        if chosen is None and member_id in public:
+            members.append(public[member_id])
+            continue
         if internal or complete or chosen is None:
             activities = tuple(
                 convert.activity(aid, member_id, adoc.data, adoc.position()) for aid, adoc in docs.items()
