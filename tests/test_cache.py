@@ -159,6 +159,8 @@ def test_a_cached_page_is_used_until_what_it_shows_changes(tmp_path: Path) -> No
             assert marker in shown  # another member's page: unchanged, from the cache
     index = (root / "site" / "registres" / "index.html").read_text(encoding="utf-8")
     assert marker not in index  # the list of every member depends on every activity
+    # The older versions of the re-rendered pages are gone: one entry per generated page.
+    assert len(list((root / CACHE_DIR).rglob("pages/*/*"))) == len(pages)
 
 
 def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_process(tmp_path: Path) -> None:
@@ -208,3 +210,18 @@ def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: 
     assert answers["1"][0] is False and answers["2"][0] is True  # the workers did the reading
     assert answers["2"][1] == answers["1"][1]
     assert answers["2"][2] == answers["1"][2] and answers["1"][2] is not None
+
+
+def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "ici")
+    pipeline.run(root, today=TODAY, cache=True)
+    moved = root.rename(tmp_path / "ailleurs")  # as a CI runner checks out elsewhere
+    parsed = _count_parsing(monkeypatch)
+    pipeline.run(moved, today=TODAY, cache=True)
+    assert parsed == []
+    old = moved / CACHE_DIR / cache.engine_fingerprint()
+    monkeypatch.setattr(cache, "engine_fingerprint", lambda: "version-suivante")
+    pipeline.run(moved, today=TODAY, cache=True)
+    assert not old.exists() and (moved / CACHE_DIR / "version-suivante").is_dir()

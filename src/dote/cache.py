@@ -25,6 +25,8 @@ import contextlib
 import hashlib
 import marshal
 import os
+import posixpath
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -64,6 +66,12 @@ def engine_fingerprint() -> str:
 
 def enabled() -> bool:
     return os.environ.get(CACHE_ENV, "1").lower() not in ("0", "non", "no", "false")
+
+
+def _forget_other_engines(folder: Path) -> None:
+    for other in folder.parent.iterdir() if folder.parent.is_dir() else ():
+        if other.is_dir() and other.name != folder.name and not other.is_symlink():
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -138,7 +146,8 @@ class DocumentCache:
 
     @staticmethod
     def _where(raw: bytes, path: Path, name: str, kind: str, partial: bool) -> tuple[str, str]:
-        pack_name = _hash(path.parent.as_posix().encode())[:32]
+        # Packed by folder, named relative to the territory (a checkout elsewhere reuses it).
+        pack_name = _hash(posixpath.dirname(name).encode())[:32]
         return pack_name, _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
 
     def _pack(self, pack_name: str) -> dict[str, Entry]:
@@ -154,9 +163,14 @@ class DocumentCache:
         return pack
 
     def save(self) -> None:
-        """Write the packs that changed, keeping only the entries this run used."""
+        """Write the packs that changed, keeping only the entries this run used.
+
+        The entries of other engines (an earlier version of Maison DOTE) are removed.
+        """
         if self.folder is None:
             return
+        if self._changed:
+            _forget_other_engines(self.folder)
         for pack_name in self._changed:
             used = self._used.get(pack_name, set())
             pack = {k: v for k, v in self._packs[pack_name].items() if k in used}
@@ -190,13 +204,13 @@ class PageCache:
     """HTML fragments of generated pages, by a hash of what each is rendered from."""
 
     def __init__(self, root: Path | None) -> None:
-        self.folder = (
-            None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / "pages"
-        )
+        self.folder = None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / "pages"
+        self._used: set[str] = set()
 
     def get(self, key: str) -> str | None:
         if self.folder is None:
             return None
+        self._used.add(key)
         try:
             return (self.folder / key[:2] / key).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -205,8 +219,17 @@ class PageCache:
     def put(self, key: str, html: str) -> None:
         if self.folder is None:
             return
+        self._used.add(key)
         with contextlib.suppress(OSError):
             _write_atomically(self.folder / key[:2] / key, html.encode("utf-8"))
+
+    def prune(self) -> None:
+        """Remove the pages this build did not use (an older version of a changed page)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*/*"):
+            if path.name not in self._used:
+                path.unlink(missing_ok=True)
 
 
 def content_key(*parts: str | bytes) -> str:

@@ -351,6 +351,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
         self._stop_workers()
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
+        self._cache.prune()
         if not self.config.enabled or not self.config.search:
             return
         options = ["--force-language", "fr"]

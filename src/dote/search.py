@@ -105,14 +105,14 @@ def index(
     version = _pagefind_version()
     reused: list[str] = []
 
-    def run(job: Job) -> None:
+    def run(job: Job) -> str:
         key = content_key(version, job.output, job.glob, *options, *_page_digests(site, job.pages))
         cached = cache_folder / key if cache_folder is not None else None
         target = site / job.output
         if cached is not None and cached.is_dir():
             shutil.copytree(cached, target)
             reused.append(job.output)
-            return
+            return key
         command = [sys.executable, "-m", "pagefind", "--site", str(site), "--output-path", str(target)]
         command += ["--glob", job.glob, *options, "--silent"]
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
@@ -121,10 +121,14 @@ def index(
             raise RuntimeError("\n".join(detail))
         if cached is not None:
             _store(target, cached)
+        return key
 
     with ThreadPoolExecutor(max(1, min(len(todo), max(shards, 1)))) as pool:
-        for future in [pool.submit(run, job) for job in todo]:
-            future.result()
+        keys = [future.result() for future in [pool.submit(run, job) for job in todo]]
+    if cache_folder is not None and cache_folder.is_dir():  # bundles of pages since changed
+        for stale in cache_folder.iterdir():
+            if stale.name not in keys:
+                shutil.rmtree(stale, ignore_errors=True)
     return len(todo) - len(reused), len(reused)
 
 
