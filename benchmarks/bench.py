@@ -12,7 +12,7 @@ One run, on this machine, in this order:
 5. ``dote build`` again, warm, after changing the purpose of one activity.
 
 For each build it records the wall time, the peak memory of the whole process tree (the
-sum of resident memory of the build and its children, sampled every 50 ms), the size of
+sum of the proportional set sizes of the build and its children, sampled every 50 ms), the size of
 the site, and the bytes a first search downloads (in Chromium when it is installed and
 Playwright is importable: the search box is filled and every response body counted;
 otherwise the static files a first search needs are summed and the method says so). It
@@ -70,29 +70,41 @@ class Measure:
 # --- measuring a command ----------------------------------------------------------------------
 
 
-def _tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of ``root_pid`` and all its descendants, in KiB (Linux /proc)."""
+def _tree_memory_kib(root_pid: int) -> int:
+    """Memory of ``root_pid`` and all its descendants, in KiB (Linux /proc).
+
+    The proportional set size (PSS) of each process: a page shared by several processes
+    (forked workers share the build's memory until they write to it) is divided between
+    them, so the sum is what the tree really occupies. Resident sizes (RSS) would count
+    every shared page once per process.
+    """
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as stream:
-                stat = stream.read().rsplit(b")", 1)[1].split()
-            with open(f"/proc/{entry.name}/statm", "rb") as stream:
-                resident_pages = int(stream.read().split()[1])
+                parent = int(stream.read().rsplit(b")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        pid = int(entry.name)
-        children.setdefault(int(stat[1]), []).append(pid)
-        rss[pid] = resident_pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        children.setdefault(parent, []).append(int(entry.name))
     total, todo = 0, [root_pid]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        total += _pss_kib(pid)
         todo.extend(children.get(pid, ()))
     return total
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as stream:
+            for line in stream:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -107,7 +119,7 @@ def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None =
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(process.pid))
+            peak = max(peak, _tree_memory_kib(process.pid))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -7,6 +7,7 @@ edge prints them and turns them into exit codes (0 valid, 1 problems, 2 usage er
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -678,14 +679,42 @@ def _prepare_internal(config: Any, config_file: Path, root: Path, target: Path, 
 
 
 def _replace_dir(new: Path, target: Path) -> None:
-    """Put ``new`` in place of ``target`` with two renames, so a reader never sees half a site."""
+    """Put ``new`` in place of ``target`` with two renames, so a reader never sees half a site.
+
+    The previous site is deleted by a separate process that outlives the command (deleting
+    thousands of files takes seconds the build need not wait for); a deletion interrupted
+    earlier is finished the same way.
+    """
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}-old-{new.name}")
         target.rename(old)
     new.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    leftovers = [p for p in target.parent.glob(f".{target.name}-old-*") if p.is_dir() and not p.is_symlink()]
+    if leftovers:
+        _delete_later(leftovers)
+
+
+#: Processes deleting previous sites, reaped by the next call (no zombie is left for long).
+_DELETERS: list[int] = []
+
+
+def _delete_later(paths: list[Path]) -> None:
+    for pid in list(_DELETERS):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        _DELETERS.remove(pid)
+    code = "import shutil, sys\nfor p in sys.argv[1:]: shutil.rmtree(p, True)"
+    try:
+        pid = os.posix_spawn(
+            sys.executable, [sys.executable, "-c", code, *map(str, paths)], os.environ, setsid=True
+        )
+    except (OSError, AttributeError):  # no posix_spawn: delete now
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
+    else:
+        _DELETERS.append(pid)
 
 
 def _serve(root: Path, dev_addr: str) -> int:

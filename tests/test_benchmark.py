@@ -1,0 +1,60 @@
+"""The benchmark (benchmarks/bench.py) runs end to end on a tiny territory: a smoke test.
+
+No timing is asserted (timings belong to the benchmark's own report): this checks that the
+four builds happen on the same content, that the warm build sees the changed activity, and
+that the report and its JSON carry every figure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench", module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    bench = _bench()
+    report = tmp_path / "mesures.json"
+    work = tmp_path / "travail"
+    assert (
+        bench.main(
+            [
+                "--members",
+                "3",
+                "--activities",
+                "2",
+                "--no-browser",
+                "--work",
+                str(work),
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    result = json.loads(report.read_text(encoding="utf-8"))
+    names = [m["name"] for m in result["mesures"]]
+    assert names == ["naive", "plancher", "dote-propre", "dote-chaud"]
+    assert all(m["seconds"] > 0 and m["peak_mib"] > 0 and m["pages"] > 0 for m in result["mesures"])
+    assert set(result["rapports"]) == {"naive/dote-propre", "dote-propre/plancher", "dote-chaud/plancher"}
+    # The same content: one naive page per member, processor and model, and the floor as many.
+    by_name = {m["name"]: m for m in result["mesures"]}
+    assert by_name["naive"]["pages"] == by_name["plancher"]["pages"] == result["pages_de_la_reference"] + 1
+    assert (work / "naive" / "site" / "search" / "search_index.json").is_file()
+    # The warm build saw the changed activity.
+    changed = list((work / "territoire" / "site" / "registres").glob("*/index.html"))
+    assert any("(modifiée)" in page.read_text(encoding="utf-8") for page in changed)
+    printed = capsys.readouterr().out
+    assert "naive/dote-propre" in printed and "dote-chaud" in printed
