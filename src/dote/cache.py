@@ -204,7 +204,9 @@ class PageCache:
     """HTML fragments of generated pages, by a hash of what each is rendered from."""
 
     def __init__(self, root: Path | None) -> None:
-        self.folder = None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / "pages"
+        self.folder = (
+            None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / "pages"
+        )
         self._used: set[str] = set()
 
     def get(self, key: str) -> str | None:

@@ -346,7 +346,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._stop_workers()
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
 
-
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
         self._stop_workers()
