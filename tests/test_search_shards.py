@@ -67,8 +67,8 @@ def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]
 
 def test_unchanged_shards_come_from_the_cache(sharded: tuple[Path, str, str]) -> None:
     _, cold, warm = sharded
-    assert "recherche : 4 index construit(s) par Pagefind, 0 repris du cache" in cold
-    assert "recherche : 0 index construit(s) par Pagefind, 4 repris du cache" in warm
+    assert "recherche : 4 index construit(s) par Pagefind, 0 repris du cache, en " in cold
+    assert "recherche : 0 index construit(s) par Pagefind, 4 repris du cache, en " in warm
 
 
 def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tuple[Path, str, str]) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -97,6 +98,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._pool: ProcessPoolExecutor | None = None
         self._cache = PageCache(None)
         self._shards = 0
+        self._waited = 0.0
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._command = command
@@ -115,7 +117,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
                     f"dote : reference_date « {self.config.reference_date} » n'est pas une date AAAA-MM-JJ"
                 ) from err
         internal = self.internal_overlay is not None
+        started = time.perf_counter()
         result = pipeline.run(self.root, today=today, overlay=self.internal_overlay, cache=True)
+        log.info(f"dote : registres lus, vérifiés et évalués en {time.perf_counter() - started:.1f} s")
         for warning in result.problems:
             if not warning.is_error:
                 log.info(warning.text())
@@ -281,6 +285,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         without copying them) and render while MkDocs goes on with the other pages.
         """
         self._rendered = {}
+        self._waited = 0.0
         self._stop_workers()
         missing: list[tuple[str, str]] = []
         for src_uri, generated in self._pages.items():
@@ -322,7 +327,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         done = self._rendered.pop(page.file.src_uri, None)
         if isinstance(done, str):
             return done
+        started = time.perf_counter()
         content = done.result() if done is not None else generated.render(page.url)
+        self._waited += time.perf_counter() - started
         self._cache.put(self._page_key(generated, page.url), content)
         return content
 
@@ -350,6 +357,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
         self._stop_workers()
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
+        log.info(f"dote : pages générées attendues ou rendues pendant {self._waited:.1f} s")
         self._cache.prune()
         if not self.config.enabled or not self.config.search:
             return
@@ -360,6 +368,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             options.append("--keep-index-url")  # pages are .html files: results must name them
         assert self.territory is not None
         try:
+            started = time.perf_counter()
             indexed, reused = search.index(
                 Path(config.site_dir),
                 [m.id for m in self.territory.members],
@@ -369,7 +378,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
             )
         except (OSError, RuntimeError, subprocess.SubprocessError) as err:
             raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué :\n{err}") from err
-        log.info(f"dote : recherche : {indexed} index construit(s) par Pagefind, {reused} repris du cache")
+        log.info(
+            f"dote : recherche : {indexed} index construit(s) par Pagefind, {reused} repris du cache, "
+            f"en {time.perf_counter() - started:.1f} s"
+        )
 
     def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
         if self.root is not None:
