@@ -22,7 +22,7 @@ dote/floor, and writes the same figures as JSON with ``--json``.
 Usage (from the repository, with the project installed)::
 
     python benchmarks/bench.py                       # 1,000 members × 30 activities
-    python benchmarks/bench.py --members 5000 --json bench-5000.json
+    python benchmarks/bench.py --members 5000 --sans-reference --json bench-5000.json  # dote alone
     python benchmarks/bench.py --members 3 --activities 2 --no-browser   # smoke test (CI)
 """
 
@@ -300,7 +300,9 @@ def _touch_one_activity(territory: Path) -> Path:
     return path
 
 
-def benchmark(members: int, activities: int, work: Path, *, browser: bool) -> dict[str, Any]:
+def benchmark(
+    members: int, activities: int, work: Path, *, browser: bool, baseline: bool = True
+) -> dict[str, Any]:
     python = sys.executable
     dote = [python, "-m", "dote.cli"] if shutil.which("dote") is None else [shutil.which("dote") or "dote"]
     territory = work / "territoire"
@@ -320,15 +322,17 @@ def benchmark(members: int, activities: int, work: Path, *, browser: bool) -> di
         measures.append(Measure(name, round(seconds, 2), round(peak, 1), round(size, 1), pages, kib, method))
         print(f"  {name} : {seconds:.1f} s, {peak:.0f} Mio", file=sys.stderr)
 
-    naive = work / "naive"
-    page_count = write_naive(territory, naive)
-    seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], naive)
-    record("naive", naive / "site", seconds, peak, search=True, is_dote=False)
+    page_count = 0
+    if baseline:
+        naive = work / "naive"
+        page_count = write_naive(territory, naive)
+        seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], naive)
+        record("naive", naive / "site", seconds, peak, search=True, is_dote=False)
 
-    floor = work / "plancher"
-    write_floor(floor, page_count)
-    seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], floor)
-    record("plancher", floor / "site", seconds, peak, search=False, is_dote=False)
+        floor = work / "plancher"
+        write_floor(floor, page_count)
+        seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], floor)
+        record("plancher", floor / "site", seconds, peak, search=False, is_dote=False)
 
     shutil.rmtree(territory / ".cache", ignore_errors=True)
     seconds, peak = run_measured([*dote, "build", str(territory)], work)
@@ -339,11 +343,13 @@ def benchmark(members: int, activities: int, work: Path, *, browser: bool) -> di
     record("dote-chaud", territory / "site", seconds, peak, search=False, is_dote=True)
 
     by_name = {m.name: m for m in measures}
-    ratios = {
-        "naive/dote-propre": round(by_name["naive"].seconds / by_name["dote-propre"].seconds, 2),
-        "dote-propre/plancher": round(by_name["dote-propre"].seconds / by_name["plancher"].seconds, 2),
-        "dote-chaud/plancher": round(by_name["dote-chaud"].seconds / by_name["plancher"].seconds, 2),
-    }
+    ratios = {}
+    if baseline:
+        ratios = {
+            "naive/dote-propre": round(by_name["naive"].seconds / by_name["dote-propre"].seconds, 2),
+            "dote-propre/plancher": round(by_name["dote-propre"].seconds / by_name["plancher"].seconds, 2),
+            "dote-chaud/plancher": round(by_name["dote-chaud"].seconds / by_name["plancher"].seconds, 2),
+        }
     return {
         "membres": members,
         "activites_par_membre": activities,
@@ -356,8 +362,12 @@ def benchmark(members: int, activities: int, work: Path, *, browser: bool) -> di
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['membres']} membres × {result['activites_par_membre']} activités "
-        f"({result['pages_de_la_reference']} pages dans la référence naïve)",
+        f"{result['membres']} membres × {result['activites_par_membre']} activités"
+        + (
+            f" ({result['pages_de_la_reference']} pages dans la référence naïve)"
+            if result["rapports"]
+            else ""
+        ),
         "",
         f"{'construction':<13} {'durée (s)':>10} {'mémoire (Mio)':>14} {'site (Mio)':>11} {'pages':>7} "
         f"{'1re recherche (Kio)':>20}",
@@ -381,6 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="dossier de travail (par défaut : temporaire, effacé)")
     parser.add_argument("--json", type=Path, help="écrit aussi les mesures dans ce fichier JSON")
     parser.add_argument("--no-browser", action="store_true", help="ne mesure pas la recherche dans Chromium")
+    parser.add_argument(
+        "--sans-reference",
+        action="store_true",
+        help="ne construit ni la référence naïve ni le plancher (mesure dote seul, pour comparer deux tailles)",
+    )
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         work = args.work
@@ -389,7 +404,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif work.exists() and any(work.iterdir()):
             parser.error(f"le dossier de travail {work} n'est pas vide")
         work.mkdir(parents=True, exist_ok=True)
-        result = benchmark(args.members, args.activities, work.resolve(), browser=not args.no_browser)
+        result = benchmark(
+            args.members,
+            args.activities,
+            work.resolve(),
+            browser=not args.no_browser,
+            baseline=not args.sans_reference,
+        )
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
