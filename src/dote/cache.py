@@ -16,7 +16,8 @@ Two stores:
   page is rendered from.
 
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
-the old entry or the new one.
+the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that
+CI keeps between runs is uploaded and downloaded whole.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import posixpath
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -155,9 +157,9 @@ class DocumentCache:
         if pack is None:
             assert self.folder is not None
             try:
-                loaded = marshal.loads((self.folder / "documents" / pack_name).read_bytes())
+                loaded = marshal.loads(zlib.decompress((self.folder / "documents" / pack_name).read_bytes()))
                 pack = loaded if isinstance(loaded, dict) else {}
-            except (OSError, EOFError, ValueError, TypeError):
+            except (OSError, EOFError, ValueError, TypeError, zlib.error):
                 pack = {}
             self._packs[pack_name] = pack
         return pack
@@ -175,7 +177,9 @@ class DocumentCache:
             used = self._used.get(pack_name, set())
             pack = {k: v for k, v in self._packs[pack_name].items() if k in used}
             try:
-                _write_atomically(self.folder / "documents" / pack_name, marshal.dumps(pack))
+                _write_atomically(
+                    self.folder / "documents" / pack_name, zlib.compress(marshal.dumps(pack), 1)
+                )
             except OSError:
                 return  # a read-only or full disk: the build goes on without its cache
         self._changed.clear()
@@ -214,8 +218,8 @@ class PageCache:
             return None
         self._used.add(key)
         try:
-            return (self.folder / key[:2] / key).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            return zlib.decompress((self.folder / key[:2] / key).read_bytes()).decode("utf-8")
+        except (OSError, UnicodeDecodeError, zlib.error):
             return None
 
     def put(self, key: str, html: str) -> None:
@@ -223,7 +227,7 @@ class PageCache:
             return
         self._used.add(key)
         with contextlib.suppress(OSError):
-            _write_atomically(self.folder / key[:2] / key, html.encode("utf-8"))
+            _write_atomically(self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1))
 
     def prune(self) -> None:
         """Remove the pages this build did not use (an older version of a changed page)."""
