@@ -8,6 +8,7 @@ of the navigation unless ``mkdocs.yml`` lists them.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import subprocess
@@ -303,10 +304,19 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return
         global _PAGES
         _PAGES = self._pages
-        self._pool = workers.pool()
-        for src_uri, url in missing:
-            self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
-        log.info(f"dote : pages rendues par {workers.count()} processus")
+        # The build's own process renders one page in (processes + 1) between its other
+        # work (Markdown, Material's template, writing): one worker fewer is forked, and
+        # each forked worker ends up holding a copy of the records.
+        count = workers.count()
+        self._pool = workers.pool(count - 1)
+        gc.freeze()  # the records stay where they are in the workers' memory until written
+        try:
+            for n, (src_uri, url) in enumerate(missing):
+                if n % (count + 1):
+                    self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
+        finally:
+            gc.unfreeze()
+        log.info(f"dote : pages rendues par {count} processus")
 
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files

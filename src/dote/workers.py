@@ -38,9 +38,9 @@ def available() -> bool:
     )
 
 
-def pool() -> ProcessPoolExecutor:
-    """A pool of forked workers (check :func:`available` first)."""
-    return ProcessPoolExecutor(count(), mp_context=multiprocessing.get_context("fork"))
+def pool(size: int | None = None) -> ProcessPoolExecutor:
+    """A pool of ``size`` forked workers, :func:`count` by default (check :func:`available` first)."""
+    return ProcessPoolExecutor(size or count(), mp_context=multiprocessing.get_context("fork"))
 
 
 def map_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) -> list[R]:
