@@ -31,6 +31,9 @@ MAISON_FILE = "maison.yml"
 MEMBER_FILE = "member.yml"
 LABEL_FILE = "label.yml"
 
+#: Member ids that would take the address of a page of the site (/registres/<id>/).
+RESERVED_MEMBER_IDS = {"explorer": "l'explorateur des registres"}
+
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
 
@@ -150,6 +153,16 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
     activities: dict[str, dict[str, Path]] = {}
     for folder in listed(registers / MEMBERS):
         if not folder.is_dir() or outside(folder) or not _check_id(folder, folder.name, root, problems):
+            continue
+        if folder.name in RESERVED_MEMBER_IDS:
+            problems.append(
+                Problem(
+                    Position(relative_name(folder, root)),
+                    f"identifiant « {folder.name} » réservé : la page /registres/{folder.name}/ du site "
+                    f"est {RESERVED_MEMBER_IDS[folder.name]}",
+                    "renommez le dossier du membre",
+                )
+            )
             continue
         member_file = folder / MEMBER_FILE
         members[folder.name] = member_file if member_file.is_file() else None
