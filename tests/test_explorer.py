@@ -34,7 +34,6 @@ from dote.cli import main
 from dote.dpia import screen
 from dote.model import Territory
 from dote.pipeline import Result
-from dote.scaffold import init_territory
 from dote.vocabulary import slugify
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
 
@@ -170,9 +169,15 @@ def test_a_member_cannot_take_the_explorer_address(
     assert main(["demo", str(root), "--members", "2", "--activities", "1", "--seed", "2"]) == 0
     first = sorted((root / "registers" / "members").iterdir())[0]
     first.rename(first.parent / explorer.EXPLORER_ID)
-    assert pipeline.run(root).ok
+    # `dote validate` says it at the member's folder; the build stops on it.
+    result = pipeline.run(root)
+    assert [p.text() for p in result.errors] == [
+        "registers/members/explorer:1:1: erreur: identifiant « explorer » réservé : la page "
+        "/registres/explorer/ du site est l'explorateur des registres (renommez le dossier du membre)"
+    ]
+    assert main(["validate", str(root)]) == 1
     assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) != 0
-    assert "l'adresse de l'explorateur des registres" in capsys.readouterr().err
+    assert "identifiant « explorer » réservé" in capsys.readouterr().err
 
 
 # --- the page without JavaScript ---------------------------------------------------------------
@@ -532,16 +537,3 @@ def test_filtering_30000_activities_takes_under_100_ms(browser: Any, large_site:
     )
     print(f"\n30,000 activities, data file {size / 1000:.0f} kB; median (5 rounds): {shown}")
     assert max(min(ms) for ms in timings.values()) < LIMIT_MS, shown
-
-
-def test_a_member_cannot_take_the_explorers_address(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`dote validate` says it, at the member's folder: not only the build."""
-    root = tmp_path / "territoire"
-    init_territory(root)
-    members = root / "registers" / "members"
-    shutil.copytree(members / "exemple", members / explorer.EXPLORER_ID)
-    assert main(["validate", str(root)]) == 1
-    out = capsys.readouterr().out
-    assert "registers/members/explorer:1:1: erreur: identifiant « explorer » réservé" in out
