@@ -31,7 +31,6 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -108,23 +107,6 @@ class DocumentCache:
         self._packs: dict[str, dict[str, Entry]] = {}
         self._used: dict[str, set[str]] = {}
         self._changed: set[str] = set()
-
-    def read(
-        self,
-        raw: bytes,
-        path: Path,
-        name: str,
-        kind: str,
-        partial: bool,
-        compute: Callable[[], tuple[Document | None, list[Problem]]],
-    ) -> tuple[Document | None, list[Problem]]:
-        """The document and problems of ``raw``, from the cache or from ``compute``."""
-        found = self.lookup(raw, path, name, kind, partial)
-        if found is not None:
-            return found
-        doc, problems = compute()
-        self.store(raw, path, name, kind, partial, entry_of(doc, problems))
-        return doc, problems
 
     def lookup(
         self, raw: bytes, path: Path, name: str, kind: str, partial: bool

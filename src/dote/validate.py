@@ -81,11 +81,10 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
     _complete(store, list(member_reads.values()))
     members = {i: doc for i, job in member_reads.items() if (doc := finish(job)) is not None}
     reads.clear()
+    chosen = {member_id: published_fields(doc.data) for member_id, doc in members.items()}
     activity_reads = {
         member_id: {
-            activity_id: read(
-                path, "activite", published_fields(members[member_id].data) if member_id in members else None
-            )
+            activity_id: read(path, "activite", chosen.get(member_id))
             for activity_id, path in files.activities[member_id].items()
         }
         for member_id in files.members
