@@ -76,7 +76,7 @@ def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tupl
         if os.environ.get("CI"):
             pytest.fail(f"Chromium is required in CI ({CHROMIUM})")
         pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     root, _, _ = sharded
     site = root / "site"
@@ -93,7 +93,8 @@ def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tupl
             # Every member appears in the member filter, whichever shard indexed it.
             name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
             block = page.locator(".pagefind-ui__filter-block", has=name)
-            assert block.locator(".pagefind-ui__filter-value").count() == len(members)
+            # Pagefind fills the filters as each merged index arrives: wait for all of them.
+            expect(block.locator(".pagefind-ui__filter-value")).to_have_count(len(members), timeout=20_000)
             # Results come from every shard, with addresses of the site's real pages.
             while page.locator(".pagefind-ui__button", has_text="Plus").count():
                 page.locator(".pagefind-ui__button", has_text="Plus").first.click()
