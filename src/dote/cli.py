@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Any, NoReturn
 from dote import __version__, pipeline
 from dote.confidential import OVERLAY_ENV
 from dote.problems import format_problems, relative_name
+from dote.watch import Watch, load_watch
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -216,6 +218,27 @@ def _parser() -> argparse.ArgumentParser:
     _add_root(q)
     _add_overlay(q, f"le dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
     q.add_argument("--dry-run", action="store_true", help="affiche ce qui serait déplacé, sans rien écrire")
+
+    p = sub.add_parser("watch", help="veille juridique et technique : récupérer les flux, éléments à trier")
+    actions = p.add_subparsers(dest="watch_command", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    q = actions.add_parser(
+        "fetch",
+        help="récupère les flux des sources de watch/sources.yml",
+        description="Récupère chaque flux de watch/sources.yml (requêtes conditionnelles, redirections "
+        "suivies) et écrit un fichier par nouvel élément dans watch/elements/SOURCE/, à trier. Une source "
+        "en échec n'arrête pas les autres ; le code de retour vaut 1 si au moins une source a échoué.",
+    )
+    _add_root(q)
+    q.add_argument("--timeout", type=float, default=20.0, metavar="SECONDES", help="délai par requête (20 s)")
+    q.add_argument("--parallele", type=int, default=4, metavar="N", help="sources récupérées en même temps (4)")
+    q = actions.add_parser(
+        "inbox",
+        help="liste les éléments de veille à trier, du plus récent au plus ancien",
+        description="Liste les éléments au statut « a-trier », du plus récent au plus ancien, avec leur fichier.",
+    )
+    _add_root(q)
+    q.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
     return parser
 
 
@@ -267,6 +290,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _bump(args.root, args.model)
     if args.command == "overlay":
         return _overlay_move(args.root, args.overlay, dry_run=args.dry_run)
+    if args.command == "watch" and args.watch_command == "fetch":
+        return _watch_fetch(args.root, timeout=args.timeout, concurrency=args.parallele)
+    if args.command == "watch" and args.watch_command == "inbox":
+        return _watch_inbox(args.root, args.format)
     if args.command == "init":
         from dote.scaffold import init_territory
 
@@ -381,6 +408,68 @@ def _overlay_move(root: Path, overlay: Path | None, *, dry_run: bool) -> int:
             "(voir le guide : « Modèle de menace et rôles »)."
         )
     return EXIT_PROBLEMS if refused else EXIT_OK
+
+
+def _load_watch(root: Path) -> tuple[Watch, int]:
+    watch, problems = load_watch(root.resolve())
+    if problems:
+        print(format_problems(problems, "text"), file=sys.stderr)
+    if any(p.is_error for p in problems):
+        print("dote : corrigez d'abord les fichiers de la veille ci-dessus", file=sys.stderr)
+        return watch, EXIT_PROBLEMS
+    return watch, EXIT_OK
+
+
+def _watch_fetch(root: Path, *, timeout: float, concurrency: int) -> int:
+    import datetime as dt
+
+    from dote.watch_fetch import fetch_watch
+
+    if timeout <= 0 or concurrency < 1:
+        print("dote : --timeout doit être positif et --parallele au moins 1", file=sys.stderr)
+        return EXIT_USAGE
+    root = root.resolve()
+    watch, code = _load_watch(root)
+    if code:
+        return code
+    if not watch.sources:
+        print("dote : aucune source de veille (watch/sources.yml absent ou vide)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    reports = fetch_watch(root, watch.sources, today=dt.date.today(), timeout=timeout, concurrency=concurrency)
+    for report in reports:
+        print(report.line())
+    failed = [r for r in reports if r.failed]
+    if failed:
+        print(f"dote : {len(failed)} source(s) en échec sur {len(reports)}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _watch_inbox(root: Path, fmt: str) -> int:
+    watch, code = _load_watch(root)
+    if code:
+        return code
+    waiting = watch.to_review()
+    if fmt == "json":
+        print(
+            json.dumps(
+                [
+                    {"fichier": i.file, "source": i.source, "date": i.date.isoformat(), "titre": i.titre, "lien": i.lien}
+                    for i in waiting
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not waiting:
+        print("Aucun élément de veille à trier.")
+        return EXIT_OK
+    print(f"{len(waiting)} élément(s) de veille à trier, du plus récent au plus ancien :")
+    for item in waiting:
+        source = watch.sources[item.source].nom if item.source in watch.sources else item.source
+        print(f"- {item.date.isoformat()} · {source} · {item.titre}\n  {item.file}")
+    return EXIT_OK
 
 
 def _drift(root: Path) -> int:

@@ -24,6 +24,7 @@ from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.validate import Sources, check_processor_transfers, check_references, read_sources
 from dote.vocabulary import load_vocabularies
+from dote.watch import Watch, check_watch_references, load_watch
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Result:
     label: Evaluation | None = None  # the label of every member, when label.yml exists
     #: Content fingerprints (see :func:`fingerprints`): what a cached page is keyed by.
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    #: The legal and technical watch (``watch/``): its sources and items, published or not.
+    watch: Watch = field(default_factory=Watch)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -69,6 +72,14 @@ def run(
     sources, resolve_problems, drift = resolve_sources(sources)
     problems += resolve_problems
     problems += check_processor_transfers(sources)
+    watch, watch_problems = load_watch(root)
+    problems += watch_problems
+    problems += check_watch_references(
+        watch,
+        sources.members,
+        (f"{member}/{activity}" for member, docs in sources.activities.items() for activity in docs),
+        root,
+    )
     territory = None
     if not any(p.is_error for p in problems) and sources.maison is not None:
         territory = build_territory(sources, internal=overlay is not None, drift=drift)
@@ -84,8 +95,10 @@ def run(
             else territory
         )
         evaluation = evaluate(complete, parse_policy(sources.label), today)
-    prints = fingerprints(sources) if territory is not None else {}
-    return Result(root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints)
+    prints = fingerprints(sources, watch) if territory is not None else {}
+    return Result(
+        root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints, watch=watch
+    )
 
 
 #: The fingerprint of what every page may show (see :func:`fingerprints`).
@@ -94,12 +107,13 @@ SHARED = ""
 EVERYTHING = "*"
 
 
-def fingerprints(sources: Sources) -> dict[str, str]:
+def fingerprints(sources: Sources, watch: Watch | None = None) -> dict[str, str]:
     """Hashes of the resolved register content, for keys of cached pages.
 
     ``SHARED`` covers what any page may show: the Maison, every member's own file (names,
     types, parents appear on other members' pages), models and their archives, processors
-    and the label policy. Each member id covers that member's activities; ``EVERYTHING``
+    the label policy and the published watch items (activities list those of their
+    themes). Each member id covers that member's activities; ``EVERYTHING``
     covers all of them. A member's page depends on ``SHARED`` and its own fingerprint
     only, so changing one activity re-renders one member's page.
     """
@@ -121,6 +135,7 @@ def fingerprints(sources: Sources) -> dict[str, str]:
         data(sources.models),
         data(sources.archives),
         data(sources.processors),
+        repr(watch.published()) if watch else None,
     )
     result = {SHARED: shared}
     for member_id, docs in sources.activities.items():

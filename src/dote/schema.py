@@ -36,6 +36,8 @@ KINDS = {
     "modele": "modele.schema.json",
     "sous-traitant": "sous-traitant.schema.json",
     "label": "label.schema.json",
+    "veille-sources": "veille-sources.schema.json",
+    "veille-element": "veille-element.schema.json",
 }
 SHARED = "commun.schema.json"
 
