@@ -24,6 +24,10 @@ def _examples() -> list[tuple[str, str]]:
 
 
 def _kind(text: str) -> str:
+    if re.search(r"(?m)^sources:\n  - id:", text):
+        return "veille-sources"
+    if re.search(r"(?m)^statut: (a-trier|publie|ecarte)", text):
+        return "veille-element"
     if "contrat_article_28:" in text:
         return "sous-traitant"
     if re.search(r"(?m)^exercice_des_droits:", text):

@@ -423,8 +423,35 @@ def demo_territory(directory: Path, *, members: int, activities: int, seed: int 
                 # synthetic territory does not have: it is left out of the public registers.
                 data = published_view(data, frozenset(published))
             _dump(folder / f"{activity_id}.yml", data, "../../../schemas/activite.schema.json")
+    _demo_watch(directory, members, rng, base)
     write_schemas(directory)
     return directory
+
+
+def _demo_watch(directory: Path, members: int, rng: random.Random, base: dt.date) -> None:
+    """Synthetic items for the skeleton's watch sources: one per ten members, most published."""
+    from dote.watch import ITEMS, WATCH, item_text
+
+    watch = directory / WATCH
+    themes = sorted({theme for archetype in _ARCHETYPES for theme in archetype.themes})
+    for n in range(1, max(3, members // 10) + 1):
+        date = base - dt.timedelta(days=rng.randrange(0, 700))
+        data = {
+            "version_schema": 1,
+            "statut": "a-trier" if n % 5 == 0 else "publie",
+            "commentaire": f"Commentaire d'exemple de la Maison sur l'élément de veille n° {n}.",
+            "thematiques": [themes[n % len(themes)], "numerique"],
+            "source": "cnil-actualites",
+            "id": f"https://example.org/veille/{n}",
+            "titre": f"Élément de veille exemple n° {n}",
+            "lien": f"https://example.org/veille/{n}",
+            "date": date.isoformat(),
+            "date_origine": "flux",
+            "resume": f"Résumé d'exemple de l'élément n° {n}.",
+        }
+        path = watch / ITEMS / "cnil-actualites" / f"{date.isoformat()}-exemple-{n}.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(item_text(data), encoding="utf-8")
 
 
 def _activity(a: _Archetype, round_: int, rng: random.Random, base: dt.date) -> dict[str, Any]:
