@@ -189,3 +189,35 @@ def test_inbox_on_invalid_watch_files_says_so(territory_copy: Path, capsys: pyte
     assert main(["watch", "inbox", str(territory_copy)]) == 1
     err = capsys.readouterr().err
     assert "watch/elements/cnil-actualites/k.yml:1:1: erreur:" in err and "corrigez d'abord" in err
+
+
+def test_watch_fetch_command_reports_each_source_and_fails_when_one_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.feed_server import serving
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    feed = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+        b"<item><guid>a-1</guid><title>Premier</title><link>https://ex.org/1</link></item>"
+        b"</channel></rss>"
+    )
+    with serving() as server:
+        server.route("/bon.xml", feed, headers={"Content-Type": "application/rss+xml"})
+        server.route("/panne.xml", b"", status=503)
+        (tmp_path / "watch").mkdir()
+        (tmp_path / "watch" / "sources.yml").write_text(
+            "version_schema: 1\nsources:\n"
+            f"  - {{id: bon, nom: Bon, editeur: E, langue: fr, thematiques: [numerique], flux: '{server.url('/bon.xml')}'}}\n"
+            f"  - {{id: panne, nom: Panne, editeur: E, langue: fr, thematiques: [], flux: '{server.url('/panne.xml')}'}}\n",
+            encoding="utf-8",
+        )
+        assert main(["watch", "fetch", str(tmp_path), "--timeout", "5"]) == 1
+        captured = capsys.readouterr()
+        assert "bon : 1 nouveau" in captured.out and "panne : échec (HTTP 503" in captured.out
+        assert "1 source(s) en échec sur 2" in captured.err
+        assert main(["watch", "inbox", str(tmp_path)]) == 0
+        assert "Premier" in capsys.readouterr().out
+        server.route("/panne.xml", feed, headers={"Content-Type": "application/rss+xml"})
+        assert main(["watch", "fetch", str(tmp_path)]) == 0
+    assert main(["watch", "fetch", str(tmp_path), "--parallele", "0"]) == 2
