@@ -347,6 +347,105 @@ def plant_payload(root: Path) -> dict[str, list[str]]:
     return plant(root).accepted()
 
 
+# --- the legal watch ------------------------------------------------------------------------
+
+#: The source of the hostile watch items (its folder under watch/elements/).
+WATCH_SOURCE = "source-hostile"
+#: What a feed could put in a summary's HTML: sanitised when the item is read.
+HOSTILE_SUMMARY_HTML = (
+    "<p>Résumé" + PAYLOAD.replace("<", "&lt;") + "</p>"
+    '<script>dotexss()</script><img src=x onerror="dotexss()">'
+    '<a href="javascript:dotexss()" onclick="dotexss()">lien</a>'
+    '<iframe srcdoc="<script>dotexss()</script>"></iframe><svg onload="dotexss()"></svg>'
+    '<p style="background:url(javascript:dotexss())" onmouseover="dotexss()">suite</p>'
+)
+
+
+@dataclass(frozen=True)
+class HostileWatch:
+    """The published watch items :func:`plant_watch` wrote: their titles, comments, and where."""
+
+    titles: tuple[str, ...]
+    comments: tuple[str, ...]
+    member: str  # a member page listing them
+    site_url: str
+
+
+def plant_watch(root: Path) -> HostileWatch:
+    """Give ``root`` a hostile watch source and published items carrying the payload.
+
+    Title, comment, summary (text and HTML), source name and publisher carry :data:`PAYLOAD`;
+    the link is a hostile URL the schema accepts. The items share the themes of the first
+    activity that has some and name its member and activity, so that member pages list them.
+    ``mkdocs.yml`` gets a ``site_url`` if it has none: the feeds are written only with one.
+    """
+    result = run(root)
+    assert result.ok and result.territory is not None, [p.text() for p in result.errors]
+    activity = next(a for a in result.territory.activities if a.themes)
+    themes = [t.code for t in activity.themes]
+    folder = root / "watch"
+    sources_path = folder / "sources.yml"
+    sources = (
+        yaml.safe_load(sources_path.read_text(encoding="utf-8"))
+        if sources_path.is_file()
+        else {"version_schema": 1, "sources": []}
+    )
+    sources["sources"].append(
+        {
+            "id": WATCH_SOURCE,
+            "nom": "Source" + PAYLOAD,
+            "editeur": "Éditeur" + PAYLOAD,
+            "langue": "fr",
+            "thematiques": themes,
+            "precisions": "Précisions" + PAYLOAD,
+        }
+    )
+    sources_path.parent.mkdir(parents=True, exist_ok=True)
+    sources_path.write_text(yaml.safe_dump(sources, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    titles, comments = [], []
+    # Links the schema accepts (no space, quote or angle bracket) but that try to end a link.
+    urls = [u for u in HOSTILE_URLS if re.fullmatch(r"https?://[^\s<>\"]+", u)]
+    urls.append("https://x.example/?q=')(javascript:dotexss())&r=`dotexss()`#'onfocus='dotexss()")
+    for n, url in enumerate(urls[:2]):
+        title = f"Veille {n}{PAYLOAD}"
+        comment = f"Commentaire {n}{PAYLOAD}\n\nDeuxième paragraphe{PAYLOAD}"
+        item = {
+            "version_schema": 1,
+            "statut": "publie",
+            "commentaire": comment,
+            "thematiques": themes,
+            "concerne": {
+                "membres": [activity.member_id],
+                "activites": [f"{activity.member_id}/{activity.id}"],
+            },
+            "source": WATCH_SOURCE,
+            "id": f"hostile-{n}{PAYLOAD}",
+            "titre": title,
+            "lien": url,
+            "date": f"2026-0{n + 1}-15",
+            "date_origine": "flux",
+            "resume": "Résumé" + PAYLOAD,
+            "resume_html": HOSTILE_SUMMARY_HTML,
+        }
+        path = folder / "elements" / WATCH_SOURCE / f"hostile-{n}.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            yaml.safe_dump(item, allow_unicode=True, sort_keys=False, width=10**6), encoding="utf-8"
+        )
+        titles.append(title)
+        comments.append(comment)
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    match = re.search(r"(?m)^site_url:\s*(\S+)", text)
+    site_url = match[1] if match else "https://hostile.example/"
+    if not match:
+        config.write_text(f"site_url: {site_url}\n" + text, encoding="utf-8")
+    checked = run(root)
+    assert checked.ok, [p.text() for p in checked.errors]
+    assert len([i for i in checked.watch.published() if i.source == WATCH_SOURCE]) == len(titles)
+    return HostileWatch(tuple(titles), tuple(comments), activity.member_id, site_url)
+
+
 # --- static check of a built site ----------------------------------------------------------
 
 #: Event attributes the theme itself writes, as (tag, attribute): none today (Material 9.x

@@ -88,7 +88,15 @@ def _file(site: Path, address: str) -> Path:
 
 
 #: Top folders of generated pages (and of the search index): no hand-written page there.
-_GENERATED = ("registres", "label", "modeles-de-traitements", "sous-traitants", "tableau-de-bord", "pagefind")
+_GENERATED = (
+    "registres",
+    "label",
+    "modeles-de-traitements",
+    "sous-traitants",
+    "tableau-de-bord",
+    "veille",
+    "pagefind",
+)
 
 
 def _written_table_page(site: Path) -> str | None:
@@ -128,6 +136,7 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
         "glossaire": ("glossaire",),
         "tableau-de-bord": ("tableau-de-bord",),
         "explorer": ("registres/explorer",),
+        "veille": ("veille",),
     }
     found: dict[str, str] = {}
     for kind, names in candidates.items():
@@ -166,6 +175,7 @@ KINDS = (
     "glossaire",
     "tableau-de-bord",
     "explorer",
+    "veille",
     "404",
     "recherche",
 )

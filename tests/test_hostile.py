@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import collections
 import gzip
+import html
 import os
+import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
+import feedparser
 import pytest
 import yaml
 
@@ -29,10 +33,12 @@ from hostile import (
     KINDS,
     MARKER,
     PAYLOAD,
+    HostileWatch,
     Planting,
     browser_check,
     live_markup,
     plant,
+    plant_watch,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,6 +368,7 @@ class Hostile:
     site: Path
     planting: Planting
     fields: dict[str, list[str]]
+    watch: HostileWatch
 
 
 def _synthetic(target: Path) -> Path:
@@ -377,9 +384,10 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     make = copy_demo if request.param == "demo" else _synthetic
     root = make(base / "territoire")
     planting = plant(root)
+    watch = plant_watch(root)
     site = base / "site"
     assert main(["build", str(root), "--site-dir", str(site)]) == 0, "the hostile territory does not build"
-    return Hostile(request.param, root, site, planting, planting.accepted())
+    return Hostile(request.param, root, site, planting, planting.accepted(), watch)
 
 
 def test_payload_reaches_every_kind_of_file(hostile: Hostile) -> None:
@@ -416,3 +424,94 @@ def test_browser_runs_no_payload(hostile: Hostile, chromium: Path) -> None:
     assert not report.violations, _summary(report.violations) + blocked
     # The privacy page says the site loads nothing from another site: no page asked for it.
     assert not report.blocked, blocked
+
+
+# --- the legal watch -----------------------------------------------------------------------
+
+
+class _Text(HTMLParser):
+    """The text of a page (what a reader sees), and the elements it holds."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _read(path: Path) -> _Text:
+    parser = _Text()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser
+
+
+def _words(value: str) -> str:
+    return " ".join(value.split())
+
+
+def test_watch_items_stay_text_on_the_site(hostile: Hostile) -> None:
+    """Titles, comments and source names of hostile watch items are shown as written, never as markup."""
+    watch_page = hostile.site / "veille" / "index.html"
+    member_page = hostile.site / "registres" / hostile.watch.member / "index.html"
+    shown = _read(watch_page)
+    seen = _words("".join(shown.parts))
+    for title, comment in zip(hostile.watch.titles, hostile.watch.comments, strict=True):
+        assert _words(title) in seen
+        for paragraph in comment.split("\n\n"):
+            assert _words(paragraph) in seen
+    assert _words("Source" + PAYLOAD) in seen
+    # The summaries' HTML kept its text, and lost every element that runs or loads.
+    raw = watch_page.read_text(encoding="utf-8")
+    summaries = re.findall(r'<details class="dote-veille__resume">(.*?)</details>', raw, re.DOTALL)
+    assert len(summaries) >= len(hostile.watch.titles)
+    for summary in summaries:
+        parsed = _Text()
+        parsed.feed(summary)
+        parsed.close()
+        assert set(parsed.tags) <= {"summary", "div", "p", "a"}, parsed.tags
+        assert all(not name.startswith("on") and name not in ("style", "href") for name in parsed.attributes)
+    listed = _words("".join(_read(member_page).parts))
+    assert all(_words(title) in listed for title in hostile.watch.titles)
+    found = [
+        f for f in live_markup(hostile.site) if "veille" in f or f"registres/{hostile.watch.member}/" in f
+    ]
+    assert not found, _summary(found)
+
+
+def test_watch_feeds_carry_hostile_text_as_text(hostile: Hostile) -> None:
+    folder = hostile.site / "veille"
+    feeds = sorted(folder.rglob("*.xml"))
+    assert len(feeds) >= 4, feeds  # the territory's two, and two per theme
+    checked = []
+    for path in feeds:
+        raw = path.read_bytes()
+        assert b"<script" not in raw and b"<img" not in raw and b"<iframe" not in raw, path
+        parsed = feedparser.parse(raw)
+        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
+        entries = {e.title: e for e in parsed.entries if e.title in hostile.watch.titles}
+        if not entries and path.parent != folder:
+            continue  # the feed of a theme the hostile items do not have
+        checked.append(path.relative_to(folder).as_posix())
+        assert set(entries) == set(hostile.watch.titles), path  # the titles come back exactly
+        for title, comment in zip(hostile.watch.titles, hostile.watch.comments, strict=True):
+            entry = entries[title]
+            assert (
+                entry.link.startswith(("http://", "https://"))
+                and "javascript" not in entry.link.split("/")[2]
+            )
+            if path.name == "atom.xml":
+                assert entry.summary_detail.type == "text/plain" and entry.summary == comment
+            else:  # RSS: a description is HTML; the comment is in it as escaped text
+                text = html.unescape(
+                    entry.summary.replace("</p><p>", "\n\n").removeprefix("<p>").removesuffix("</p>")
+                )
+                assert _words(text) == _words(comment), path
+    assert {"atom.xml", "rss.xml"} < set(checked) and len(checked) >= 4, checked

@@ -656,12 +656,14 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _mkdocs_logging(verbose: bool) -> None:
-    logger = logging.getLogger("mkdocs")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    # "dote" carries the site's notices that must not fail a strict build (see mkdocs_plugin).
+    for name in ("mkdocs", "dote"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _build(

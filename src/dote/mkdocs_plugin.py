@@ -26,7 +26,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, dashboard, explorer, pipeline, render, search, tables, workers
+from dote import csp, dashboard, explorer, pipeline, render, search, tables, watch_site, workers
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
@@ -36,6 +36,9 @@ from dote.safe import html_text
 from dote.schema import published_schemas
 
 log = logging.getLogger("mkdocs.plugins.dote")
+#: Warnings that must not abort a strict build (``dote build``): outside MkDocs' loggers,
+#: whose warnings a strict build counts. A missing ``site_url`` only withholds the feeds.
+notice = logging.getLogger("dote.site")
 
 STYLESHEET = "assets/dote/dote.css"
 SEARCH_SCRIPT = "assets/dote/recherche.js"
@@ -100,6 +103,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._cache = PageCache(None)
         self._shards = 0
         self._waited = 0.0
+        self.watch: watch_site.WatchSite | None = None
+        self._today = dt.date.today()
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._command = command
@@ -132,7 +137,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.territory = result.territory
         # Pages of an internal build carry confidential fields: never cached.
         self._cache = PageCache(None if internal else self.root)
-        self._fingerprints = result.fingerprints
+        # The watch page also shows the names of the watch's sources.
+        self._fingerprints = {
+            **result.fingerprints,
+            watch_site.FINGERPRINT: watch_site.fingerprint(
+                result.fingerprints.get(pipeline.EVERYTHING, ""), result.watch
+            ),
+        }
+        self._today = today or dt.date.today()
         env = render.environment(self.root)
         self._context_key = content_key(
             engine_fingerprint(),
@@ -144,7 +156,15 @@ class DotePlugin(BasePlugin[DoteConfig]):
         )
         self.label = result.label
         site_url = config.site_url or ""
-        pages = render.register_pages(self.territory, env, label=self.label, site_url=site_url)
+        # --- legal watch: its page, feeds (in on_files) and the items of each activity ---
+        self.watch = watch_site.WatchSite(result.watch, self.territory, site_url)
+        if refusal := watch_site.feeds_refusal(result.watch, site_url):
+            notice.warning(refusal)
+        pages = render.register_pages(
+            self.territory, env, label=self.label, site_url=site_url, watch=self.watch
+        )
+        pages.append(self.watch.page(env))
+        # --- end of legal watch ---
         if self.label is not None:
             pages += render.label_pages(self.territory, self.label, env, site_url=site_url)
             self._badges = render.badges(self.label, env)
@@ -262,6 +282,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         dashboard_css = Path(__file__).parent / "assets" / "tableau-de-bord.css"
         add(File.generated(config, dashboard.STYLESHEET, content=dashboard_css.read_bytes()))
         # --- end of dashboard ---
+        # --- legal watch: its script, style sheet and feeds ---
+        assert self.watch is not None
+        assets = Path(__file__).parent / "assets"
+        add(File.generated(config, watch_site.SCRIPT_PATH, content=(assets / "veille.js").read_bytes()))
+        add(File.generated(config, watch_site.STYLESHEET_PATH, content=(assets / "veille.css").read_bytes()))
+        for path, content in self.watch.files(self._today).items():
+            add(File.generated(config, path, content=content))
+        # --- end of legal watch ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
@@ -344,7 +372,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         return content
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
-        return csp.with_policy(output) if self.config.enabled else output
+        if not self.config.enabled:
+            return output
+        if self.watch is not None and page.file.src_uri == f"{watch_site.WATCH_URL}index.md":
+            # Feed readers and browsers find the watch's feeds in the page's head.
+            links = self.watch.alternate_links(page.url)
+            if links and "</head>" in output:
+                output = output.replace("</head>", links + "</head>", 1)
+        return csp.with_policy(output)
 
     def on_post_template(
         self, output_content: str, /, *, template_name: str, config: MkDocsConfig
@@ -395,7 +430,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_serve(self, server: Any, /, *, config: MkDocsConfig, builder: Any) -> Any:
         if self.root is not None:
-            for folder in ("registers", "overrides"):
+            for folder in ("registers", "overrides", "watch"):
                 if (self.root / folder).is_dir():
                     server.watch(str(self.root / folder))
         return server

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -27,6 +27,9 @@ from dote.fragments import date_fr as date_fr
 from dote.label import Evaluation, MemberResult
 from dote.model import Activity, Territory
 from dote.safe import html_text, pagefind_value, safe_email, safe_url
+
+if TYPE_CHECKING:
+    from dote.watch_site import WatchSite
 
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
 #: The hand-written glossary (``docs/glossaire.md``) the generated pages link their terms to.
@@ -122,9 +125,16 @@ class GeneratedPage:
 
 
 def register_pages(
-    territory: Territory, env: jinja2.Environment, label: Evaluation | None = None, site_url: str = ""
+    territory: Territory,
+    env: jinja2.Environment,
+    label: Evaluation | None = None,
+    site_url: str = "",
+    watch: WatchSite | None = None,
 ) -> list[GeneratedPage]:
-    """The register index and one page per member (with its label, when there is a policy)."""
+    """The register index and one page per member (with its label, when there is a policy).
+
+    With ``watch``, each activity lists the newest published watch items that concern it.
+    """
     members = territory.members_by_id
     index_url = "registres/"
 
@@ -139,6 +149,7 @@ def register_pages(
             "href_index": relative_url(page_url, index_url),
             **links(page_url),
             **label_context(territory, label, page_url, site_url),
+            **(watch.activity_context(page_url) if watch is not None else {}),
             **extra,
         }
 
