@@ -194,7 +194,7 @@ def test_inbox_on_invalid_watch_files_says_so(territory_copy: Path, capsys: pyte
 def test_watch_fetch_command_reports_each_source_and_fails_when_one_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.feed_server import serving
+    from feed_server import serving
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     feed = (

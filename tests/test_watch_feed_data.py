@@ -38,8 +38,10 @@ import pytest
 from dote.watch import FeedEntry, WatchSource, clean_html
 from dote.watch_fetch import feed_entries, fetch_watch, normalise_entry, parse_feed
 from feed_server import serving
+from shared_data import FEEDS, needs
 
-DATA = Path("/work/shared/data/feeds/feedparser-tests")
+DATA = FEEDS / "feedparser-tests"
+pytestmark = needs(DATA)
 FAMILIES = ("encoding", "illformed", "wellformed/rss", "wellformed/base", "wellformed/sanitize", "wellformed/http")
 #: feedparser's test server listened here; the expectations name this address.
 TEST_SERVER = "http://127.0.0.1:8097"
