@@ -8,12 +8,11 @@ spreadsheet) or JSON.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 
 from dote.model import Activity, DataCategory, Member, Territory
+from dote.tabular import csv_text
 
 COLUMNS = (
     "Identifiant",
@@ -118,21 +117,9 @@ def authority_register(territory: Territory, member: Member) -> list[dict[str, s
     return [activity_row(territory, member, a) for a in member.activities]
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas: register text is untrusted (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def to_csv(rows: list[dict[str, str]]) -> str:
-    """CSV as French spreadsheets open it: semicolons, a BOM, every field quoted."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=COLUMNS, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return "\ufeff" + buffer.getvalue()
+    """CSV as French spreadsheets open it (see :func:`dote.tabular.csv_text`)."""
+    return csv_text(COLUMNS, rows)
 
 
 def to_json(member: Member, rows: list[dict[str, str]]) -> str:
