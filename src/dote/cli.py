@@ -152,14 +152,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
     _add_overlay(p, "dépôt confidentiel (par défaut : $DOTE_CONFIDENTIEL)")
     p.add_argument(
-        "--format", choices=["csv", "json"], default="csv", help="csv (par défaut, pour un tableur) ou json"
+        "--format",
+        choices=["csv", "json", "ods", "xlsx", "odt", "docx"],
+        default="csv",
+        help="csv (par défaut) ou json ; ods ou xlsx (classeur au modèle de la CNIL : organisation, "
+        "liste des activités, une fiche par activité) ; odt ou docx (document à remettre)",
     )
     p.add_argument(
         "-o",
         "--output",
         type=_root,
         metavar="FICHIER",
-        help="fichier à écrire (par défaut : la sortie standard)",
+        help="fichier à écrire (par défaut : la sortie standard, pour csv et json seulement)",
     )
 
     p = sub.add_parser("models", help="modèles de traitements : écarts de version, nouvelle version")
@@ -321,9 +325,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: Path | None) -> int:
     from dote.confidential import OVERLAY_ENV, overlay_location
-    from dote.export import authority_register, to_csv, to_json
+    from dote.export import ExportError, export_bytes
+    from dote.watch import write_atomic_bytes
 
     root = root.resolve()
+    if output is None and fmt not in ("csv", "json"):
+        print(f"dote : erreur : un fichier {fmt.upper()} s'écrit dans un fichier : indiquez -o FICHIER", file=sys.stderr)
+        return EXIT_USAGE
     location = overlay_location(overlay, None, root)
     if location is None or not location.is_dir():
         print(
@@ -352,14 +360,18 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
         )
         return EXIT_USAGE
     member = members[member_id]
-    rows = authority_register(result.territory, member)
-    text = to_csv(rows) if fmt == "csv" else to_json(member, rows)
+    try:
+        data = export_bytes(result.territory, member, fmt)
+    except ExportError as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8"))
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        print(f"Registre de {member.name} ({len(rows)} activités) écrit dans {output}", file=sys.stderr)
+        write_atomic_bytes(output, data)
+        print(
+            f"Registre de {member.name} ({len(member.activities)} activités) écrit dans {output}", file=sys.stderr
+        )
     return EXIT_OK
 
 
