@@ -166,6 +166,20 @@ def _parser() -> argparse.ArgumentParser:
         help="fichier à écrire (par défaut : la sortie standard, pour csv et json seulement)",
     )
 
+    p = sub.add_parser(
+        "import",
+        help="importe le registre d'un membre tenu dans un tableur (CSV, XLSX, ODS)",
+        description="Lit un registre tenu dans un tableur (le modèle de la CNIL, ou le classeur de "
+        "« dote export ») et écrit une activité YAML par ligne ou par fiche, au statut « brouillon », dans "
+        "le dossier du membre. Ce qui ne correspond à aucun code est signalé par feuille, ligne et colonne ; "
+        "rien n'est inventé. Les mesures de sécurité ne sont jamais écrites dans registers/.",
+    )
+    p.add_argument("file", type=_root, metavar="FICHIER", help="le tableur à importer (.csv, .xlsx, .ods)")
+    p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre (son dossier doit exister)")
+    _add_root(p)
+    p.add_argument("--force", action="store_true", help="remplace les fichiers d'activité qui existent déjà")
+    p.add_argument("--dry-run", action="store_true", help="affiche ce qui serait écrit, sans rien écrire")
+
     p = sub.add_parser("models", help="modèles de traitements : écarts de version, nouvelle version")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
     models.required = True
@@ -288,6 +302,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(args.root, args.dev_addr)
     if args.command == "export":
         return _export(args.root, args.member, args.overlay, args.format, args.output)
+    if args.command == "import":
+        return _import(args.file, args.member, args.root, force=args.force, dry_run=args.dry_run)
     if args.command == "models" and args.models_command == "drift":
         return _drift(args.root)
     if args.command == "models" and args.models_command == "bump":
@@ -373,6 +389,18 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
             f"Registre de {member.name} ({len(member.activities)} activités) écrit dans {output}", file=sys.stderr
         )
     return EXIT_OK
+
+
+def _import(path: Path, member_id: str, root: Path, *, force: bool, dry_run: bool) -> int:
+    from dote.importer import UnreadableSpreadsheet, import_register
+
+    try:
+        report = import_register(path, member_id, root.resolve(), force=force, dry_run=dry_run)
+    except UnreadableSpreadsheet as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(report.text())
+    return EXIT_PROBLEMS if report.error else EXIT_OK
 
 
 def _overlay_move(root: Path, overlay: Path | None, *, dry_run: bool) -> int:
