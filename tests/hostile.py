@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import functools
 import gzip
 import http.server
+import io
 import json
 import re
 import sys
@@ -596,6 +598,9 @@ def _scan_file(name: str, raw: bytes, found: list[str], same_site: Collection[st
     text = raw.decode("utf-8", errors="replace")
     if JINJA_TOKEN in text:
         found.append(f"{name}: Jinja expression evaluated — {_short(_around(text, JINJA_TOKEN))}")
+    if name.startswith(OPEN_DATA) and suffix in (".json", ".jsonld", ".csv"):
+        _scan_open_data(name, text, suffix, found)
+        return
     if suffix in (".html", ".htm", ".svg", ".xml"):
         _scan_markup(text, name, found, same_site)
     elif suffix == ".json":
@@ -611,6 +616,31 @@ def _scan_file(name: str, raw: bytes, found: list[str], same_site: Collection[st
             _scan_json(data, name, found, same_site)
     elif suffix == ".css" and MARKER in text:
         found.append(f"{name}: payload inside a style sheet — {_short(_around(text, MARKER))}")
+
+
+#: The open-data files (``donnees/``): data for reuse, read by no page of the site. Their
+#: strings are the registers' text as written (markup included, as text): they are checked
+#: for what would make them dangerous as files instead (see :func:`_scan_open_data`).
+OPEN_DATA = "donnees/"
+#: What a spreadsheet runs as a formula at the start of a cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _scan_open_data(name: str, text: str, suffix: str, found: list[str]) -> None:
+    """An open-data file: valid JSON with no raw ``<`` (so no browser sniffs markup in it),
+    or CSV whose cells never start like a formula."""
+    if suffix in (".json", ".jsonld"):
+        try:
+            json.loads(text)
+        except ValueError as err:
+            found.append(f"{name}: invalid JSON — {err}")
+        if "<" in text:
+            found.append(f"{name}: raw « < » in a data file — {_short(_around(text, '<'))}")
+        return
+    for number, row in enumerate(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"), 1):
+        for cell in row:
+            if cell.startswith(FORMULA_STARTS):
+                found.append(f"{name}:{number}: cell starting like a formula — {_short(cell)}")
 
 
 def _json_in_script(text: str) -> Any:

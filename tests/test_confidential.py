@@ -173,10 +173,27 @@ def test_public_build_contains_no_marker(
 ) -> None:
     root, overlay, markers = planted
     monkeypatch.setenv("DOTE_CONFIDENTIEL", str(overlay))  # must be ignored by a public build
+    # With site_url, the open-data catalogue is written too: every file of /donnees/ is scanned.
+    config = root / "mkdocs.yml"
+    config.write_text(
+        "site_url: https://rgpd.exemple.fr/\n" + config.read_text(encoding="utf-8"), encoding="utf-8"
+    )
     site = tmp_path / "site"
     assert main(["build", str(root), "--site-dir", str(site)]) == 0
     text = _all_text(site)
     assert "pagefind-entry.json" in {p.name for p in site.rglob("*")}
+    open_data = {p.relative_to(site).as_posix() for p in (site / "donnees").rglob("*") if p.is_file()}
+    assert {
+        "donnees/territoire.json",
+        "donnees/territoire.csv",
+        "donnees/catalogue.jsonld",
+        "donnees/catalogue.csv",
+        "donnees/membres/societe.json",
+        "donnees/membres/societe.csv",
+        "donnees/membres/discrete.json",
+    } <= open_data
+    company = (site / "donnees" / "membres" / "societe.json").read_text(encoding="utf-8")
+    assert "Gérer les commandes" in company
     leaked = [m for m in markers if m in text + _all_text(root / ".cache")]
     assert leaked == []
     # The choices are visible as such: the company's published fields are there.
@@ -193,6 +210,9 @@ def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[st
     assert main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(site)]) == 0
     text = _all_text(site)
     assert [m for m in markers if m not in text] == []
+    # Open data is the public site's: an internal build's records hold what members withhold.
+    written = {p.relative_to(site).as_posix() for p in (site / "donnees").rglob("*") if p.is_file()}
+    assert written == {"donnees/index.html", "donnees/dictionnaire/index.html"}
     # The build cache of the territory (.cache/dote/, next to the public files) keeps nothing
     # confidential: an internal build neither caches its pages nor the overlay's files.
     cached = _all_text(root / ".cache")

@@ -10,8 +10,11 @@ tested first, on hand-written pages: they must be able to fail.
 from __future__ import annotations
 
 import collections
+import csv
 import gzip
 import html
+import io
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from dote.load import load_file
 from dote.problems import Position, Problem
 from hostile import (
     CHROMIUM,
+    FORMULA_STARTS,
     HOSTILE_URLS,
     JINJA_TOKEN,
     KINDS,
@@ -193,6 +197,17 @@ CASES = {
         'a::after { content: "dotexss" }',
         "payload inside a style sheet",
     ),
+    "raw markup in an open-data file": (
+        "donnees/membres/x.json",
+        '{"nom": "Nom <script>dotexss()</script>"}',
+        "raw « < » in a data file",
+    ),
+    "invalid open-data JSON": ("donnees/catalogue.jsonld", '{"@context": ', "invalid JSON"),
+    "formula in an open-data CSV": (
+        "donnees/territoire.csv",
+        '\ufeff"Activité";"Service"\r\n"Nom";"=HYPERLINK(""http://x.example"")"\r\n',
+        "cell starting like a formula",
+    ),
     "script in a compressed sitemap": (
         "sitemap.xml.gz",
         "<urlset><url><loc>https://x.example/</loc><script>dotexss()</script></url></urlset>",
@@ -223,6 +238,9 @@ def test_checker_passes_escaped_payload(tmp_path: Path) -> None:
             "<title>Nom &lt;/title&gt;&lt;script&gt;dotexss()&lt;/script&gt; ]]&gt;</title></svg>",
             "sitemap.xml.gz": "<urlset><url><loc>https://x.example/</loc></url></urlset>",
             "assets/bundle.js": "document.querySelector('a').onclick = () => {}",
+            # Open data keeps the registers' text as text: escaped once in JSON, neutralised in CSV.
+            "donnees/membres/x.json": '{"nom": "Nom \\u003cscript\\u003edotexss()\\u003c/script\\u003e"}',
+            "donnees/membres/x.csv": '\ufeff"Activité"\r\n"\'=HYPERLINK(""x"")"\r\n"Nom <b>dotexss</b>"\r\n',
         },
     )
     assert live_markup(site) == []
@@ -515,3 +533,37 @@ def test_watch_feeds_carry_hostile_text_as_text(hostile: Hostile) -> None:
                 )
                 assert _words(text) == _words(comment), path
     assert {"atom.xml", "rss.xml"} < set(checked) and len(checked) >= 4, checked
+
+
+# --- open data --------------------------------------------------------------------------------
+
+
+def test_open_data_keeps_hostile_text_as_text(hostile: Hostile) -> None:
+    """The JSON files give back the registers' hostile text exactly; no CSV cell runs as a formula."""
+    folder = hostile.site / "donnees"
+    names = {
+        leaf.file: leaf.value
+        for leaf in hostile.planting.leaves
+        if leaf.kind == "activite" and leaf.path == ("nom",) and leaf.mutated
+    }
+    assert names, "no activity name took the payload"
+    checked = 0
+    for path in sorted(folder.rglob("*.json")):
+        raw = path.read_text(encoding="utf-8")
+        assert "<" not in raw, path  # markup is written as \u003c: no browser sniffs it as HTML
+        data = json.loads(raw)
+        for member in data.get("membres", [data]):
+            for entry in member["activites"]:
+                file = f"registers/members/{member['membre']['identifiant']}/{entry['identifiant']}.yml"
+                if file in names:
+                    assert entry["activite"]["nom"] == names[file], (path, file)
+                    checked += 1
+    assert checked >= 2, checked  # in a member's file and in the territory's
+    assert any(PAYLOAD.strip() in value for value in names.values())
+    for path in sorted(folder.rglob("*.csv")):
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
+        assert len(rows) > 1, path
+        bad = [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
+        assert not bad, (path, bad[:3])
+    found = [f for f in live_markup(hostile.site) if "donnees/" in f]
+    assert not found, _summary(found)

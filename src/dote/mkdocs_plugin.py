@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, dashboard, explorer, pipeline, render, search, tables, watch_site, workers
+from dote import csp, dashboard, explorer, opendata, pipeline, render, search, tables, watch_site, workers
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
@@ -104,6 +104,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._shards = 0
         self._waited = 0.0
         self.watch: watch_site.WatchSite | None = None
+        self.opendata: opendata.OpenData | None = None
         self._today = dt.date.today()
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -178,6 +179,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             raise PluginError(f"dote : {refusal}")
         pages.append(explorer.page(self.territory, env))
         # --- end of registers explorer ---
+        # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
+        self.opendata = opendata.OpenData(
+            self.territory, self.label, site_url, self._today, internal=internal, memo=self._member_data
+        )
+        if not internal and (refusal := opendata.catalogue_refusal(site_url)):
+            notice.warning(refusal)
+        pages += self.opendata.pages(env)
+        # --- end of open data ---
         if self.config.search:
             self._shards = (
                 self.config.search_shards
@@ -290,10 +299,31 @@ class DotePlugin(BasePlugin[DoteConfig]):
         for path, content in self.watch.files(self._today).items():
             add(File.generated(config, path, content=content))
         # --- end of legal watch ---
+        # --- open data: the datasets and the catalogue (none in an internal build) ---
+        assert self.opendata is not None
+        for path, content in self.opendata.files().items():
+            add(File.generated(config, path, content=content))
+        # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         return files
+
+    def _member_data(self, member_id: str, compute: Callable[[], str]) -> str:
+        """A member's open-data files, from the page cache when its content is unchanged."""
+        prints = self._fingerprints
+        key = content_key(
+            self._context_key,
+            "donnees",
+            member_id,
+            prints.get(pipeline.SHARED, ""),
+            prints.get(member_id, ""),
+        )
+        found = self._cache.get(key)
+        if found is None:
+            found = compute()
+            self._cache.put(key, found)
+        return found
 
     # --- generated pages: from the cache, or rendered by worker processes ------------------
 
