@@ -103,3 +103,11 @@ def copy_demo(target: Path) -> Path:
 def territory_copy(tmp_path: Path) -> Path:
     """A private copy of the demo territory that a test may break."""
     return copy_demo(tmp_path / "territoire")
+
+
+@pytest.fixture
+def soffice() -> str:
+    """LibreOffice's path (skipped when absent, except in CI): see tests/libreoffice.py."""
+    from libreoffice import require_soffice
+
+    return require_soffice()

@@ -13,9 +13,6 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import os
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -33,6 +30,7 @@ from dote.export import (
     role_code,
 )
 from dote.model import Member, Person, Territory
+from libreoffice import convert
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBER = "cc-val-exemple"
@@ -47,7 +45,6 @@ HOSTILE = {
     "link": "[x](javascript:alert(1))",
     "bold": "**gras** et _penche_ $x$ ^sup^ @cite",
 }
-SOFFICE = shutil.which("soffice")
 
 
 def _write(path: Path, data: dict[str, object]) -> None:
@@ -335,39 +332,6 @@ def test_pandoc_failure_is_a_french_error_and_no_bytes(
 # --- LibreOffice ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def soffice() -> str:
-    if SOFFICE is None:
-        if os.environ.get("CI"):
-            pytest.fail("LibreOffice (soffice) est requis en CI : .ci/run doit l'installer")
-        pytest.skip("LibreOffice (soffice) n'est pas installé : conversion non vérifiée")
-    return SOFFICE
-
-
-def _convert(soffice: str, tmp_path: Path, target: str, files: list[Path]) -> Path:
-    out = tmp_path / "converti"
-    profile = tmp_path / "profil-libreoffice"
-    result = subprocess.run(
-        [
-            soffice,
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(out),
-            *map(str, files),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return out
-
-
 def test_libreoffice_opens_every_document_and_workbook(
     soffice: str, territory: Territory, member: Member, tmp_path: Path
 ) -> None:
@@ -375,9 +339,9 @@ def test_libreoffice_opens_every_document_and_workbook(
     for fmt in ("odt", "docx", "ods", "xlsx"):
         files[fmt] = tmp_path / f"registre-{fmt}.{fmt}"
         files[fmt].write_bytes(export_bytes(territory, _hostile(territory, member), fmt, today=TODAY))
-    out = _convert(soffice, tmp_path, "txt:Text", [files["odt"], files["docx"]])
+    out = convert(soffice, tmp_path, "txt:Text", [files["odt"], files["docx"]])
     # Every sheet to its own CSV file (the last token of the filter options: -1).
-    out = _convert(
+    out = convert(
         soffice,
         tmp_path,
         "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",

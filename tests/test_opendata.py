@@ -27,6 +27,7 @@ from dote.load import Document
 from dote.model import Converter
 from dote.schema import validate_document
 from dote.vocabulary import load_vocabularies
+from libreoffice import convert
 
 SITE_URL = "https://dote.example.org/"
 TODAY = dt.date(2026, 11, 30)
@@ -375,3 +376,24 @@ def test_same_registers_same_files(demo: pipeline.Result) -> None:
     first = opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY).files()
     second = opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY).files()
     assert first == second
+
+
+def test_the_csv_downloads_open_in_libreoffice(built_demo: Path, soffice: str, tmp_path: Path) -> None:
+    """LibreOffice reads the territory's CSV with its separator and accents, one row per activity."""
+    source = built_demo / "donnees" / "territoire.csv"
+    expected = read_csv(source)
+    # Semicolon-separated, double quotes, UTF-8 (LibreOffice's CSV filter options: 59,34,76).
+    out = convert(soffice, tmp_path, "xlsx", [source], infilter="CSV:59,34,76,1")
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(out / "territoire.xlsx", read_only=True)
+    try:
+        sheet = workbook.active
+        assert sheet is not None
+        rows = [[("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    assert rows[0] == list(expected[0])
+    assert len(rows) == len(expected) + 1
+    names = {row[list(expected[0]).index("Activité")] for row in rows[1:]}
+    assert names == {r["Activité"] for r in expected} and "État civil" in names
