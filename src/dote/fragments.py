@@ -38,6 +38,11 @@ def date_fr(value: dt.date) -> str:
     return f"{day} {_MONTHS[value.month - 1]} {value.year}"
 
 
+def month_fr(value: dt.date) -> str:
+    """2026-02-01 → « Février 2026 » (a heading)."""
+    return f"{_MONTHS[value.month - 1].capitalize()} {value.year}"
+
+
 class Fragments:
     """The pieces, for one territory (``glossary``: whether it publishes docs/glossaire.md)."""
 

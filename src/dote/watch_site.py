@@ -36,7 +36,7 @@ import jinja2
 from markupsafe import Markup
 
 from dote.cache import content_key
-from dote.fragments import date_fr
+from dote.fragments import date_fr, month_fr
 from dote.model import Activity, Territory
 from dote.render import GeneratedPage, relative_url
 from dote.safe import safe_url
@@ -54,20 +54,6 @@ PER_ACTIVITY = 5
 FINGERPRINT = "veille"
 EXPLORER_URL = "registres/explorer/"
 
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 def external_url(value: str) -> str:
@@ -198,10 +184,6 @@ def paragraphs(text: str) -> tuple[str, ...]:
     return tuple(joined for block in blocks if (joined := " ".join(block.split())))
 
 
-def month_title(value: dt.date) -> str:
-    return f"{_MONTHS[value.month - 1].capitalize()} {value.year}"
-
-
 class WatchSite:
     """What the site shows of the watch, for one build."""
 
@@ -325,7 +307,7 @@ class WatchSite:
                 if months and months[-1].id == key:
                     months[-1] = Month(key, months[-1].title, (*months[-1].items, item))
                 else:
-                    months.append(Month(key, month_title(item.date), (item,)))
+                    months.append(Month(key, month_fr(item.date), (item,)))
             sources = {item.source_id: item.source_name for item in items}
             return env.get_template("veille.html").render(
                 territory=self.territory,
