@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of registers explorer ---
         # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
         self.opendata = opendata.OpenData(
-            self.territory, self.label, site_url, self._today, internal=internal, memo=self._member_data
+            self.territory, self.label, site_url, self._today, internal=internal, cache=_OpenDataCache(self)
         )
         if not internal and (refusal := opendata.catalogue_refusal(site_url)):
             notice.warning(refusal)
@@ -308,22 +308,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             add(File.generated(config, f"schemas/{name}", content=text))
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         return files
-
-    def _member_data(self, member_id: str, compute: Callable[[], str]) -> str:
-        """A member's open-data files, from the page cache when its content is unchanged."""
-        prints = self._fingerprints
-        key = content_key(
-            self._context_key,
-            "donnees",
-            member_id,
-            prints.get(pipeline.SHARED, ""),
-            prints.get(member_id, ""),
-        )
-        found = self._cache.get(key)
-        if found is None:
-            found = compute()
-            self._cache.put(key, found)
-        return found
 
     # --- generated pages: from the cache, or rendered by worker processes ------------------
 
@@ -464,3 +448,26 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 if (self.root / folder).is_dir():
                     server.watch(str(self.root / folder))
         return server
+
+
+class _OpenDataCache:
+    """Each member's open-data files in the page cache, keyed like the member's page."""
+
+    def __init__(self, plugin: DotePlugin) -> None:
+        self.plugin = plugin
+
+    def _key(self, member_id: str) -> str:
+        prints = self.plugin._fingerprints
+        return content_key(
+            self.plugin._context_key,
+            "donnees",
+            member_id,
+            prints.get(pipeline.SHARED, ""),
+            prints.get(member_id, ""),
+        )
+
+    def get(self, member_id: str) -> str | None:
+        return self.plugin._cache.get(self._key(member_id))
+
+    def put(self, member_id: str, texts: str) -> None:
+        self.plugin._cache.put(self._key(member_id), texts)

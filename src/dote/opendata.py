@@ -30,10 +30,11 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
+from dote import workers
 from dote.confidential import PUBLIC
 from dote.dpia import Screening
 from dote.label import Evaluation, MemberResult
@@ -440,6 +441,26 @@ class Dataset:
     keywords: tuple[str, ...] = ()
 
 
+class MemberCache(Protocol):
+    """Where a build keeps each member's open-data texts between builds."""
+
+    def get(self, member_id: str) -> str | None: ...
+
+    def put(self, member_id: str, texts: str) -> None: ...
+
+
+#: From this many members to compute, forked workers share the work (see :mod:`dote.workers`).
+PARALLEL_FROM = 100
+#: What forked workers compute from: set just before forking, read in the workers' copy.
+_FORKED: tuple[OpenData, Callable[[Activity], Screening]] | None = None
+
+
+def _forked_member_texts(member_id: str) -> str:
+    assert _FORKED is not None
+    data, screen_of = _FORKED
+    return data._member_texts(data.territory.members_by_id[member_id], screen_of)
+
+
 @dataclass
 class OpenData:
     """The open data of one build: datasets, catalogue and the pages that present them."""
@@ -449,9 +470,9 @@ class OpenData:
     site_url: str
     today: dt.date
     internal: bool = False
-    #: A build cache for each member's files: ``memo(member_id, compute)`` returns what
-    #: ``compute()`` would (the plugin keys it by the member's content fingerprints).
-    memo: Callable[[str, Callable[[], str]], str] | None = None
+    #: A build cache for each member's files (the plugin keys it by the member's content
+    #: fingerprints): what :meth:`_member_texts` gave for an unchanged member.
+    cache: MemberCache | None = None
     datasets: list[Dataset] = field(default_factory=list)
     catalogue: dict[str, bytes] = field(default_factory=dict)
 
@@ -536,6 +557,32 @@ class OpenData:
         }
         return _json(core) + "\0" + csv_text(COLUMNS, rows)
 
+    def _texts_of_members(self, screen_of: Callable[[Activity], Screening]) -> dict[str, str]:
+        """Each member's texts: from the cache, else computed (by forked workers when many)."""
+        global _FORKED
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for member in self.territory.members:
+            cached = self.cache.get(member.id) if self.cache is not None else None
+            if cached is None:
+                missing.append(member.id)
+            else:
+                found[member.id] = cached
+        if len(missing) >= PARALLEL_FROM and workers.available():
+            _FORKED = (self, screen_of)
+            try:
+                computed = workers.map_forked(_forked_member_texts, missing, chunk=16)
+            finally:
+                _FORKED = None
+        else:
+            members = self.territory.members_by_id
+            computed = [self._member_texts(members[member_id], screen_of) for member_id in missing]
+        for member_id, texts in zip(missing, computed, strict=True):
+            found[member_id] = texts
+            if self.cache is not None:
+                self.cache.put(member_id, texts)
+        return found
+
     def _build(self) -> None:
         territory = self.territory
         screen_of = label_context(territory, self.label, "", self.site_url)["screening"]
@@ -545,13 +592,9 @@ class OpenData:
         csv_bodies: list[str] = []
         csv_head = csv_text(COLUMNS, [])
         newest_overall: dt.date | None = None
+        texts_of = self._texts_of_members(screen_of)
         for member in territory.members:
-
-            def compute(member: Member = member) -> str:
-                return self._member_texts(member, screen_of)
-
-            texts = self.memo(member.id, compute) if self.memo is not None else compute()
-            core_text, member_csv = texts.split("\0", 1)
+            core_text, member_csv = texts_of[member.id].split("\0", 1)
             cores.append(core_text)
             # The territory's CSV: the members' rows one after the other, under one header.
             csv_bodies.append(member_csv.removeprefix(csv_head))

@@ -20,6 +20,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,7 +83,7 @@ class WatchItem:
     resume: str = ""
     resume_html: str = ""
 
-    @property
+    @cached_property
     def anchor(self) -> str:
         """A stable HTML id for the item on the watch page."""
         return "veille-" + hashlib.sha256(f"{self.source}\0{self.id}".encode()).hexdigest()[:12]
