@@ -36,6 +36,7 @@ import jinja2
 from markupsafe import Markup
 
 from dote.cache import content_key
+from dote.explorer import EXPLORER_URL
 from dote.fragments import date_fr, month_fr
 from dote.model import Activity, Territory
 from dote.render import GeneratedPage, relative_url
@@ -52,8 +53,6 @@ TITLE = "Veille juridique et technique"
 PER_ACTIVITY = 5
 #: The key of the watch page's fingerprint among the pipeline's (see :func:`fingerprint`).
 FINGERPRINT = "veille"
-EXPLORER_URL = "registres/explorer/"
-
 
 
 def external_url(value: str) -> str:
