@@ -50,21 +50,18 @@ from typing import Any
 
 import yaml
 
-from dote.confidential import STRUCTURAL_KEYS, non_public_keys, published_fields
+from dote.confidential import non_public_keys, published_fields, published_view
 from dote.layout import MEMBER_FILE, MEMBERS, PROCESSORS, REGISTERS
 from dote.load import Document
 from dote.problems import relative_name
+from dote.scaffold import register_text
 from dote.schema import validate_document
 from dote.vocabulary import Vocabulary, load_vocabularies, slugify
 from dote.watch import write_atomic
 
-try:
-    from yaml import CSafeDumper as _Dumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-
 #: The modeline written first in every activity file (editors' schema completion).
-MODELINE = "# yaml-language-server: $schema=../../../schemas/activite.schema.json\n"
+ACTIVITY_SCHEMA = "../../../schemas/activite.schema.json"
+MODELINE = f"# yaml-language-server: $schema={ACTIVITY_SCHEMA}\n"
 
 #: Bounds that keep a hostile or huge file from running for ever.
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -1971,7 +1968,7 @@ def import_register(
 
 def activity_text(data: Mapping[str, Any]) -> str:
     """An activity file's text: the schema modeline, then the YAML (keys in the format's order)."""
-    return MODELINE + yaml.dump(dict(data), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return register_text(data, ACTIVITY_SCHEMA)
 
 
 def _plain(value: Any) -> Any:
@@ -2011,7 +2008,7 @@ def _public(data: dict[str, Any], chosen: frozenset[str] | None) -> tuple[dict[s
     written = {k: v for k, v in data.items() if k not in hidden}
     if chosen is None:
         return written, []
-    kept = {k: v for k, v in written.items() if k in chosen or k in STRUCTURAL_KEYS}
+    kept = published_view(written, chosen)
     return kept, [k for k in written if k not in kept]
 
 

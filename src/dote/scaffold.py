@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import random
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -323,10 +323,15 @@ _CONDITIONS = {"sante": "medecine-action-sociale", "nir": "droit-travail-protect
 _MEMBER_TYPES = (("commune", 12), ("intercommunalite", 2), ("ccas", 2), ("syndicat", 1), ("entreprise", 3))
 
 
+def register_text(data: Mapping[str, Any], schema: str) -> str:
+    """A register file's text: the schema modeline (``schema`` relative to the file), then YAML."""
+    text = yaml.dump(dict(data), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return f"# yaml-language-server: $schema={schema}\n{text}"
+
+
 def _dump(path: Path, data: dict[str, Any], schema: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
-    path.write_text(f"# yaml-language-server: $schema={schema}\n{text}", encoding="utf-8")
+    path.write_text(register_text(data, schema), encoding="utf-8")
 
 
 def demo_territory(directory: Path, *, members: int, activities: int, seed: int = 0) -> Path:
