@@ -78,7 +78,6 @@ def run(
         watch,
         sources.members,
         (f"{member}/{activity}" for member, docs in sources.activities.items() for activity in docs),
-        root,
     )
     territory = None
     if not any(p.is_error for p in problems) and sources.maison is not None:

@@ -82,6 +82,8 @@ class WatchItem:
     activites: tuple[str, ...] = ()
     resume: str = ""
     resume_html: str = ""
+    #: Where each ``concerne`` entry is written (``("membres", 0)`` → position), for errors.
+    places: Mapping[tuple[str, int], Position] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def anchor(self) -> str:
@@ -270,6 +272,11 @@ def _item(doc: Document, path: Path, sources: Mapping[str, WatchSource]) -> tupl
     if problems:
         return None, problems
     concerned = data.get("concerne") or {}
+    places = {
+        (kind, index): doc.position(("concerne", kind, index))
+        for kind in ("membres", "activites")
+        for index in range(len(concerned.get(kind, ())))
+    }
     return (
         WatchItem(
             file=doc.name,
@@ -286,32 +293,27 @@ def _item(doc: Document, path: Path, sources: Mapping[str, WatchSource]) -> tupl
             activites=tuple(concerned.get("activites", ())),
             resume=str(data.get("resume", "")),
             resume_html=clean_html(str(data.get("resume_html", ""))),
+            places=places,
         ),
         [],
     )
 
 
-def check_watch_references(
-    watch: Watch, members: Iterable[str], activities: Iterable[str], root: Path
-) -> list[Problem]:
+def check_watch_references(watch: Watch, members: Iterable[str], activities: Iterable[str]) -> list[Problem]:
     """Members and activities named by items (``concerne``) must exist in the registers."""
-    known_members = set(members)
-    known_activities = set(activities)
+    known = {"membres": set(members), "activites": set(activities)}
+    hints = {
+        "membres": ("membre inconnu", "écrivez l'identifiant d'un membre"),
+        "activites": ("activité inconnue", "écrivez « membre/activité », par exemple valmont/etat-civil"),
+    }
     problems: list[Problem] = []
     for item in watch.items:
-        if not (item.membres or item.activites):
-            continue
-        doc, _ = load_file(root / item.file, item.file, within=root)
-        for index, member in enumerate(item.membres):
-            if member not in known_members:
-                position = doc.position(("concerne", "membres", index)) if doc else Position(item.file)
-                problems.append(Problem(position, f"membre inconnu « {member} »", "écrivez l'identifiant d'un membre"))
-        for index, activity in enumerate(item.activites):
-            if activity not in known_activities:
-                position = doc.position(("concerne", "activites", index)) if doc else Position(item.file)
-                problems.append(
-                    Problem(position, f"activité inconnue « {activity} »", "écrivez « membre/activité », par exemple valmont/etat-civil")
-                )
+        for kind, names in (("membres", item.membres), ("activites", item.activites)):
+            for index, name in enumerate(names):
+                if name not in known[kind]:
+                    what, hint = hints[kind]
+                    position = item.places.get((kind, index), Position(item.file))
+                    problems.append(Problem(position, f"{what} « {name} »", hint))
     return problems
 
 
