@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dote import files as dote_files
 from dote import watch, watch_fetch
 from dote.watch import FeedEntry, ItemStore, WatchSource, load_watch
 from dote.watch_fetch import SourceReport, fetch_watch, normalise_entry, parse_feed, user_agent
@@ -582,7 +583,7 @@ def test_interrupted_run_leaves_complete_files_and_the_old_state(
                     raise Crash
                 real_replace(source, target)
 
-            patch.setattr(watch.os, "replace", replace)
+            patch.setattr(dote_files.os, "replace", replace)
         else:
             real_upsert = ItemStore.upsert
 

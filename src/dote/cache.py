@@ -29,7 +29,6 @@ import os
 import posixpath
 import shutil
 import sys
-import tempfile
 import zlib
 from functools import cache
 from importlib import resources
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dote import __version__
+from dote.files import write_atomic_bytes
 from dote.load import Document
 from dote.problems import Position, Problem
 
@@ -73,18 +73,6 @@ def _forget_other_engines(folder: Path) -> None:
     for other in folder.parent.iterdir() if folder.parent.is_dir() else ():
         if other.is_dir() and other.name != folder.name and not other.is_symlink():
             shutil.rmtree(other, ignore_errors=True)
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _hash(*parts: bytes) -> str:
@@ -159,8 +147,8 @@ class DocumentCache:
             used = self._used.get(pack_name, set())
             pack = {k: v for k, v in self._packs[pack_name].items() if k in used}
             try:
-                _write_atomically(
-                    self.folder / "documents" / pack_name, zlib.compress(marshal.dumps(pack), 1)
+                write_atomic_bytes(
+                    self.folder / "documents" / pack_name, zlib.compress(marshal.dumps(pack), 1), sync=False
                 )
             except OSError:
                 return  # a read-only or full disk: the build goes on without its cache
@@ -209,7 +197,7 @@ class PageCache:
             return
         self._used.add(key)
         with contextlib.suppress(OSError):
-            _write_atomically(self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1))
+            write_atomic_bytes(self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1), sync=False)
 
     def prune(self) -> None:
         """Remove the pages this build did not use (an older version of a changed page)."""

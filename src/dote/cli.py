@@ -342,7 +342,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: Path | None) -> int:
     from dote.confidential import OVERLAY_ENV, overlay_location
     from dote.export import ExportError, export_bytes
-    from dote.watch import write_atomic_bytes
+    from dote.files import write_atomic_bytes
 
     root = root.resolve()
     if output is None and fmt not in ("csv", "json"):

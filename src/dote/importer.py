@@ -51,13 +51,13 @@ from typing import Any
 import yaml
 
 from dote.confidential import non_public_keys, published_fields, published_view
+from dote.files import write_atomic
 from dote.layout import MEMBER_FILE, MEMBERS, PROCESSORS, REGISTERS
 from dote.load import Document
 from dote.problems import relative_name
 from dote.scaffold import register_text
 from dote.schema import validate_document
 from dote.vocabulary import Vocabulary, load_vocabularies, slugify
-from dote.watch import write_atomic
 
 #: The modeline written first in every activity file (editors' schema completion).
 ACTIVITY_SCHEMA = "../../../schemas/activite.schema.json"

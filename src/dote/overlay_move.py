@@ -15,12 +15,11 @@ reported, to be deleted by hand.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from dote.confidential import non_public_keys, published_fields, withheld_keys
+from dote.files import write_atomic
 from dote.layout import MEMBER_FILE, REGISTERS
 from dote.load import Document, load_bytes, load_file
 from dote.problems import relative_name
@@ -125,7 +124,7 @@ def apply(move: Move, root: Path, *, dry_run: bool = False) -> str:
                 "le dépôt confidentiel a déjà un fichier à ce chemin : réunissez les deux versions à la main"
             )
         if not dry_run:
-            _write(move.overlay, move.public.read_text(encoding="utf-8-sig"))
+            write_atomic(move.overlay, move.public.read_text(encoding="utf-8-sig"))
             move.public.unlink()
         return ""
     raw = move.public.read_bytes()
@@ -159,18 +158,8 @@ def apply(move: Move, root: Path, *, dry_run: bool = False) -> str:
     ):
         return "découpage impossible sans risque : déplacez ces champs à la main"
     if not dry_run:
-        _write(move.overlay, new_overlay)
-        _write(move.public, kept)
+        write_atomic(move.overlay, new_overlay)
+        write_atomic(move.public, kept)
     return ""
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

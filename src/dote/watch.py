@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +25,7 @@ from typing import Any, Literal
 import nh3
 import yaml
 
+from dote.files import write_atomic
 from dote.load import Document, load_file
 from dote.problems import Position, Problem
 from dote.schema import validate_document
@@ -318,26 +317,6 @@ def check_watch_references(watch: Watch, members: Iterable[str], activities: Ite
 
 
 # --- writing ---------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8, LF) to ``path``: a reader sees the old file or the new one, never half."""
-    write_atomic_bytes(path, text.encode("utf-8"))
-
-
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 _HEADER = (

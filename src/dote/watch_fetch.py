@@ -38,6 +38,7 @@ import feedparser  # type: ignore[import-untyped]
 import httpx
 import yaml
 
+from dote.files import write_atomic
 from dote.layout import MAISON_FILE, REGISTERS
 from dote.problems import Problem
 from dote.watch import (
@@ -48,7 +49,6 @@ from dote.watch import (
     WatchSource,
     clean_html,
     plain_text,
-    write_atomic,
 )
 
 #: The largest body read from a feed (more is refused: "flux trop volumineux").

@@ -1,0 +1,37 @@
+"""Writing files so that a reader sees the old content or the new one, never half of it.
+
+Every file the project writes in place (register files moved to the overlay, imported
+activities, watch items and state, exports, cache entries) goes through here: a temporary
+file in the same folder, then ``os.replace``. An interrupted run leaves the previous file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically; ``sync`` also flushes it to disk first.
+
+    Cache entries skip the flush (``sync=False``): they are safe to lose, and written by
+    the thousand.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            if sync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_atomic_bytes`)."""
+    write_atomic_bytes(path, text.encode("utf-8"))
