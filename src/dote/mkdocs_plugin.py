@@ -106,6 +106,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.watch: watch_site.WatchSite | None = None
         self.opendata: opendata.OpenData | None = None
         self._today = dt.date.today()
+        #: The search documents of the member pages, by page path (see dote.search).
+        self._search_documents: dict[str, str] = {}
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._command = command
@@ -328,6 +330,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         without copying them) and render while MkDocs goes on with the other pages.
         """
         self._rendered = {}
+        self._search_documents = {}
         self._waited = 0.0
         self._stop_workers()
         missing: list[tuple[str, str]] = []
@@ -378,12 +381,26 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return tables.scroll_regions(html) if self.config.enabled else html
         done = self._rendered.pop(page.file.src_uri, None)
         if isinstance(done, str):
-            return done
-        started = time.perf_counter()
-        content = done.result() if done is not None else generated.render(page.url)
-        self._waited += time.perf_counter() - started
-        self._cache.put(self._page_key(generated, page.url), content)
+            content = done
+        else:
+            started = time.perf_counter()
+            content = done.result() if done is not None else generated.render(page.url)
+            self._waited += time.perf_counter() - started
+            self._cache.put(self._page_key(generated, page.url), content)
+        self._search_document(generated, page, content)
         return content
+
+    def _search_document(self, generated: render.GeneratedPage, page: Page, content: str) -> None:
+        """Keep what Pagefind indexes for a member page: its search document (see dote.search)."""
+        assert self.territory is not None
+        member = self.territory.members_by_id.get(generated.depends_on)
+        if not self.config.search or member is None or generated.src_uri != f"registres/{member.id}/index.md":
+            return
+        start = content.rfind(search.FILTERS_START)
+        filters = content[start:] if start >= 0 else ""
+        self._search_documents[page.file.dest_uri] = search.member_document(
+            member, self.territory.processors, filters
+        )
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled:
@@ -434,6 +451,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 self._shards,
                 options,
                 self._cache.folder.parent / "recherche" if self._cache.folder is not None else None,
+                self._search_documents,
             )
         except (OSError, RuntimeError, subprocess.SubprocessError) as err:
             raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué :\n{err}") from err
