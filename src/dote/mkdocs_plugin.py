@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from urllib.parse import urljoin
 from typing import Any
 
 from mkdocs.config import base
@@ -372,7 +373,54 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # MkDocs and Material write a page's title as HTML (<title>, header, navigation,
         # search index): a title made from register text is escaped here, once.
         page.meta["title"] = html_text(generated.title)
+        # Its "edit" link opens the register file the page shows, not a Markdown file that does not exist.
+        page.edit_url = self._edit_url(generated, config)
         return ""
+
+    def _source_file(self, generated: render.GeneratedPage) -> str | None:
+        """The register file a generated page shows (relative to the territory), if there is one."""
+        assert self.territory is not None
+        kind, _, rest = generated.src_uri.partition("/")
+        ident = rest.removesuffix("/index.md") if rest.count("/") == 1 else ""
+        if kind == "registres" and ident in self.territory.members_by_id:
+            return self.territory.members_by_id[ident].position.file
+        if kind == render.MODELS_URL.strip("/") and ident in self.territory.models:
+            return self.territory.models[ident].content.position.file
+        if kind == render.PROCESSORS_URL.strip("/") and ident in self.territory.processors:
+            return self.territory.processors[ident].position.file
+        if generated.src_uri == "label/index.md":
+            return "registers/label.yml"
+        return None
+
+    def _edit_url(self, generated: render.GeneratedPage, config: MkDocsConfig) -> str | None:
+        """The edit address of a generated page's register file, beside the pages' own.
+
+        ``edit_uri`` (``edit/main/docs/``) leads to the pages' folder; the registers sit
+        beside it, in the territory. A page made from many files (explorer, dashboard…)
+        has no edit link, nor has one when the edit address cannot be derived.
+        """
+        source = self._source_file(generated)
+        edit_uri = config.edit_uri or ""
+        if (
+            source is None
+            or not config.repo_url
+            or not edit_uri
+            or config.edit_uri_template
+            or self.root is None
+        ):
+            return None
+        try:
+            docs = Path(config.docs_dir).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        if docs == ".":
+            base = edit_uri
+        elif edit_uri.rstrip("/").endswith("/" + docs) or edit_uri.rstrip("/") == docs:
+            base = edit_uri.rstrip("/")[: -len(docs)]
+        else:
+            return None
+        repo = config.repo_url if config.repo_url.endswith("/") else config.repo_url + "/"
+        return urljoin(repo, base + source)
 
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         generated = self._pages.get(page.file.src_uri)
