@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 from conftest import copy_demo
-
 from dote.cli import main
 
 REPO = "https://forge.exemple.fr/maison/registres"
