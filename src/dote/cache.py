@@ -10,7 +10,8 @@ never different.
 Two stores:
 
 - :class:`DocumentCache` — register files once parsed and checked against their schema
-  (the document, its positions and its problems), packed by folder (one file per
+  (the document's data and its problems; the positions of its values are found again
+  from the file's bytes if a later check asks for them), packed by folder (one file per
   member), written only when a folder's entries changed;
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from.
@@ -38,18 +39,22 @@ from typing import Any
 
 from dote import __version__
 from dote.files import write_atomic_bytes
-from dote.load import Document
+from dote.load import Document, fast_parser, lazy_document
 from dote.problems import Position, Problem
 
 CACHE_DIR = Path(".cache") / "dote"
 #: Set to 0 (or "non") to build without reading or writing the cache.
 CACHE_ENV = "DOTE_CACHE"
+#: The layout of the entries (see :data:`Entry`): part of the engine's fingerprint.
+FORMAT = 2
 
 
 @cache
 def engine_fingerprint() -> str:
     """A hash of what a cached result depends on besides its content: the engine itself."""
-    digest = hashlib.sha256(f"{__version__}\0{sys.version}\0{marshal.version}".encode())
+    digest = hashlib.sha256(
+        f"{__version__}\0{sys.version}\0{marshal.version}\0{FORMAT}\0{fast_parser()}".encode()
+    )
     package = resources.files("dote")
 
     def walk(node: Traversable, prefix: str) -> None:
@@ -83,8 +88,9 @@ def _hash(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-#: A cached read: whether there is a document, its data, value and key positions, its problems.
-Entry = tuple[bool, Any, tuple[Any, ...], tuple[Any, ...], tuple[tuple[Any, ...], ...]]
+#: A cached read: whether there is a document, its data, its problems. No positions: they are
+#: found from the file's bytes if asked for (:func:`dote.load.lazy_document`).
+Entry = tuple[bool, Any, tuple[tuple[Any, ...], ...]]
 
 
 class DocumentCache:
@@ -105,7 +111,7 @@ class DocumentCache:
         pack_name, key = self._where(raw, path, name, kind, partial)
         self._used.setdefault(pack_name, set()).add(key)
         entry = self._pack(pack_name).get(key)
-        return document_of(entry, path, name) if entry is not None else None
+        return document_of(entry, raw, path, name) if entry is not None else None
 
     def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:
         """Keep the read of ``raw`` (see :func:`entry_of`) for the next runs."""
@@ -156,22 +162,22 @@ class DocumentCache:
 
 
 def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
+    """What is kept of a read (marshal-able: the cache, and what worker processes send back)."""
     found = tuple(
         (p.position.file, p.position.line, p.position.column, p.message, p.hint, p.severity) for p in problems
     )
-    if doc is None:
-        return (False, None, (), (), found)
-    return (True, doc.data, tuple(doc.values.items()), tuple(doc.keys.items()), found)
+    return (doc is not None, doc.data if doc is not None else None, found)
 
 
-def document_of(entry: Entry, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
-    exists, data, values, keys, found = entry
+def document_of(entry: Entry, raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
+    """The read kept by :func:`entry_of`, back; ``raw``, the file's bytes, gives its positions."""
+    exists, data, found = entry
     problems = [
         Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in found
     ]
     if not exists:
         return None, problems
-    return Document(path, name, data, dict(values), dict(keys)), problems
+    return lazy_document(path, name, data, raw), problems
 
 
 class PageCache:

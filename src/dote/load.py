@@ -10,9 +10,10 @@ checks them). Every failure is a :class:`~dote.problems.Problem`, never an excep
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,12 @@ from typing import Any
 import yaml
 
 from dote.problems import Position, Problem
+
+_fast_loads: Callable[[str], Any] | None
+try:  # A Rust parser (libyaml's grammar, YAML 1.2 scalars): the fast path, see _fast_data.
+    from ryaml._ryaml import loads as _fast_loads  # what ryaml.loads is (and is typed as)
+except ImportError:  # pragma: no cover - the strict path alone gives the same results
+    _fast_loads = None
 
 try:  # libyaml is much faster; the pure-Python parser gives the same nodes.
     from yaml import CSafeLoader as _BaseLoader
@@ -75,7 +82,12 @@ _STANDARD_TAGS = {
 
 @dataclass(frozen=True)
 class Document:
-    """One register file: its plain data and where each value and key was written."""
+    """One register file: its plain data and where each value and key was written.
+
+    ``values`` and ``keys`` map a path to its line and column. A file read by the fast
+    path (see :func:`load_bytes`) gets them lazily: they are found by the strict loader
+    the first time a position other than the document's own is asked for.
+    """
 
     path: Path
     name: str
@@ -100,6 +112,84 @@ class Document:
             if found:
                 return Position(self.name, *found)
         return Position(self.name, 1, 1)
+
+
+def lazy_document(path: Path, name: str, data: Any, raw: bytes) -> Document:
+    """The document of ``raw``, whose data is ``data`` (as :func:`load_bytes` reads it).
+
+    Its positions are found from ``raw`` when first asked for: a file whose positions
+    no problem needs never pays for them (the cache and the worker processes keep and
+    send the data alone).
+    """
+    source = _Source(raw, path, name)
+    return Document(path, name, data, _Positions(source, False), _Positions(source, True))
+
+
+class _Source:
+    """The bytes of a document read without positions, and its positions once needed."""
+
+    __slots__ = ("_name", "_path", "_raw", "_root", "_tables")
+
+    def __init__(self, raw: bytes, path: Path, name: str) -> None:
+        self._raw = raw
+        self._path = path
+        self._name = name
+        self._root: tuple[int, int] | None = None
+        self._tables: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] | None
+        self._tables = None
+
+    def tables(self) -> tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]]:
+        """Value and key positions, by the strict loader (what it would have given at once)."""
+        if self._tables is None:
+            text, _ = _text_of(self._raw, self._name)
+            doc = _strict(text, self._path, self._name)[0] if text is not None else None
+            self._tables = (doc.values, doc.keys) if doc is not None else ({}, {})
+        return self._tables
+
+    def root(self) -> tuple[int, int]:
+        """Where the document's value starts, without parsing: its first character that is
+        neither a space nor in a comment (documents with markers or directives, where it
+        could be elsewhere, never take the fast path)."""
+        if self._root is None:
+            if self._tables is not None:
+                found = self._tables[0].get(())
+                self._root = found or (1, 1)
+            else:
+                text = self._raw.decode("utf-8-sig")
+                self._root = (1, 1)
+                for number, line in enumerate(text.split("\n"), 1):
+                    content = line.lstrip(" ")
+                    if content.rstrip("\r") and not content.startswith("#"):
+                        self._root = (number, len(line) - len(content) + 1)
+                        break
+        return self._root
+
+
+class _Positions(Mapping[JsonPath, tuple[int, int]]):
+    """A document's value or key positions, found when first needed (see :func:`lazy_document`)."""
+
+    __slots__ = ("_keys", "_source")
+
+    def __init__(self, source: _Source, keys: bool) -> None:
+        self._source = source
+        self._keys = keys
+
+    def _table(self) -> Mapping[JsonPath, tuple[int, int]]:
+        return self._source.tables()[self._keys]
+
+    def __getitem__(self, path: JsonPath) -> tuple[int, int]:
+        if not path and not self._keys:
+            return self._source.root()  # every record asks where its file starts
+        return self._table()[path]
+
+    def __iter__(self) -> Iterator[JsonPath]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
 
 
 class _Refused(Exception):
@@ -161,7 +251,26 @@ def _too_large(name: str, size: int) -> Problem:
 
 
 def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
-    """Parse register bytes (see :func:`load_file`)."""
+    """Parse register bytes (see :func:`load_file`).
+
+    When the Rust parser ``ryaml`` is installed, a text in which nothing could make it
+    read otherwise than the strict loader (see :func:`_fast_data`) takes a fast path: its
+    positions are found only when asked for (:func:`lazy_document`). Every other text,
+    and every text the fast parser refuses, is read by the strict loader, which says in
+    French what is wrong and where. Both give the same data for the same text.
+    """
+    text, problems = _text_of(raw, name)
+    if text is None:
+        return None, problems
+    if _fast_loads is not None:
+        fast, data = _fast_data(text)
+        if fast:
+            return lazy_document(path, name, data, raw), []
+    return _strict(text, path, name)
+
+
+def _text_of(raw: bytes, name: str) -> tuple[str | None, list[Problem]]:
+    """The text of register bytes, or why there is none: too large, not UTF-8, empty."""
     if len(raw) > MAX_BYTES:
         return None, [_too_large(name, len(raw))]
     try:
@@ -178,8 +287,30 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
                 "réenregistrez le fichier en UTF-8 dans votre éditeur",
             )
         ]
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+    if not _has_content(text):
         return None, [Problem(Position(name), "fichier vide : aucune donnée à lire")]
+    return text, []
+
+
+_NON_SPACE = re.compile(r"\S").search
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]").search  # str.splitlines' breaks
+
+
+def _has_content(text: str) -> bool:
+    """Whether a line of ``text`` (as str.splitlines cuts it) holds more than spaces or a comment."""
+    at = 0
+    while (found := _NON_SPACE(text, at)) is not None:
+        if text[found.start()] != "#":
+            return True
+        end = _LINE_BREAK(text, found.start())
+        if end is None:
+            return False
+        at = end.end()
+    return False
+
+
+def _strict(text: str, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
+    """The strict loader: libyaml's nodes, checked and built with their positions."""
     try:
         loader = _Loader(text)
         try:
@@ -214,6 +345,134 @@ def load_bytes(raw: bytes, path: Path, name: str) -> tuple[Document | None, list
         mark = refused.node.start_mark
         return None, [Problem(Position(name, mark.line + 1, mark.column + 1), refused.message, refused.hint)]
     return Document(path, name, data, builder.values, builder.keys), []
+
+
+# --- the fast path -------------------------------------------------------------------
+#
+# ryaml is serde_yaml over unsafe-libyaml, a translation of the libyaml that composes
+# the strict loader's nodes: both see the same structure and the same text in every
+# quoted or block scalar. They differ in what the strict loader refuses (anchors,
+# aliases, tags, merge keys, several documents, keys that are not text, depth and size
+# beyond the limits) and in how a few plain scalars resolve (YAML 1.2 core schema there;
+# here, a number needs both PyYAML's YAML 1.1 resolver and _INT or _FLOAT). A text goes
+# to the strict loader whenever it contains any of these, or something that might be
+# one: the screen below is deliberately coarse, and _fits checks what only the data
+# shows. tests/test_fast_loading.py compares the two paths on every form listed here.
+
+# Plain scalars the two read differently, or not worth the doubt (whole scalars only).
+_DOUBTFUL_SCALARS = (
+    r"[-+]?0[xXoObB][0-9A-Za-z_]*"  # hexadecimal, octal, binary: numbers for ryaml only
+    r"|[-+]?\.(?:[iI][nN][fF]|[nN][aA][nN])"  # .inf, .nan: numbers for ryaml only
+    r"|[-+]?0[0-9_]+"  # leading zeros: a number here (0123), text for ryaml
+    r"|[-+]?(?:[0-9][0-9._]*|\.[0-9][0-9._]*)[eE][-+]?[0-9_]+"  # exponents (1e5 is text here)
+    r"|[-+]\.[0-9][0-9_]*"  # -.5: text here
+    r"|[-+]?[0-9]{16,}[0-9._]*"  # long numbers: integer and float limits differ
+    r"|[-+]?[0-9.]+_[0-9._]*"  # 1_000
+    r"|="  # the YAML 1.1 "value" key, refused here
+)
+
+# A tab, a control character, NEL, a line or paragraph separator, a BOM inside the text.
+_ODD_CHARACTERS = r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]"
+_LONE_CR = r"\r(?!\n)"  # an old Mac line break
+_MARKERS = r"^(?:---|\.\.\.|%)"  # document markers, directives
+_INDICATORS = r"(?:^|[-?:\[{,\r])[ ]*[!&*]"  # a tag, anchor or alias where a node may start
+# A doubtful plain scalar: where a node may start (a line's start, after "- ", "? ", ": ",
+# a flow bracket or comma, or the ":" of a JSON-like key), up to where a plain scalar may
+# end. A multi-line plain scalar holds a space, so it is never doubtful as a whole.
+_SCALAR_START = r"(?:^[ ]*|[-?:][ ]+|[\[{,][ ]*|[\"'\]}]:)"
+_SCALAR_END = r"(?=[ ]*(?:$|[\r\n#,\]}]|:(?:[\s,\[\]{}]|$)))"
+_DOUBTFUL = f"(?:{_DOUBTFUL_SCALARS}){_SCALAR_END}"
+
+#: Whatever sends a text to the strict loader. :func:`_doubtful` finds the same, faster.
+_UNSAFE = re.compile(
+    "|".join((_ODD_CHARACTERS, _LONE_CR, _MARKERS, "<<", _INDICATORS, _SCALAR_START + _DOUBTFUL)),
+    re.MULTILINE,
+)
+
+# The parts of _UNSAFE, each behind a quick search that finds at least what it finds (a
+# character class first, which the regular expression engine scans for at C speed).
+_ODD_OR_CR = re.compile(_ODD_CHARACTERS[:-1] + r"\r]").search
+_ODD_SEARCH = re.compile(f"{_ODD_CHARACTERS}|{_LONE_CR}").search
+_INDICATOR_SEARCH = re.compile(_INDICATORS, re.MULTILINE).search
+# A character that may start a doubtful scalar, after one that may come before it.
+_MAYBE_DOUBTFUL = re.compile(r"[-+.0-9=](?<![^\n \[{,:].)(?<![-+](?![.0-9]))").finditer
+_DOUBTFUL_AT = re.compile(_DOUBTFUL).match
+_DOUBTFUL_SEARCH = re.compile(_SCALAR_START + _DOUBTFUL, re.MULTILINE).search
+
+
+def _doubtful(text: str) -> bool:
+    """Whether ``_UNSAFE`` matches ``text`` (a few times faster than asking it)."""
+    if (
+        (_ODD_OR_CR(text) and _ODD_SEARCH(text))
+        or text.startswith(("---", "...", "%"))
+        or "\n---" in text
+        or "\n..." in text
+        or "\n%" in text
+        or "<<" in text
+        or (("!" in text or "&" in text or "*" in text) and _INDICATOR_SEARCH(text))
+    ):
+        return True
+    for candidate in _MAYBE_DOUBTFUL(text):
+        if _DOUBTFUL_AT(text, candidate.start()):
+            return _DOUBTFUL_SEARCH(text) is not None
+    return False
+
+
+def _fast_data(text: str) -> tuple[bool, Any]:
+    """``(True, data)`` when ryaml reads ``text`` as the strict loader would, else ``(False, None)``."""
+    if _fast_loads is None or _doubtful(text):
+        return False, None
+    try:
+        data = _fast_loads(text)
+    except Exception:  # any refusal: the strict loader says why, in French
+        return False, None
+    return (True, data) if _fits(data) else (False, None)
+
+
+def fast_parser() -> str:
+    """Which fast parser reads register files (``""`` when none: the strict loader reads all)."""
+    if _fast_loads is None:
+        return ""
+    try:
+        return f"ryaml {importlib.metadata.version('ryaml')}"
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a copy without metadata
+        return "ryaml"
+
+
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
+def _fits(data: Any) -> bool:
+    """Whether the strict loader would accept this data: text keys, at most MAX_DEPTH
+    levels and MAX_NODES values (the screen of :func:`_fast_data` saw the rest)."""
+    count = 1
+    level = [data]
+    depth = 0
+    while level:
+        below: list[Any] = []
+        for value in level:
+            kind = type(value)
+            if kind is dict:
+                for key in value:
+                    if type(key) is not str:
+                        return False
+                children = value.values()
+            elif kind is list:
+                children = value
+            elif kind in _SCALAR_TYPES:
+                continue
+            else:
+                return False
+            if children:
+                if depth >= MAX_DEPTH:
+                    return False
+                count += len(children)
+                below.extend(children)
+        if count > MAX_NODES:
+            return False
+        level = below
+        depth += 1
+    return True
 
 
 class _Builder:

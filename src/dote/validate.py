@@ -136,18 +136,23 @@ class _Read:
     found: tuple[Document | None, list[Problem]] | None = None
 
 
-def _parse_and_check(raw: bytes, path: Path, name: str, kind: str, chosen: bool) -> Entry:
+def _parse_and_check(
+    raw: bytes, path: Path, name: str, kind: str, chosen: bool
+) -> tuple[Document | None, list[Problem]]:
     """Parse a register file and check it against its schema (in a worker, or not)."""
     doc, found = load_bytes(raw, path, name)
     if doc is not None:
         extends = isinstance(doc.data, dict) and "modele" in doc.data
         found += validate_document(doc, kind, partial=extends or chosen)
-    return entry_of(doc, found)
+    return doc, found
 
 
 def _parse_job(job: _Read) -> bytes:
+    # The data and the problems only: the parent has the bytes, which give the positions.
     assert job.raw is not None
-    return marshal.dumps(_parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None))
+    return marshal.dumps(
+        entry_of(*_parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None))
+    )
 
 
 #: From how many files to parse a pool of worker processes is worth forking.
@@ -158,17 +163,16 @@ def _complete(store: DocumentCache, reads: list[_Read]) -> list[_Read]:
     """Parse and check the files the cache did not hold, in worker processes when they are many."""
     missing = [job for job in reads if job.raw is not None and job.found is None]
     if len(missing) >= PARALLEL_FROM and workers.available():
-        entries = [marshal.loads(data) for data in workers.map_forked(_parse_job, missing)]
+        for job, data in zip(missing, workers.map_forked(_parse_job, missing), strict=True):
+            assert job.raw is not None
+            entry: Entry = marshal.loads(data)
+            store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
+            job.found = document_of(entry, job.raw, job.path, job.name)
     else:
-        entries = [
-            _parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None)
-            for job in missing
-            if job.raw is not None
-        ]
-    for job, entry in zip(missing, entries, strict=True):
-        assert job.raw is not None
-        store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
-        job.found = document_of(entry, job.path, job.name)
+        for job in missing:
+            assert job.raw is not None
+            job.found = _parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None)
+            store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry_of(*job.found))
     return reads
 
 
