@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,22 @@ _STUB = "---\nrender_macros: false\n---\n"
 PARALLEL_FROM = 64
 #: The generated pages, for the forked workers (set just before they are forked).
 _PAGES: Mapping[str, render.GeneratedPage] = {}
+#: A generated page and its HTML → its search document, or None (set with _PAGES).
+_DOCUMENT: Callable[[render.GeneratedPage, str], str | None] = lambda generated, html: None
+
+#: A generated page's HTML and, for a member page, its search document (see dote.search).
+Rendered = tuple[str, "str | None"]
 
 
-def _render_page(src_uri: str, url: str) -> str:
-    """In a worker process: one generated page's HTML."""
-    return _PAGES[src_uri].render(url)
+def _render_page(src_uri: str, url: str) -> Rendered:
+    """In a worker process: one generated page's HTML, and its search document."""
+    html = _PAGES[src_uri].render(url)
+    return html, _DOCUMENT(_PAGES[src_uri], html)
+
+
+def _document_key(page_key: str) -> str:
+    """The cache key of a page's search document: it depends on what the page depends on."""
+    return content_key(page_key, "recherche")
 
 
 def _overrides(root: Path) -> list[bytes]:
@@ -99,7 +110,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._command = "build"
         self._fingerprints: Mapping[str, str] = {}
         self._context_key = ""
-        self._rendered: dict[str, str | Future[str]] = {}
+        self._rendered: dict[str, Rendered | Future[Rendered]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._cache = PageCache(None)
         self._shards = 0
@@ -267,6 +278,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         for src_uri in self._pages:
             add(File.generated(config, src_uri, content=_STUB))
+        # Workers start rendering pages now, while this process computes the data files below.
+        self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         for path, svg in self._badges.items():
             add(File.generated(config, path, content=svg))
         # The footer links to the legal pages wherever their files put them.
@@ -309,7 +322,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
-        self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         return files
 
     # --- generated pages: from the cache, or rendered by worker processes ------------------
@@ -338,9 +350,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
         for src_uri, generated in self._pages.items():
             file = files[src_uri]
             url = file.url if file is not None else generated.url
-            cached = self._cache.get(self._page_key(generated, url))
+            key = self._page_key(generated, url)
+            cached = self._cache.get(key)
             if cached is not None:
-                self._rendered[src_uri] = cached
+                self._rendered[src_uri] = (cached, self._cache.get(_document_key(key)))
             else:
                 missing.append((src_uri, url))
         log.info(
@@ -348,8 +361,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         )
         if len(missing) < PARALLEL_FROM or self._command != "build" or not workers.available():
             return
-        global _PAGES
-        _PAGES = self._pages
+        global _PAGES, _DOCUMENT
+        _PAGES, _DOCUMENT = self._pages, self._search_document
         # The build's own process renders one page in (processes + 1) between its other
         # work (Markdown, Material's template, writing): one worker fewer is forked, and
         # each forked worker ends up holding a copy of the records.
@@ -428,27 +441,35 @@ class DotePlugin(BasePlugin[DoteConfig]):
             # A hand-written page: its tables in scroll regions that the keyboard reaches.
             return tables.scroll_regions(html) if self.config.enabled else html
         done = self._rendered.pop(page.file.src_uri, None)
-        if isinstance(done, str):
-            content = done
+        if isinstance(done, tuple):
+            content, document = done
         else:
             started = time.perf_counter()
-            content = done.result() if done is not None else generated.render(page.url)
+            if done is not None:
+                content, document = done.result()
+            else:
+                content = generated.render(page.url)
+                document = self._search_document(generated, content)
             self._waited += time.perf_counter() - started
-            self._cache.put(self._page_key(generated, page.url), content)
-        self._search_document(generated, page, content)
+            key = self._page_key(generated, page.url)
+            self._cache.put(key, content)
+            if document is not None:
+                self._cache.put(_document_key(key), document)
+        if document is None:  # a page cached without its document
+            document = self._search_document(generated, content)
+        if document is not None:
+            self._search_documents[page.file.dest_uri] = document
         return content
 
-    def _search_document(self, generated: render.GeneratedPage, page: Page, content: str) -> None:
-        """Keep what Pagefind indexes for a member page: its search document (see dote.search)."""
+    def _search_document(self, generated: render.GeneratedPage, content: str) -> str | None:
+        """What Pagefind indexes for a member page: its search document (see dote.search)."""
         assert self.territory is not None
         member = self.territory.members_by_id.get(generated.depends_on)
         if not self.config.search or member is None or generated.src_uri != f"registres/{member.id}/index.md":
-            return
+            return None
         start = content.rfind(search.FILTERS_START)
         filters = content[start:] if start >= 0 else ""
-        self._search_documents[page.file.dest_uri] = search.member_document(
-            member, self.territory.processors, filters
-        )
+        return search.member_document(member, self.territory.processors, filters)
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled:
