@@ -223,6 +223,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
     _add_overlay(p, "évalue le registre complet, avec ce dépôt confidentiel (usage interne)")
 
+    p = sub.add_parser(
+        "review",
+        help="liste les fiches dont la revue est en retard ou approche",
+        description="Pour chaque membre, les fiches d'activité en retard de revue, celles qui n'ont jamais été "
+        "revues (aucune date de revue) et celles à revoir dans les JOURS prochains jours, les plus urgentes "
+        "d'abord. L'échéance est celle du critère de revue du label (registers/label.yml, règle "
+        "« revue-recente ») : la dernière revue plus son nombre de mois. Code de sortie : 0 si aucune fiche "
+        "n'est en retard ni jamais revue, 1 sinon, 2 si les registres ne sont pas valides.",
+    )
+    _add_root(p)
+    p.add_argument(
+        "--within",
+        type=int,
+        default=60,  # dote.review.DEFAULT_WITHIN (not imported here: it loads the page templates)
+        metavar="JOURS",
+        help="signale aussi les échéances des JOURS prochains jours (par défaut : 60)",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+
     p = sub.add_parser("overlay", help="dépôt confidentiel : y déplacer ce qui ne doit pas être public")
     actions = p.add_subparsers(dest="overlay_command", metavar="ACTION", parser_class=_Parser)
     actions.required = True
@@ -294,6 +314,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args.root, args.format, args.overlay)
     if args.command == "label":
         return _label(args.root, args.member, args.format, args.date, args.overlay)
+    if args.command == "review":
+        return _review(args.root, args.within, args.format, args.date)
     if args.command == "build":
         return _build(
             args.root, args.site_dir, verbose=args.verbose, internal=args.internal, overlay=args.overlay
@@ -660,6 +682,32 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
         for failure in m.failures:
             print(failure.text())
     return EXIT_OK
+
+
+def _review(root: Path, within: int, fmt: str, date: str | None) -> int:
+    """Records to review; exit 1 when the label's review rule fails one, 2 on invalid registers."""
+    import datetime as dt
+
+    from dote.review import as_json, as_text, compute
+
+    try:
+        today = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError:
+        print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
+        return EXIT_USAGE
+    if within < 0:
+        print("dote : erreur : --within attend un nombre de jours positif ou nul", file=sys.stderr)
+        return EXIT_USAGE
+    result = pipeline.run(root, today=today, cache=True)
+    if not result.ok or result.territory is None:
+        print(format_problems(result.problems, fmt))
+        if fmt == "text":
+            n = len(result.errors)
+            print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        return EXIT_USAGE  # 2: invalid registers (1 means records to review)
+    reviews = compute(result.territory, result.label, today, within)
+    print(json.dumps(as_json(reviews), ensure_ascii=False, indent=2) if fmt == "json" else as_text(reviews))
+    return EXIT_PROBLEMS if reviews.failing else EXIT_OK
 
 
 def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:

@@ -188,6 +188,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.dashboard = dashboard.compute(self.territory, self.label, today or dt.date.today())
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
+        # --- reviews (issue 15): the editors' page of records to review, beside the dashboard ---
+        from dote import review
+
+        reviews = review.compute(self.territory, self.label, self._today)
+        pages.append(review.page(reviews, self.territory, env))
+        # --- end of reviews ---
         # --- registers explorer (issue 9): its page; its data file and assets in on_files ---
         if refusal := explorer.clash(self.territory):
             raise PluginError(f"dote : {refusal}")

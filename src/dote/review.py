@@ -1,0 +1,308 @@
+"""Reviews of the registers: which activity records are overdue for review, or soon due.
+
+The deadline is the label's, never a second rule: the criterion « registre revu dans
+l'année » (rule ``revue-recente`` of :mod:`dote.label`) fails an activity whose last
+review (``dates.revue``) is older than its ``age_maximum_mois`` months, or that states
+none. :func:`compute` asks that very rule whether each activity fails it; the due date it
+shows is the last review plus those months (:func:`dote.label.months_later`, as the rule
+computes it): overdue from the day after. The months are the policy's (the strictest, if
+several criteria use the rule), or the rule's default without a policy or such a criterion.
+
+The date a register plans for the next review (``dates.prochaine_revue``) is shown beside
+the due date when it differs, but decides nothing.
+
+Two outputs: ``dote review`` (French text, or JSON for tools; exit code 1 when a record
+fails the rule), and the editors' page of the site (:data:`REVIEWS_URL`), made from the
+public territory only, as every page is: a record whose member does not publish its
+review dates (« au choix ») is counted apart, « date non publiée », and never judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jinja2
+
+from dote import render
+from dote.dashboard import DASHBOARD_URL, STYLESHEET
+from dote.label import RULES, Evaluation, Subject, months_later
+from dote.model import Activity, Member, Territory, duration_in_words
+from dote.vocabulary import slugify
+
+#: The editors' page: beside the dashboard, whose « fiches à revoir » figures it details.
+#: Not under ``registres/``, where it would take the address of a member of the same name.
+REVIEWS_URL = f"{DASHBOARD_URL}revues/"
+TITLE = "Fiches à revoir"
+#: The label rule whose deadline this module shows.
+RULE = "revue-recente"
+#: How many days ahead a due date counts as « bientôt » (``dote review --within``).
+DEFAULT_WITHIN = 60
+
+State = Literal["sans-date", "en-retard", "bientot", "non-publiee"]
+#: The states by urgency: never reviewed first (always failed the rule), then overdue.
+STATES: tuple[State, ...] = ("sans-date", "en-retard", "bientot", "non-publiee")
+STATE_LABELS: Mapping[State, str] = {
+    "sans-date": "Jamais revue",
+    "en-retard": "En retard",
+    "bientot": "À revoir bientôt",
+    "non-publiee": "Date de revue non publiée (choix du membre)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One activity to review, and why."""
+
+    activity: Activity
+    state: State
+    due: dt.date | None  # the last review plus the policy's months; None without a last review
+    days: int  # days overdue (en-retard) or left (bientot); 0 otherwise
+
+    @property
+    def failing(self) -> bool:
+        """The label's rule fails it: overdue, or no review date at all."""
+        return self.state in ("sans-date", "en-retard")
+
+    @property
+    def state_text(self) -> str:
+        """The state and how late or how soon, in French: « En retard de 3 mois »."""
+        if self.state == "en-retard" and self.due is not None:
+            return f"En retard de {elapsed_fr(self.due, self.due + dt.timedelta(days=self.days))}"
+        if self.state == "bientot":
+            if self.days == 0:
+                return "À revoir aujourd'hui au plus tard"
+            if self.days == 1:
+                return "À revoir demain au plus tard"
+            return f"À revoir dans {self.days} jours"
+        return STATE_LABELS[self.state]
+
+    @property
+    def planned(self) -> dt.date | None:
+        """The next review the register plans, when it differs from the due date."""
+        planned = self.activity.dates.next_review
+        return planned if planned is not None and planned != self.due else None
+
+    def sort_key(self) -> tuple[int, int, str]:
+        days = -self.days if self.state == "en-retard" else self.days
+        return (STATES.index(self.state), days, slugify(self.activity.name))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReviews:
+    """A member's activities to review, most urgent first."""
+
+    member: Member
+    reviews: tuple[Review, ...]
+
+    def count(self, state: State) -> int:
+        return sum(1 for r in self.reviews if r.state == state)
+
+    @property
+    def failing(self) -> int:
+        return sum(1 for r in self.reviews if r.failing)
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """Every activity to review in a territory, by member, at a reference date."""
+
+    reference_date: dt.date
+    within: int
+    months: int
+    criterion_id: str  # the policy's criterion using the rule ("" without one)
+    criterion_title: str
+    activities: int  # activities looked at (the territory's published ones)
+    members: tuple[MemberReviews, ...]  # members with something to review, most urgent first
+
+    def count(self, state: State) -> int:
+        return sum(m.count(state) for m in self.members)
+
+    @property
+    def failing(self) -> int:
+        """Records the label's rule fails (overdue or without a review date)."""
+        return sum(m.failing for m in self.members)
+
+    @property
+    def total(self) -> int:
+        return sum(len(m.reviews) for m in self.members)
+
+
+def elapsed_fr(start: dt.date, end: dt.date) -> str:
+    """The time from ``start`` to a later ``end`` in French words: « 12 jours », « 1 an et 2 mois »."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months > 0 and months_later(start, months) > end:
+        months -= 1
+    if months < 1:
+        return duration_in_words(f"P{(end - start).days}D")
+    return duration_in_words(f"P{months // 12}Y{months % 12}M")
+
+
+def policy_parameters(label: Evaluation | None) -> tuple[Mapping[str, Any], str, str]:
+    """The rule's parameters the policy sets (its strictest criterion), its id and title."""
+    rule = RULES[RULE]
+    found = [c for c in label.policy.criteria.values() if c.rule == RULE] if label is not None else []
+    if not found:
+        return {name: p.default for name, p in rule.parameters.items()}, "", ""
+    strictest = min(found, key=lambda c: int(c.parameters["age_maximum_mois"]))
+    return strictest.parameters, strictest.id, strictest.title
+
+
+def compute(
+    territory: Territory, label: Evaluation | None, today: dt.date, within: int = DEFAULT_WITHIN
+) -> Reviews:
+    """The activities of ``territory`` to review at ``today``, per the label's rule.
+
+    ``label`` gives the policy (its criterion's months); the records judged are those of
+    ``territory``, whatever territory the evaluation was made from.
+    """
+    rule = RULES[RULE]
+    parameters, criterion_id, criterion_title = policy_parameters(label)
+    months = int(parameters["age_maximum_mois"])
+    members = []
+    for member in territory.members:
+        found = []
+        for activity in member.activities:
+            last = activity.dates.reviewed
+            if last is None and activity.withheld:
+                found.append(Review(activity, "non-publiee", None, 0))
+                continue
+            failed = rule.check(Subject(member, activity, territory, None, today), parameters)
+            due = months_later(last, months) if last is not None else None
+            if failed:
+                if due is None:
+                    found.append(Review(activity, "sans-date", None, 0))
+                else:
+                    found.append(Review(activity, "en-retard", due, (today - due).days))
+            elif due is not None and 0 <= (due - today).days <= within:
+                found.append(Review(activity, "bientot", due, (due - today).days))
+        if found:
+            members.append(MemberReviews(member, tuple(sorted(found, key=Review.sort_key))))
+    members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))
+    return Reviews(
+        reference_date=today,
+        within=within,
+        months=months,
+        criterion_id=criterion_id,
+        criterion_title=criterion_title,
+        activities=len(territory.activities),
+        members=tuple(members),
+    )
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def as_json(reviews: Reviews) -> dict[str, Any]:
+    """What ``dote review --format json`` prints: stable keys, ISO dates."""
+
+    def iso(value: dt.date | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "date": reviews.reference_date.isoformat(),
+        "delai_jours": reviews.within,
+        "age_maximum_mois": reviews.months,
+        "critere": reviews.criterion_id or None,
+        "activites": reviews.activities,
+        "compte": {state.replace("-", "_"): reviews.count(state) for state in STATES},
+        "membres": [
+            {
+                "membre": m.member.id,
+                "nom": m.member.name,
+                "activites": [
+                    {
+                        "activite": r.activity.id,
+                        "nom": r.activity.name,
+                        "etat": r.state,
+                        "derniere_revue": iso(r.activity.dates.reviewed),
+                        "echeance": iso(r.due),
+                        "prochaine_revue": iso(r.activity.dates.next_review),
+                        "jours_de_retard": r.days if r.state == "en-retard" else None,
+                        "jours_restants": r.days if r.state == "bientot" else None,
+                        "file": r.activity.position.file,
+                        "line": r.activity.position.line,
+                        "column": r.activity.position.column,
+                    }
+                    for r in m.reviews
+                ],
+            }
+            for m in reviews.members
+        ],
+    }
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n <= 1 else many}"
+
+
+def summary(reviews: Reviews) -> str:
+    """The counts in one French sentence (« 3 fiches en retard, 1 jamais revue… »)."""
+    parts = [
+        _plural(reviews.count("en-retard"), "fiche en retard", "fiches en retard"),
+        _plural(reviews.count("sans-date"), "fiche jamais revue", "fiches jamais revues"),
+        _plural(reviews.count("bientot"), "fiche à revoir", "fiches à revoir")
+        + f" dans les {reviews.within} jours",
+    ]
+    if unpublished := reviews.count("non-publiee"):
+        parts.append(_plural(unpublished, "fiche sans date publiée", "fiches sans date publiée"))
+    return ", ".join(parts) + f" (sur {_plural(reviews.activities, 'fiche', 'fiches')})."
+
+
+def as_text(reviews: Reviews) -> str:
+    """What ``dote review`` prints: a heading, the counts, then each member's records."""
+    from dote.fragments import date_fr
+
+    rule = (
+        f"critère « {reviews.criterion_title} » du label"
+        if reviews.criterion_id
+        else "aucun critère de revue dans registers/label.yml : durée par défaut"
+    )
+    lines = [
+        f"Revues des fiches au {date_fr(reviews.reference_date)} : chaque fiche doit être revue au moins "
+        f"tous les {reviews.months} mois ({rule}).",
+        summary(reviews),
+    ]
+    if not reviews.members:
+        lines.append("Aucune fiche à revoir.")
+    for m in reviews.members:
+        lines.append("")
+        lines.append(f"{m.member.name} ({m.member.id}) : {_plural(len(m.reviews), 'fiche', 'fiches')}")
+        for r in m.reviews:
+            last = r.activity.dates.reviewed
+            if r.state == "non-publiee":
+                detail = ["dates non publiées par le membre, non jugées ici"]
+            else:
+                detail = [f"dernière revue le {date_fr(last)}" if last else "aucune date de revue"]
+            if r.due is not None:
+                detail.append(f"à revoir au plus tard le {date_fr(r.due)}")
+            if r.planned is not None:
+                detail.append(f"prochaine revue prévue le {date_fr(r.planned)}")
+            state = r.state_text.upper() if r.failing else r.state_text
+            lines.append(f"  - {state} · {r.activity.name} ({r.activity.id}) : {', '.join(detail)}")
+            p = r.activity.position
+            lines.append(f"    {p.file}:{p.line}:{p.column}")
+    return "\n".join(lines)
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+def page(reviews: Reviews, territory: Territory, env: jinja2.Environment) -> render.GeneratedPage:
+    """The editors' page (:data:`REVIEWS_URL`): the same list, a table per member."""
+
+    def html(url: str) -> str:
+        return env.get_template("revues.html").render(
+            r=reviews,
+            territory=territory,
+            href_dashboard=render.relative_url(url, DASHBOARD_URL),
+            href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
+            has_label=bool(reviews.criterion_id),
+            href_label=render.relative_url(url, render.LABEL_URL),
+            **render.links(url),
+        )
+
+    # "*": the page shows every member's activities.
+    return render.GeneratedPage(f"{REVIEWS_URL}index.md", REVIEWS_URL, TITLE, html, "*")
