@@ -135,6 +135,7 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
         "label": ("label",),
         "glossaire": ("glossaire",),
         "tableau-de-bord": ("tableau-de-bord",),
+        "revues": ("tableau-de-bord/revues",),
         "explorer": ("registres/explorer",),
         "veille": ("veille",),
     }
@@ -174,6 +175,7 @@ KINDS = (
     "label",
     "glossaire",
     "tableau-de-bord",
+    "revues",
     "explorer",
     "veille",
     "404",

@@ -31,8 +31,6 @@ from dote.vocabulary import slugify
 
 DASHBOARD_URL = "tableau-de-bord/"
 STYLESHEET = "assets/dote/tableau-de-bord.css"
-#: A review older than this many months (or no review date) makes a record overdue.
-REVIEW_MONTHS = 12
 #: How many processors the « most used » chart shows.
 TOP_PROCESSORS = 10
 #: How many members the overdue-reviews chart shows at most (those with the most).
@@ -198,6 +196,7 @@ class Dashboard:
     members_overdue: int
     overdue: int
     reviews_unpublished: int  # records whose member does not publish their dates
+    review_months: int  # the label policy's review period (its "revue-recente" criterion)
     withheld: int  # activities published with some fields kept back by their member
 
     @property
@@ -242,7 +241,10 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
     dpia_verdicts, dpia_required, dpia_missing = _dpias(territory, label)
     transfers, transfer_activities = _transfers(territory)
     processors, processors_used = _processors(territory)
-    reviews, members_overdue, overdue, unpublished = _reviews(territory, reference)
+    from dote.review import policy_parameters  # the review page's module imports this one
+
+    months = int(policy_parameters(label)[0]["age_maximum_mois"])
+    reviews, members_overdue, overdue, unpublished = _reviews(territory, reference, months)
     return Dashboard(
         territory=territory,
         label=label,
@@ -263,6 +265,7 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
         members_overdue=members_overdue,
         overdue=overdue,
         reviews_unpublished=unpublished,
+        review_months=months,
         withheld=sum(1 for a in activities if a.withheld),
     )
 
@@ -408,8 +411,8 @@ def _processors(territory: Territory) -> tuple[Chart, int]:
     return Chart("sous-traitants", rows), len(used)
 
 
-def _reviews(territory: Territory, reference: dt.date) -> tuple[Chart, int, int, int]:
-    """Records to review, by member: last review more than REVIEW_MONTHS ago, or none.
+def _reviews(territory: Territory, reference: dt.date, months: int) -> tuple[Chart, int, int, int]:
+    """Records to review, by member: last review more than ``months`` ago, or none.
 
     Returns the chart (the TOP_MEMBERS members with the most), how many members have
     records to review, how many records in all, and how many records do not publish
@@ -425,7 +428,7 @@ def _reviews(territory: Territory, reference: dt.date) -> tuple[Chart, int, int,
                 unpublished += 1
             elif last is None:
                 undated += 1
-            elif months_later(last, REVIEW_MONTHS) < reference:
+            elif months_later(last, months) < reference:
                 old += 1
         overdue += old + undated
         if old + undated:
@@ -459,7 +462,7 @@ def pages(dashboard: Dashboard, env: jinja2.Environment) -> list[render.Generate
             d=dashboard,
             territory=territory,
             label=dashboard.label,
-            review_months=REVIEW_MONTHS,
+            review_months=dashboard.review_months,
             top_processors=TOP_PROCESSORS,
             href=href(url),
             href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
