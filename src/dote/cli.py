@@ -198,6 +198,37 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("model", metavar="ID", help="identifiant du modèle (nom du fichier sans .yml)")
     _add_root(q)
 
+    p = sub.add_parser(
+        "diff",
+        help="ce qu'un changement fait aux registres publics, entre deux révisions git (Markdown)",
+        description="Compare les registres publics du territoire entre deux révisions git, comme le site les "
+        "montre : activités ajoutées, supprimées ou modifiées (champ par champ, ancienne → nouvelle valeur), "
+        "membres, sous-traitants, niveaux de label, dépistages d'AIPD, versions des modèles. Sans CIBLE, "
+        "compare avec l'arbre de travail, comme « git diff BASE » (les fichiers du dossier tels qu'ils sont). "
+        "Le dépôt confidentiel n'est jamais lu. « dote diff BASE RACINE » compare aussi avec l'arbre de "
+        "travail quand RACINE est le dossier d'un territoire.",
+    )
+    p.add_argument(
+        "base", metavar="BASE", help="révision de départ (branche, étiquette ou commit : main, HEAD~1…)"
+    )
+    p.add_argument(
+        "head",
+        nargs="?",
+        default=None,
+        metavar="CIBLE",
+        help="révision d'arrivée (par défaut : l'arbre de travail)",
+    )
+    _add_root(p)
+    p.add_argument(
+        "--format",
+        choices=["markdown", "json"],
+        default="markdown",
+        help="markdown (par défaut, pour un commentaire de pull request) ou json",
+    )
+    p.add_argument(
+        "--date", metavar="AAAA-MM-JJ", help="date de référence des deux côtés (par défaut : aujourd'hui)"
+    )
+
     p = sub.add_parser("init", help="crée un nouveau territoire prêt à construire")
     p.add_argument("directory", type=_root, metavar="DOSSIER", help="dossier à créer (vide ou inexistant)")
     p.add_argument("--nom", default=None, help="nom de la Maison (par défaut : déduit du dossier)")
@@ -336,6 +367,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _watch_fetch(args.root, timeout=args.timeout, concurrency=args.parallele)
     if args.command == "watch" and args.watch_command == "inbox":
         return _watch_inbox(args.root, args.format)
+    if args.command == "diff":
+        return _diff(args.base, args.head, args.root, args.format, args.date)
     if args.command == "init":
         from dote.scaffold import init_territory
 
@@ -531,6 +564,32 @@ def _watch_inbox(root: Path, fmt: str) -> int:
     for item in waiting:
         source = watch.sources[item.source].nom if item.source in watch.sources else item.source
         print(f"- {item.date.isoformat()} · {source} · {item.titre}\n  {item.file}")
+    return EXIT_OK
+
+
+def _diff(base: str, head: str | None, root: Path, fmt: str, date: str | None) -> int:
+    import datetime as dt
+
+    from dote import diff
+
+    try:
+        today = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError:
+        print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
+        return EXIT_USAGE
+    if head is not None and root == Path(".") and (_root(head) / "registers").is_dir():
+        root, head = _root(head), None  # « dote diff BASE RACINE »: no revision is a territory folder
+    try:
+        changes = diff.compare_revisions(root, base, head, today)
+    except diff.DiffError as err:
+        if err.problems:
+            print(format_problems(err.problems, "text"), file=sys.stderr)
+        print(f"dote : erreur : {err.message}", file=sys.stderr)
+        return EXIT_USAGE
+    if fmt == "json":
+        print(json.dumps(diff.as_json(changes), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(diff.markdown(changes))
     return EXIT_OK
 
 
