@@ -197,6 +197,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("model", metavar="ID", help="identifiant du modèle (nom du fichier sans .yml)")
     _add_root(q)
+    q = models.add_parser(
+        "update",
+        help="met la bibliothèque de modèles du territoire au niveau de celle de Maison DOTE",
+        description="Ajoute les nouveaux modèles de la bibliothèque de Maison DOTE et passe les autres à leur "
+        "dernière version (la version actuelle est archivée dans registers/models/versions/, comme le fait "
+        "« models bump »), avec le journal des changements et les activités restées sur une version "
+        "antérieure. Un modèle modifié dans le territoire n'est jamais remplacé : il est signalé.",
+    )
+    _add_root(q)
+    q.add_argument("--dry-run", action="store_true", help="affiche ce qui changerait, sans rien écrire")
+
+    p = sub.add_parser("new", help="crée une fiche à compléter : membre, activité ou sous-traitant")
+    kinds = p.add_subparsers(dest="new_command", metavar="TYPE", parser_class=_Parser)
+    kinds.required = True
+    q = kinds.add_parser(
+        "member",
+        help="crée registers/members/ID/member.yml",
+        description="Écrit la fiche d'un nouveau membre : chaque rubrique du format, expliquée en commentaire.",
+    )
+    q.add_argument("id", metavar="ID", help="identifiant du membre (nom de son dossier)")
+    _add_root(q)
+    q.add_argument("--force", action="store_true", help="remplace la fiche si elle existe déjà")
+    q = kinds.add_parser(
+        "activity",
+        help="crée registers/members/MEMBRE/ID.yml",
+        description="Écrit la fiche d'une nouvelle activité de traitement, au statut « brouillon » : chaque "
+        "rubrique du format, expliquée en commentaire. Avec --from, l'activité reprend un modèle et "
+        "n'écrit que ce qu'un membre ajoute.",
+    )
+    q.add_argument("member", metavar="MEMBRE", help="identifiant du membre (son dossier doit exister)")
+    q.add_argument("id", metavar="ID", help="identifiant de l'activité (nom du fichier sans .yml)")
+    _add_root(q)
+    q.add_argument("--from", dest="model", metavar="MODELE", help="modèle de registers/models/ à reprendre")
+    q.add_argument("--force", action="store_true", help="remplace la fiche si elle existe déjà")
+    q = kinds.add_parser(
+        "processor",
+        help="crée registers/processors/ID.yml",
+        description="Écrit la fiche d'un nouveau sous-traitant : chaque rubrique du format, expliquée en "
+        "commentaire.",
+    )
+    q.add_argument("id", metavar="ID", help="identifiant du sous-traitant (nom du fichier sans .yml)")
+    _add_root(q)
+    q.add_argument("--force", action="store_true", help="remplace la fiche si elle existe déjà")
 
     p = sub.add_parser(
         "diff",
@@ -359,6 +402,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _import(args.file, args.member, args.root, force=args.force, dry_run=args.dry_run)
     if args.command == "models" and args.models_command == "drift":
         return _drift(args.root)
+    if args.command == "models" and args.models_command == "update":
+        return _models_update(args.root, dry_run=args.dry_run)
+    if args.command == "new":
+        return _new(args)
     if args.command == "models" and args.models_command == "bump":
         return _bump(args.root, args.model)
     if args.command == "overlay":
@@ -373,7 +420,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dote.scaffold import init_territory
 
         return _scaffold(
-            lambda: init_territory(args.directory, name=args.nom, territory=args.territoire),
+            lambda: init_territory(args.directory, name=args.nom, territory=args.territoire, library=True),
             args.directory,
         )
     if args.command == "demo":
@@ -658,6 +705,46 @@ def _bump(root: Path, model_id: str) -> int:
     print(
         f"Version {version} archivée dans {archive}. Le modèle passe à la version {version + 1} : "
         "modifiez-le, puis décrivez le changement dans « journal ».",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _models_update(root: Path, *, dry_run: bool) -> int:
+    from dote.library import LibraryError, update_models
+
+    if not (root / "registers").is_dir():
+        print(
+            f"dote : erreur : {root / 'registers'} introuvable : ce dossier n'est pas un territoire",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        report = update_models(root.resolve(), dry_run=dry_run)
+    except LibraryError as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(report.text())
+    return EXIT_PROBLEMS if report.error else EXIT_OK
+
+
+def _new(args: argparse.Namespace) -> int:
+    from dote.scaffold import ScaffoldError, new_activity, new_member, new_processor
+
+    root = args.root.resolve()
+    try:
+        if args.new_command == "member":
+            path = new_member(root, args.id, force=args.force)
+        elif args.new_command == "activity":
+            path = new_activity(root, args.member, args.id, model=args.model, force=args.force)
+        else:
+            path = new_processor(root, args.id, force=args.force)
+    except ScaffoldError as err:
+        print(f"dote : erreur : {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"Fiche écrite : {relative_name(path, root)}. Complétez-la (chaque rubrique est expliquée en "
+        "commentaire), puis vérifiez-la avec « dote validate ».",
         file=sys.stderr,
     )
     return EXIT_OK
