@@ -28,8 +28,8 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git est né
 
 
 @pytest.fixture(autouse=True)
-def _git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Commits without the user's git configuration, and no confidential overlay but a decoy."""
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits with a fixed identity, without the user's git configuration."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for role in ("AUTHOR", "COMMITTER"):
@@ -170,8 +170,10 @@ def test_working_tree_is_the_default_head(
 
 
 def test_no_public_change(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A hand-written page, and a register file rewritten without changing what it says.
     (repo / "docs" / "index.md").write_text("# Une autre page d'accueil\n", encoding="utf-8")
-    # A date outside what the site shows is no change either... but the review date is shown.
+    family = repo / "registers" / "members" / "valmont" / "portail-famille.yml"
+    edit(family, "statut: valide\n", "# Relu en comité.\nstatut: 'valide'\n")
     commit(repo, "Accueil")
     code, out, err = run(capsys, "avant", "HEAD", str(repo))
     assert code == 0, err
@@ -418,3 +420,49 @@ def test_revision_cannot_hide_or_leak_files(
     assert (code, out) == (2, "")
     assert "lien symbolique vers un fichier hors du territoire" in err
     assert "la révision « main »" in err and "SECRET" not in err
+
+
+def test_crafted_tree_never_writes_outside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tree git itself would not write (one path twice: a link, then a file) is refused."""
+    root = tmp_path / "forge"
+    root.mkdir()
+    git(root, "init", "--quiet")
+    target = tmp_path / "hors-du-depot"
+
+    def blob(data: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), "hash-object", "-w", "--stdin"],
+            input=data,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    def tree(entries: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), "mktree"], input=entries, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            pytest.skip("git mktree refuse ce chemin")
+        return done.stdout.strip()
+
+    folder = tree(f"120000 blob {blob(str(target))}\tx.yml\n100644 blob {blob('nom: x')}\tx.yml\n")
+    crafted = git(root, "commit-tree", tree(f"040000 tree {folder}\tregisters\n"), "-m", "forgé")
+    code, out, err = run(capsys, crafted, crafted, str(root))
+    assert (code, out) == (2, "")
+    assert "chemin refusé" in err
+    assert not target.exists()
+
+
+def test_long_text_change_is_shown_around_what_changed(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    family = repo / "registers" / "members" / "valmont" / "portail-famille.yml"
+    edit(family, "à activer l'authentification renforcée", "à exiger l'authentification renforcée")
+    code, out, err = run(capsys, "avant", str(repo))
+    assert code == 0, err
+    (line,) = [line for line in out.splitlines() if line.startswith("  - Résumé public de l'AIPD : ")]
+    old, new = line.removeprefix("  - Résumé public de l'AIPD : ").split(" → ")
+    assert "activer" in old and "exiger" in new
+    assert old.startswith("…") and new.endswith("…")
+    assert len(new) < 200

@@ -297,6 +297,7 @@ def extract(top: Path, commit: str, prefix: str, target: Path, revision: str) ->
     if batch.returncode != 0:
         raise DiffError(f"lecture de la révision « {revision} » impossible : {_message(batch)}")
     data, offset = batch.stdout, 0
+    made: set[Path] = {target}  # folders this function created: real folders, checked once
     for mode, obj, path in entries:
         header_end = data.index(b"\n", offset)
         header = data[offset:header_end].decode("ascii", "replace").split(" ")
@@ -312,15 +313,20 @@ def extract(top: Path, commit: str, prefix: str, target: Path, revision: str) ->
         folder = target
         for part in parts[:-1]:  # real folders only, never a link written before
             folder = folder / part
-            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            if folder in made:
+                continue
+            if folder.is_symlink() or folder.exists():
                 raise DiffError(f"révision « {revision} » : chemin refusé dans le dépôt ({path!r})")
-            folder.mkdir(exist_ok=True)
-        if destination.is_symlink() or destination.exists():  # a path twice: never write through a link
-            raise DiffError(f"révision « {revision} » : chemin refusé dans le dépôt ({path!r})")
-        if mode == "120000":
-            os.symlink(content.decode("utf-8", "surrogateescape"), destination)
-        else:
-            destination.write_bytes(content)
+            folder.mkdir()
+            made.add(folder)
+        try:  # created, never opened: a path given twice is not written through a link
+            if mode == "120000":
+                os.symlink(content.decode("utf-8", "surrogateescape"), destination)
+            else:
+                with open(destination, "xb") as stream:
+                    stream.write(content)
+        except FileExistsError as err:
+            raise DiffError(f"révision « {revision} » : chemin refusé dans le dépôt ({path!r})") from err
 
 
 @contextlib.contextmanager
