@@ -4,17 +4,35 @@ The templates call them as ``m.missing()``, ``m.gloss(href_term, "aipd", "AIPD")
 (the global ``m``). They were Jinja macros; a member page of 30 activities calls them
 about 400 times, and a Jinja macro call costs ten times a Python call. Everything from a
 register goes through ``markupsafe.escape``, as Jinja's autoescape would, and only ``http``, ``https`` and ``mailto`` links are ever written.
+
+The section of one activity (``m.activity``: what ``templates/_activite.html`` held) is
+Python too, for the same reason: a member page shows thirty activities or more, and as
+a template this section took four fifths of the page's rendering time (the page now
+renders in less than half the time). Its HTML is written below in the order of the
+page, one method for each stretch of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from dote.model import duration_in_words
 from dote.safe import safe_email, safe_url
+
+if TYPE_CHECKING:
+    from dote.dpia import Screening
+    from dote.label import Evaluation
+    from dote.model import Activity, Territory
+    from dote.watch import WatchItem
+
+#: What Jinja's autoescape does to a value (``markupsafe.escape``): the pieces below call it.
+e = escape
 
 _MONTHS = (
     "janvier",
@@ -38,9 +56,39 @@ def date_fr(value: dt.date) -> str:
     return f"{day} {_MONTHS[value.month - 1]} {value.year}"
 
 
+def number_fr(value: int) -> str:
+    """4200 → « 4 200 » (narrow no-break space, as French typography wants)."""
+    return f"{value:,}".replace(",", "\u202f")
+
+
+#: ``P1Y6M`` → « 1 an et 6 mois », once per duration: a page names the same few many times.
+duration_text = functools.lru_cache(maxsize=1024)(duration_in_words)
+
+
 def month_fr(value: dt.date) -> str:
     """2026-02-01 → « Février 2026 » (a heading)."""
     return f"{_MONTHS[value.month - 1].capitalize()} {value.year}"
+
+
+@dataclass(frozen=True)
+class ActivityContext:
+    """What the section of an activity needs from the page that shows it.
+
+    The page's links (relative to its own URL), the screenings and label shown, and on
+    member pages with a legal watch, the newest watch items of each activity.
+    """
+
+    territory: Territory
+    href_term: Callable[[str], str]
+    href_member: Callable[[str], str]
+    href_model: Callable[[str], str]
+    href_processor: Callable[[str], str]
+    screening: Callable[[Activity], Screening]
+    label: Evaluation | None = None
+    watch_for: Callable[[Activity], Sequence[WatchItem]] | None = None
+    href_watch: Callable[[WatchItem], str] | None = None
+    #: The confidential block of an internal build (templates/_interne.html), rendered.
+    internal: Callable[[Activity], str] | None = None
 
 
 class Fragments:
@@ -48,6 +96,8 @@ class Fragments:
 
     def __init__(self, glossary: bool) -> None:
         self.glossary = glossary
+        # The links of the page being rendered, by (anchor, text): see gloss.
+        self._glosses: tuple[object, dict[tuple[str, str], Markup]] = (None, {})
 
     @staticmethod
     def missing(text: str = "Non renseigné") -> Markup:
@@ -103,7 +153,20 @@ class Fragments:
         """A technical term, linked to its definition in the glossary when there is one.
 
         ``href`` is the page's ``href_term``; ``anchor`` the term's id in the glossary.
+        A page links the same terms again and again (twelve per activity): the links are
+        kept for the page whose ``href`` they were made with (each page has its own).
         """
+        page, known = self._glosses
+        if page is not href:
+            # A tuple replaced whole: two pages rendered at once never share their links.
+            page, known = self._glosses = (href, {})
+        key = (anchor, text)
+        found = known.get(key)
+        if found is None:
+            found = known[key] = self._gloss(href, anchor, text)
+        return found
+
+    def _gloss(self, href: Callable[[str], str], anchor: str, text: str) -> Markup:
         if not self.glossary:
             return escape(text)
         shown = escape(text)
@@ -111,3 +174,340 @@ class Fragments:
             f'<a class="dote-terme" href="{escape(href(anchor))}" title="{shown} : définition dans le glossaire">'
             f"{shown}</a>"
         )
+
+    # --- the section of one activity (templates/_activite.html) -------------------------
+    # It writes exactly the HTML the template wrote, whitespace included: the search index
+    # and the tests read it. Every value from a register goes through ``escape`` (``e``),
+    # as Jinja's autoescape did; the pieces above (gloss, missing, date, link, term…)
+    # return Markup, escaped already. Each method is one stretch of the section.
+
+    def activity(self, a: Activity, page: ActivityContext, roles: Mapping[str, str]) -> Markup:
+        """The section of activity ``a``, on a member's page or a model's.
+
+        ``roles``: the glossary's anchor for each role code it defines (the role badge
+        links there).
+
+        A citizen's questions first: why, whose data, which data and for how long, who
+        receives them, how to exercise one's rights; then the legal details, the impact
+        assessment and the register's own dates. The heading carries the activity's
+        permanent anchor, so that a search result (Pagefind makes one per heading) lands
+        on it.
+        """
+        gap = "Non publié (choix du membre)" if a.withheld else "Non renseigné"
+        out: list[str] = []
+        self._heading(out, a, page, roles)
+        self._purposes(out, a, page, gap)
+        self._data_table(out, a, page, gap)
+        self._recipients(out, a, page, gap)
+        self._rights_and_notice(out, a, page, gap)
+        out.append(self.dpia(a, page.screening(a), page.label, page.href_term))
+        self._review_and_watch(out, a, page)
+        if a.internal and page.internal is not None:
+            out.append(page.internal(a))
+        out.append("</section>")
+        return Markup("".join(out))
+
+    def _heading(self, out: list[str], a: Activity, page: ActivityContext, roles: Mapping[str, str]) -> None:
+        """The heading; status and role badges, service; description; model followed."""
+        id_, name = e(a.id), e(a.name)
+        out.append(
+            f'<section class="dote-activite" aria-labelledby="{id_}"><h3 id="{id_}">{name}'
+            f' <a class="headerlink" href="#{id_}" title="Lien permanent vers cette activité"'
+            f' aria-label="Lien permanent vers l’activité {name}">¶</a></h3>\n<p class="dote-meta">'
+        )
+        if a.status:
+            out.append(f'<span class="dote-badge dote-statut--{e(a.status.code)}">{e(a.status.label)}</span>')
+        anchor = roles.get(a.role.code)
+        role = self.gloss(page.href_term, anchor, a.role.label) if anchor else e(a.role.label)
+        out.append(f'  <span class="dote-badge">{role}</span>')
+        if a.department:
+            out.append(f" <span>{e(a.department)}</span>")
+        out.append("</p>")
+        if a.description:
+            out.append(f"<p>{e(a.description)}</p>")
+        model = page.territory.models.get(a.model.id) if a.model else None
+        if a.model and model is not None:
+            href = e(page.href_model(a.model.id))
+            out.append(
+                f'<p class="dote-modele">D\'après le modèle <a href="{href}">{e(model.content.name)}</a>'
+            )
+            if a.model.version:
+                newer = f", la dernière est la {e(model.version)}" if a.model.version < model.version else ""
+                out.append(f" (version {e(a.model.version)}{newer})")
+            out.append(".</p>")
+
+    def _purposes(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
+        """Purposes, legal basis, conditions of sensitive data, people concerned, sources."""
+        out.append('<dl class="dote-champs">\n  <dt>Finalité principale</dt>\n  <dd>')
+        out.append(e(a.purpose) if a.purpose else self.missing(gap))
+        if a.secondary_purposes:
+            out.append("    <ul>" + "".join(f"<li>{e(p)}</li>" for p in a.secondary_purposes) + "</ul>")
+        out.append(f"</dd>\n\n  <dt>{self.gloss(page.href_term, 'base-legale', 'Base légale')}</dt>\n  <dd>")
+        if basis := a.legal_basis:
+            reference = f" ; {e(basis.reference)}" if basis.reference else ""
+            out.append(
+                f'{e(basis.basis.label)} <span class="dote-ref">({e(basis.basis.reference)}{reference})</span>'
+            )
+            if basis.details:
+                out.append(f". {e(basis.details.strip('. '))}")
+        else:
+            out.append(self.missing(gap))
+        out.append("</dd>")
+        if a.conditions:
+            term = self.gloss(page.href_term, "donnees-sensibles", "données sensibles")
+            out.append(f"  <dt>Condition des {term}</dt>\n  <dd><ul>")
+            for c in a.conditions:
+                reference = f" ; {e(c.reference)}" if c.reference else ""
+                out.append(
+                    f'<li>{e(c.condition.label)} <span class="dote-ref">({e(c.condition.reference)}{reference})</span></li>'
+                )
+            out.append("</ul></dd>")
+        term = self.gloss(page.href_term, "personne-concernee", "Personnes concernées")
+        out.append(f"\n  <dt>{term}</dt>\n  <dd>")
+        out.append(e(", ".join(s.label for s in a.subjects)) if a.subjects else self.missing(gap))
+        if a.subjects_details:
+            out.append(f". {e(a.subjects_details.strip('. '))}")
+        if a.volume is not None:
+            out.append(f" (environ {e(number_fr(a.volume))} personnes)")
+        out.append("</dd>\n\n  <dt>Sources des données</dt>\n  <dd>")
+        out.append(e(" ; ".join(s.label for s in a.sources)) if a.sources else self.missing(gap))
+        if a.sources_details:
+            out.append(f". {e(a.sources_details.strip('. '))}")
+        if a.mandatory_collection is True:
+            out.append(". Fournir ces données est obligatoire.")
+        elif a.mandatory_collection is False:
+            out.append(". Fournir ces données est facultatif.")
+        out.append("</dd>\n</dl>\n\n")
+
+    def _data_table(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
+        """The data categories: for each, how long it is kept and what becomes of it."""
+        id_ = e(a.id)
+        kept = self.gloss(page.href_term, "duree-de-conservation", "Conservation")
+        fate = self.gloss(page.href_term, "sort-final", "Sort final")
+        out.append(
+            f'<div class="dote-table" role="region" tabindex="0" aria-labelledby="{id_}-donnees">\n'
+            '<table class="dote-tableau dote-donnees">\n'
+            f'  <caption id="{id_}-donnees">Données traitées et durées de conservation : {e(a.name)}</caption>\n'
+            "  <thead>\n"
+            '    <tr><th scope="col">Catégorie de données</th><th scope="col">Détail</th>'
+            f'<th scope="col">{kept}</th><th scope="col">{fate}</th></tr>\n'
+            "  </thead>\n"
+            "  <tbody>"
+        )
+        for c in a.categories:
+            out.append(f'    <tr>\n      <th scope="row">{e(c.kind.label)} {self.nature_badge(c)}</th>\n')
+            out.append(f"      <td>{e(c.details)}</td>\n      <td>")
+            if r := c.retention:
+                duration = duration_text(r.duration) if r.duration else ""
+                out.append(e(duration or r.criteria))
+                if duration and r.criteria:
+                    out.append(f" ({e(r.criteria)})")
+                if r.start:
+                    since = ", à compter de : " if duration else " ; point de départ : "
+                    out.append(f"{since}{e(r.start)}")
+                if r.reference:
+                    out.append(f' <span class="dote-ref">({e(r.reference)})</span>')
+                if r.details:
+                    out.append(f". {e(r.details)}")
+                out.append(f"</td>\n      <td>{self.term(r.final_fate)}</td>\n    </tr>")
+            else:
+                missing = self.missing(gap)
+                out.append(f"{missing}</td>\n      <td>{missing}</td>\n    </tr>")
+        if not a.categories:
+            out.append(f'    <tr><td colspan="4">{self.missing(gap)}</td></tr>')
+        out.append("  </tbody>\n</table>\n</div>\n\n")
+
+    def _recipients(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
+        """Recipients; transfers outside the EU, declared and through processors."""
+        term = self.gloss(page.href_term, "destinataire", "Destinataires")
+        out.append(f'<dl class="dote-champs">\n  <dt>{term}</dt>\n  <dd>')
+        if r := a.recipients:
+            out.append("<ul>")
+            if r.internal:
+                out.append(f"<li>Services internes : {e(', '.join(r.internal))}</li>")
+            if r.external:
+                out.append(f"<li>Organismes externes : {e(', '.join(r.external))}</li>")
+            if r.processors:
+                processors = page.territory.processors
+                links = ", ".join(
+                    f'<a href="{e(page.href_processor(pid))}">{e(processors[pid].name)}</a>'
+                    for pid in r.processors
+                )
+                out.append(
+                    f"<li>{self.gloss(page.href_term, 'sous-traitant', 'Sous-traitants')} : {links}</li>"
+                )
+            out.append("  </ul>")
+        else:
+            out.append(self.missing(gap))
+        term = self.gloss(page.href_term, "transfert-hors-ue", "Transferts hors de l'Union européenne")
+        out.append(f"</dd>\n\n  <dt>{term}</dt>\n  <dd>")
+        if a.transfers is None:
+            out.append(self.missing(gap))
+        elif not a.transfers:
+            out.append("Aucun")
+        else:
+            out.append("<ul>")
+            for t in a.transfers:
+                out.append(f"<li>{e(t.country.label)} : {e(t.recipient)}")
+                if t.safeguard:
+                    out.append(
+                        f', garantie : {e(t.safeguard.label)} <span class="dote-ref">({e(t.safeguard.reference)})</span>'
+                    )
+                else:
+                    out.append(f", {self.missing('garantie non renseignée')}")
+                if t.details:
+                    out.append(f". {e(t.details)}")
+                out.append("</li>")
+            out.append("  </ul>")
+        if via := page.territory.processors_outside_eea(a):
+            links = " ; ".join(
+                f'<a href="{e(page.href_processor(p.id))}">{e(p.name)}</a>'
+                f" ({e(', '.join(c.label for c in p.countries_outside_eea))})"
+                for p in via
+            )
+            out.append(f"  <p>Par ses sous-traitants : {links}.</p>")
+        out.append("</dd>")
+
+    def _rights_and_notice(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
+        """Rights, automated decision, algorithm, information notice, controllers, tools."""
+        href = page.href_term
+        if a.rights_not_applicable or a.rights_details:
+            out.append(f"  <dt>{self.gloss(href, 'droits', 'Exercice des droits')}</dt>\n  <dd>")
+            if a.rights_not_applicable:
+                rights = ", ".join(r.label.lower() for r in a.rights_not_applicable)
+                out.append(f"Ne s'appliquent pas à ce traitement : {e(rights)}.")
+            if a.rights_details:
+                out.append(f" {e(a.rights_details)}")
+            out.append("</dd>")
+        out.append(f"  <dt>{self.gloss(href, 'decision-automatisee', 'Décision automatisée')}</dt>\n  <dd>")
+        if a.automated_decision is True:
+            out.append("Oui : une décision est prise sans intervention humaine (RGPD, art. 22)")
+        elif a.automated_decision is False:
+            out.append("Aucune décision entièrement automatisée")
+        else:
+            out.append(self.missing(gap))
+        if a.profiling is True:
+            out.append(f" ; {self.gloss(href, 'profilage', 'profilage')}")
+        out.append("</dd>")
+        if a.algorithm_rules or a.algorithm_link:
+            out.append(f"  <dt>Traitement algorithmique</dt>\n  <dd>{e(a.algorithm_rules)}")
+            if a.algorithm_link:
+                out.append(f" {self.link(a.algorithm_link, 'Règles publiées')}")
+            out.append("</dd>")
+        term = self.gloss(href, "mention-information", "Mention d'information")
+        out.append(f"  <dt>{term}</dt>\n  <dd>")
+        notice = a.information_notice
+        if notice == "generee":
+            out.append("Établie par la Maison DOTE à partir de ce registre")
+        elif notice == "absente":
+            out.append(self.missing("Pas encore de mention d'information"))
+        elif notice:
+            out.append(self.link(notice, "Consulter la mention d'information"))
+        else:
+            out.append(self.missing(gap))
+        out.append("</dd>")
+        if a.controllers_served:
+            # Members of the territory (by id) are linked; other controllers are named.
+            members = page.territory.members_by_id
+            served = []
+            for c in a.controllers_served:
+                if isinstance(c, str) and c in members:
+                    served.append(f'<a href="{e(page.href_member(c))}">{e(members[c].name)}</a>')
+                else:
+                    served.append(e(c if isinstance(c, str) else c.name))
+            out.append(f"  <dt>Pour le compte de</dt>\n  <dd>{', '.join(served)}</dd>")
+        if a.joint_controllers:
+            term = self.gloss(href, "responsables-conjoints", "Responsables conjoints")
+            out.append(f"  <dt>{term}</dt>\n  <dd>{e(', '.join(p.name for p in a.joint_controllers))}</dd>")
+        if a.tools:
+            out.append(f"  <dt>Logiciels et outils</dt>\n  <dd>{e(', '.join(a.tools))}</dd>")
+
+    def _review_and_watch(self, out: list[str], a: Activity, page: ActivityContext) -> None:
+        """The last review; the newest watch items of the activity (member pages only)."""
+        out.append(f"  <dt>Dernière revue</dt>\n  <dd>{self.date(a.dates.reviewed)}")
+        if a.dates.next_review:
+            out.append(f" (prochaine revue prévue le {self.date(a.dates.next_review)})")
+        out.append("</dd>")
+        # The newest published watch items sharing a theme with the activity or naming it.
+        # Left out of the search index: the same items repeat on every activity of their
+        # themes; /veille/ is where they are found.
+        items = page.watch_for(a) if page.watch_for is not None else ()
+        if items and page.href_watch is not None:
+            out.append(
+                '  <dt data-pagefind-ignore="all">Veille juridique et technique</dt>\n'
+                '  <dd data-pagefind-ignore="all"><ul class="dote-veille-activite">'
+            )
+            for item in items:
+                out.append(
+                    f'<li><a href="{e(page.href_watch(item))}">{e(item.titre)}</a> ({self.date(item.date)})</li>'
+                )
+            out.append("  </ul></dd>")
+        out.append("</dl>")
+
+    def dpia(
+        self, a: Activity, s: Screening | None, label: Evaluation | None, href: Callable[[str], str]
+    ) -> Markup:
+        """The impact assessment (AIPD) of one activity, as ONE statement.
+
+        What the Maison's screening ``s`` concludes (computed from the activity's criteria
+        and data, see :mod:`dote.dpia`), then what the member declares, then the screening's
+        reasons. Followed by the label's criteria for this activity, when it has a label.
+        """
+        d = a.dpia
+        status = d.status.code if d and d.status else ""
+        date = d.date if d else None
+        who = "le membre" if a.member_id else "le modèle"
+        out = [
+            f'  <dt>Analyse d\'impact ({self.gloss(href, "aipd", "AIPD")})</dt>\n  <dd class="dote-aipd">\n    <p>'
+        ]
+        if s:
+            screened = self.gloss(href, "depistage-aipd", "dépistage")
+            out.append(
+                f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(s.label)}</strong> d\'après le {screened} de la Maison'
+            )
+            if status or a.member_id:
+                out.append(" ; ")
+        else:
+            who = who.capitalize()
+        if status == "realisee":
+            out.append(f"{e(who)} indique l'avoir réalisée")
+            out.append(f" le {self.date(date)}." if date else ".")
+        elif status in ("en-cours", "prevue"):
+            state = "en cours" if status == "en-cours" else "prévue"
+            out.append(f"{e(who)} indique qu'elle est {state}")
+            out.append(f" (date indiquée : {self.date(date)})." if date else ".")
+        elif status == "non-requise":
+            out.append(f"{e(who)} indique qu'elle n'est pas requise.")
+        elif not a.member_id:
+            out.append(", pour les activités qui reprennent ce modèle." if s else self.missing())
+        elif a.withheld:
+            out.append(self.missing(who + " ne publie pas où en est l'analyse (son choix)") + ".")
+        else:
+            out.append(self.missing(who + " n'indique pas si elle a été menée") + ".")
+        if s and s.required and status == "non-requise":
+            out.append(" Les deux avis divergent : les raisons du dépistage sont détaillées ci-dessous.")
+        out.append("    </p>")
+        if d and (d.summary or d.link):
+            summary = f"Résumé publié : {e(d.summary)}" if d.summary else ""
+            link = " " + self.link(d.link, "Résumé de l'analyse") if d.link else ""
+            out.append(f"    <p>{summary}{link}</p>")
+        if s and a.withheld:
+            out.append('    <p class="dote-ref">Raisons du dépistage non publiées, au choix du membre.</p>')
+        elif s:
+            sources = f"critères du {self.gloss(href, 'cepd', 'CEPD')}, listes de la {self.gloss(href, 'cnil', 'CNIL')}"
+            reasons = "".join(f"<li>{e(reason)}</li>" for reason in s.reasons)
+            out.append(f"    <p>Raisons du dépistage ({sources}) :</p>\n    <ul>{reasons}</ul>")
+        out.append("  </dd>")
+        if label and a.member_id in label.members and a.id in label.member(a.member_id).activities:
+            failures = label.activity(a.member_id, a.id).failures
+            out.append(f"  <dt>{e(label.policy.title)}</dt>\n  <dd>")
+            if failures:
+                out.append("Critères non remplis :\n    <ul>")
+                for f in failures:
+                    why = "" if a.withheld else " : " + " ; ".join(f.details)
+                    out.append(f"<li>{e(f.criterion.title)}{e(why)}</li>")
+                out.append("</ul>")
+            else:
+                out.append("Cette activité remplit tous les critères du label.")
+            out.append("</dd>")
+        return Markup("".join(out))

@@ -6,6 +6,10 @@ and only ``http``, ``https`` and ``mailto`` links are ever written into an ``hre
 (:mod:`dote.safe` decides how register text becomes HTML).
 Nothing here knows about MkDocs: a page is a source address, a title and a function of
 the page's own URL (for relative links).
+
+Two pieces of a member page are Python rather than templates, for speed: the section of
+each activity (``m.activity``, in :mod:`dote.fragments`, which ``_activite.html`` calls)
+and the page's search filters (:func:`search_filters`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from markupsafe import escape
 
 from dote.dpia import Screening, screen
-from dote.fragments import Fragments
+from dote.fragments import ActivityContext, Fragments, duration_text
 from dote.fragments import date_fr as date_fr
+from dote.fragments import number_fr as number_fr
 from dote.label import Evaluation, MemberResult
-from dote.model import Activity, Territory
+from dote.model import Activity, Member, Territory
 from dote.safe import html_text, pagefind_value, safe_email, safe_url
 
 if TYPE_CHECKING:
@@ -34,11 +40,6 @@ if TYPE_CHECKING:
 TEMPLATE_OVERRIDES = Path("overrides") / "dote"
 #: The hand-written glossary (``docs/glossaire.md``) the generated pages link their terms to.
 GLOSSARY = "glossaire"
-
-
-def number_fr(value: int) -> str:
-    """4200 → « 4 200 » (narrow no-break space, as French typography wants)."""
-    return f"{value:,}".replace(",", "\u202f")
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -77,9 +78,11 @@ def retention_summary(activity: Activity) -> str:
         return "selon les critères indiqués" if criteria_only else ""
     longest = max(durations, key=lambda r: _approximate_days(r.duration))
     several = len({r.duration for r in durations}) > 1 or criteria_only
-    return f"jusqu'à {longest.duration_text}" if several else longest.duration_text
+    words = duration_text(longest.duration)  # longest.duration_text, computed once per duration
+    return f"jusqu'à {words}" if several else words
 
 
+@functools.lru_cache(maxsize=1024)
 def _approximate_days(iso: str) -> int:
     """P1Y6M → 548: enough to compare two durations of the format (``P…Y…M…W…D``)."""
     days = {"Y": 365, "M": 30, "W": 7, "D": 1}
@@ -100,6 +103,9 @@ def environment(root: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates are read once: no check of their files at each include (a member page
+        # has dozens). `dote serve` makes a new environment at each rebuild (on_config).
+        auto_reload=False,
     )
     env.filters.update(date_fr=date_fr, number_fr=number_fr, safe_url=safe_url, safe_email=safe_email)
     env.filters.update(pagefind_value=pagefind_value)
@@ -142,7 +148,7 @@ def register_pages(
         return f"registres/{member_id}/"
 
     def context(page_url: str, **extra: Any) -> Mapping[str, Any]:
-        return {
+        values = {
             "territory": territory,
             "processors": territory.processors,
             "href_member": lambda member_id: relative_url(page_url, member_url(member_id)),
@@ -152,6 +158,7 @@ def register_pages(
             **(watch.activity_context(page_url) if watch is not None else {}),
             **extra,
         }
+        return {**values, "activity_context": activity_context(territory, env, values)}
 
     pages = [
         GeneratedPage(
@@ -168,8 +175,8 @@ def register_pages(
             parent = members.get(member.parent_id) if member.parent_id else None
             values = context(url, page_member=member, parent=parent)
             # The search filters of the page (Pagefind): the member's and its activities'.
-            return env.get_template("membre.html").render(values) + env.get_template("_filtres.html").render(
-                values
+            return env.get_template("membre.html").render(values) + search_filters(
+                member, label, values["screening"]
             )
 
         pages.append(
@@ -178,6 +185,59 @@ def register_pages(
             )
         )
     return pages
+
+
+def search_filters(
+    member: Member, label: Evaluation | None, screening: Callable[[Activity], Screening]
+) -> str:
+    """The search filters of a member page, read by Pagefind at the end of the build.
+
+    The member, its type and label level, and what its activities declare, each value
+    once. Empty elements: nothing here is shown or indexed as text. Pagefind's interface
+    writes filter values as HTML: see :func:`dote.safe.pagefind_value`; each value is then
+    escaped for its attribute (as Jinja's autoescape would). Python rather than a
+    template: a page of thirty activities has some three hundred values to sort out.
+    """
+    out = ['<div class="dote-filtres" hidden>\n']
+    out.append(f'<span data-pagefind-filter="Membre:{escape(pagefind_value(member.name))}"></span>\n')
+    out.append(
+        f'<span data-pagefind-filter="Type de membre:{escape(pagefind_value(member.kind.label))}"></span>'
+    )
+    if label and member.id in label.members:
+        level = escape(pagefind_value(label.members[member.id].level_title))
+        out.append(f'<span data-pagefind-filter="Label:{level}"></span>')
+    seen: dict[tuple[str, str], None] = {}
+    for a in member.activities:
+        found = [("Thème", t.label) for t in a.themes]
+        if a.legal_basis:
+            found.append(("Base légale", a.legal_basis.basis.label))
+        found += [("Catégorie de données", c.kind.label) for c in a.categories]
+        found.append(("Analyse d’impact (AIPD)", screening(a).label))
+        for name, value in found:
+            if (name, value) not in seen:
+                seen[name, value] = None
+                out.append(f'<span data-pagefind-filter="{name}:{escape(pagefind_value(value))}"></span>')
+    out.append("</div>\n")
+    return "".join(out)
+
+
+def activity_context(
+    territory: Territory, env: jinja2.Environment, values: Mapping[str, Any]
+) -> ActivityContext:
+    """What ``_activite.html`` (``m.activity``) needs, from the values of a page's template."""
+    return ActivityContext(
+        territory=territory,
+        href_term=values["href_term"],
+        href_member=values["href_member"],
+        href_model=values["href_model"],
+        href_processor=values["href_processor"],
+        screening=values["screening"],
+        label=values["label"],
+        watch_for=values.get("watch_for"),
+        href_watch=values.get("href_watch"),
+        # Internal builds only (the overlay's content): rare enough to stay a template.
+        internal=lambda a: env.get_template("_interne.html").render(a=a),
+    )
 
 
 # --- models and processors ------------------------------------------------------------
@@ -204,15 +264,18 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
 
     def page(template: str, **extra: Any) -> Any:
         def render(url: str) -> str:
-            return env.get_template(template).render(
-                territory=territory,
-                members=members,
-                processors=territory.processors,
+            values = {
+                "territory": territory,
+                "members": members,
+                "processors": territory.processors,
                 # A model has no member: its screening uses its own criteria and data only.
-                screening=lambda activity: screen(activity, None, territory.vocabularies),
-                label=None,
+                "screening": lambda activity: screen(activity, None, territory.vocabularies),
+                "label": None,
                 **links(url),
                 **extra,
+            }
+            return env.get_template(template).render(
+                values, activity_context=activity_context(territory, env, values)
             )
 
         return render
