@@ -294,3 +294,24 @@ def test_built_site(territory: Path, tmp_path: Path) -> None:
     assert any("registres/saint-exemple/#etat-civil" in link for link in mine)
     assert any("label/#critere-revue-annuelle" in link for link in mine)
     assert [b for b in report.broken if b.startswith("tableau-de-bord/revues/")] == []
+
+
+def test_member_pages_say_an_overdue_review_in_words(result: pipeline.Result, territory: Path) -> None:
+    """The member page flags the overdue record by the same rule, and only that one."""
+    assert result.territory is not None
+    pages = {
+        p.src_uri: p
+        for p in render.register_pages(result.territory, render.environment(territory), label=result.label)
+    }
+
+    def section(member: str, activity: str) -> str:
+        html = pages[f"registres/{member}/index.md"].render(f"registres/{member}/")
+        start = html.index(f'<section class="dote-activite" aria-labelledby="{activity}">')
+        return html[start : html.index("</section>", start)]
+
+    late = section(*OVERDUE)
+    assert (
+        '<strong class="dote-badge dote-revue--retard">Revue en retard</strong> : à revoir depuis le '
+        '<time datetime="2026-12-20">20 décembre 2026</time>, 12 mois après la dernière revue'
+    ) in late
+    assert "Revue en retard" not in section(*SOON)

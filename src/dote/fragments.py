@@ -427,6 +427,13 @@ class Fragments:
         out.append(f"  <dt>Dernière revue</dt>\n  <dd>{self.date(a.dates.reviewed)}")
         if a.dates.next_review:
             out.append(f" (prochaine revue prévue le {self.date(a.dates.next_review)})")
+        overdue = _overdue_review(a, page.label)
+        if overdue is not None:
+            due, months = overdue
+            out.append(
+                '. <strong class="dote-badge dote-revue--retard">Revue en retard</strong> : '
+                f"à revoir depuis le {self.date(due)}, {months} mois après la dernière revue"
+            )
         out.append("</dd>")
         # The newest published watch items sharing a theme with the activity or naming it.
         # Left out of the search index: the same items repeat on every activity of their
@@ -511,3 +518,16 @@ class Fragments:
                 out.append("Cette activité remplit tous les critères du label.")
             out.append("</dd>")
         return Markup("".join(out))
+
+
+def _overdue_review(a: Activity, label: Evaluation | None) -> tuple[dt.date, int] | None:
+    """When the activity's review is overdue by the label policy's rule: since when, and the
+    policy's period in months (the rule of ``dote review`` and the label's criterion)."""
+    if label is None or a.dates.reviewed is None:
+        return None
+    from dote.label import months_later  # dote.label imports this module
+    from dote.review import policy_parameters
+
+    months = int(policy_parameters(label)[0]["age_maximum_mois"])
+    due = months_later(a.dates.reviewed, months)
+    return (due, months) if due < label.reference_date else None

@@ -52,7 +52,7 @@ SHARD = "pagefind-membres-{}"
 SHARDS_FROM = 200
 #: The generated member pages, relative to the site.
 MEMBER_PAGES = "registres"
-#: How a member page's block of search filters begins (templates/_filtres.html): the block,
+#: How a member page's block of search filters begins (render.search_filters): the block,
 #: to the end of the page's content, is copied into the page's search document.
 FILTERS_START = '<div class="dote-filtres" hidden>'
 
