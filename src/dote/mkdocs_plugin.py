@@ -51,8 +51,14 @@ _STUB = "---\nrender_macros: false\n---\n"
 PARALLEL_FROM = 64
 #: The generated pages, for the forked workers (set just before they are forked).
 _PAGES: Mapping[str, render.GeneratedPage] = {}
+
+
+def _no_document(generated: render.GeneratedPage, html: str) -> str | None:
+    return None
+
+
 #: A generated page and its HTML → its search document, or None (set with _PAGES).
-_DOCUMENT: Callable[[render.GeneratedPage, str], str | None] = lambda generated, html: None
+_DOCUMENT: Callable[[render.GeneratedPage, str], str | None] = _no_document
 
 #: A generated page's HTML and, for a member page, its search document (see dote.search).
 Rendered = tuple[str, "str | None"]
