@@ -31,5 +31,6 @@ FEEDS = SHARED_DATA / "feeds"
 def needs(folder: Path) -> pytest.MarkDecorator:
     """Skip a test when ``folder`` of the shared test data is missing, saying where it was looked for."""
     return pytest.mark.skipif(
-        not folder.is_dir(), reason=f"données de test partagées absentes ({folder}) : voir tests/shared_data.py"
+        not folder.is_dir(),
+        reason=f"données de test partagées absentes ({folder}) : voir tests/shared_data.py",
     )

@@ -74,7 +74,8 @@ def test_problems_come_back_the_same_from_the_cache(tmp_path: Path) -> None:
     root = copy_demo(tmp_path / "territoire")
     broken = _activity(root)
     broken.write_text(
-        broken.read_text(encoding="utf-8") + "cle_inconnue: 1\nbase_legale: {code: inventee}\n", encoding="utf-8"
+        broken.read_text(encoding="utf-8") + "cle_inconnue: 1\nbase_legale: {code: inventee}\n",
+        encoding="utf-8",
     )
     cold = pipeline.run(root, today=TODAY, cache=True)
     warm = pipeline.run(root, today=TODAY, cache=True)
@@ -180,9 +181,7 @@ def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_proces
     pages = sorted(p.relative_to(sites["1"]) for p in sites["1"].rglob("*.html"))
     assert len(pages) > 70
     assert pages == sorted(p.relative_to(sites["2"]) for p in sites["2"].rglob("*.html"))
-    different = [
-        str(p) for p in pages if (sites["1"] / p).read_bytes() != (sites["2"] / p).read_bytes()
-    ]
+    different = [str(p) for p in pages if (sites["1"] / p).read_bytes() != (sites["2"] / p).read_bytes()]
     assert different == []
 
 

@@ -228,7 +228,9 @@ def test_a_public_build_after_an_internal_one_in_the_same_process_sees_no_marker
     # MkDocs keeps plugin instances between builds of one process (as `dote serve` does).
     root, overlay, markers = planted
     internal, public = tmp_path / "sortie-interne", tmp_path / "sortie-publique"
-    assert main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(internal)]) == 0
+    assert (
+        main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(internal)]) == 0
+    )
     assert main(["build", str(root), "--site-dir", str(public)]) == 0
     assert [m for m in markers if m in _all_text(public)] == []
     assert "Version interne" not in (public / "index.html").read_text(encoding="utf-8")

@@ -364,11 +364,16 @@ def test_libreoffice_opens_every_document_and_workbook(
         assert member.siren in organisation
 
 
-def test_export_command_writes_each_format_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_command_writes_each_format_to_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from dote.cli import main
 
     overlay = tmp_path / "prive"
-    _write(overlay / "registers" / "members" / MEMBER / f"{PROCESSOR_ACTIVITY}.yml", {"mesures_securite": SECURITY})
+    _write(
+        overlay / "registers" / "members" / MEMBER / f"{PROCESSOR_ACTIVITY}.yml",
+        {"mesures_securite": SECURITY},
+    )
     base = ["export", str(ROOT), "--member", MEMBER, "--overlay", str(overlay)]
     for fmt in ("ods", "xlsx", "odt", "docx"):
         out = tmp_path / "sortie" / f"registre.{fmt}"

@@ -77,7 +77,9 @@ def test_the_compiled_validator_accepts_exactly_what_the_detailed_one_accepts(pa
         accepted += fast
         refused += not fast
         if fast != (not detailed):
-            disagreements.append(f"{doc.name} ({kind}): rapide={fast}, détaillé={[p.text() for p in detailed]}")
+            disagreements.append(
+                f"{doc.name} ({kind}): rapide={fast}, détaillé={[p.text() for p in detailed]}"
+            )
     assert not disagreements, "\n".join(disagreements)
     assert accepted and refused  # both answers occur: the comparison means something
 

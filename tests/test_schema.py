@@ -79,6 +79,7 @@ def ref_chain(node: Mapping[str, Any], file: str) -> Iterator[Mapping[str, Any]]
 
 # --- vocabularies in the schemas ---------------------------------------------------
 
+
 def vocabulary_nodes() -> Iterator[tuple[str, str, dict[str, Any]]]:
     for file in SCHEMA_FILES:
         for where, node in nodes(compiled_schemas()[file]):
@@ -139,6 +140,7 @@ def test_visibility_annotations_use_known_levels() -> None:
 
 
 # --- published schemas -------------------------------------------------------------
+
 
 def test_published_schemas_are_every_schema_file() -> None:
     assert sorted(published_schemas()) == SCHEMA_FILES
@@ -201,8 +203,13 @@ def dote_accepts(kind: str, data: dict[str, Any]) -> bool:
     [
         pytest.param(
             "maison",
-            {"publication": {"licence": "cc-by-4.0", "directeur_publication": "Présidente",
-                             "hebergeur": {"nom": "Hébergeur", "adresse": "Adresse", "x_contrat": "C-12"}}},
+            {
+                "publication": {
+                    "licence": "cc-by-4.0",
+                    "directeur_publication": "Présidente",
+                    "hebergeur": {"nom": "Hébergeur", "adresse": "Adresse", "x_contrat": "C-12"},
+                }
+            },
             id="maison-hebergeur",
         ),
         pytest.param(
@@ -226,6 +233,7 @@ def test_dote_and_the_ide_agree_on_x_extensions(kind: str, data: dict[str, Any])
 
 
 # --- French titles -----------------------------------------------------------------
+
 
 def untitled_properties(file: str) -> list[str]:
     missing = []
@@ -254,6 +262,7 @@ def test_the_title_check_follows_refs() -> None:
 
 # --- known_keys --------------------------------------------------------------------
 
+
 def test_known_keys_follow_refs() -> None:
     activity = compiled_schemas()[KINDS["activite"]]
     keys = known_keys(activity)
@@ -273,6 +282,7 @@ def test_known_keys_of_a_schema_without_properties() -> None:
 
 
 # --- vocabulary files --------------------------------------------------------------
+
 
 def vocabulary_file(entry: Any) -> dict[str, Any]:
     # safe_load is YAML 1.1, like the vocabulary loader: an unquoted NO would be False.

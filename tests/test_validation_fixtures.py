@@ -89,9 +89,8 @@ class Expected:
 
     def matches(self, problem: Problem, file: str) -> bool:
         p = problem.position
-        return (
-            (p.file, p.line, p.column) == (file, self.line, self.column)
-            and (self.text in problem.message or self.text in problem.hint)
+        return (p.file, p.line, p.column) == (file, self.line, self.column) and (
+            self.text in problem.message or self.text in problem.hint
         )
 
     def __str__(self) -> str:
@@ -182,10 +181,7 @@ def test_fixture(source: Path, tmp_path: Path) -> None:
     assert not [p for p in result.problems if "Traceback" in p.message + p.hint], output
     missing = [str(e) for e in case.expected if not any(e.matches(p, case.path) for p in result.problems)]
     assert not missing, f"attendu non trouvé : {missing}\nobtenu :\n{output}"
-    unexpected = [
-        p.text() for p in result.errors
-        if not any(e.matches(p, case.path) for e in case.expected)
-    ]
+    unexpected = [p.text() for p in result.errors if not any(e.matches(p, case.path) for e in case.expected)]
     assert not unexpected, f"erreurs non annoncées : {unexpected}\nobtenu :\n{output}"
     if case.clean:
         assert not result.errors, output

@@ -45,10 +45,13 @@ def test_a_published_item_needs_a_comment_and_a_theme(territory_copy: Path) -> N
         "thematiques: []\n",
     )
     messages = _messages(territory_copy)
-    assert "watch/elements/cnil-actualites/a.yml:2:1: erreur: un élément publié doit avoir un commentaire" in " ".join(
-        messages
+    assert (
+        "watch/elements/cnil-actualites/a.yml:2:1: erreur: un élément publié doit avoir un commentaire"
+        in " ".join(messages)
     )
-    assert any("a.yml:2:1: erreur: un élément publié doit avoir au moins une thématique" in m for m in messages)
+    assert any(
+        "a.yml:2:1: erreur: un élément publié doit avoir au moins une thématique" in m for m in messages
+    )
 
 
 def test_item_errors_come_with_file_line_and_column(territory_copy: Path) -> None:
@@ -75,7 +78,9 @@ def test_unknown_source_misplaced_item_and_duplicates(territory_copy: Path) -> N
     text = "\n".join(_messages(territory_copy))
     assert "watch/elements/inconnue/c.yml:3:9: erreur: source inconnue « inconnue »" in text
     assert "d.yml:3:9: erreur: cet élément de la source « certfr-avis » est rangé dans le dossier" in text
-    assert "f.yml:1:1: erreur: élément en double : même identifiant que watch/elements/certfr-avis/e.yml" in text
+    assert (
+        "f.yml:1:1: erreur: élément en double : même identifiant que watch/elements/certfr-avis/e.yml" in text
+    )
 
 
 def test_concerned_members_and_activities_must_exist(territory_copy: Path) -> None:
@@ -95,7 +100,9 @@ def test_concerned_members_and_activities_must_exist(territory_copy: Path) -> No
 def test_sources_file_is_checked(territory_copy: Path) -> None:
     path = territory_copy / "watch" / "sources.yml"
     path.write_text(
-        path.read_text(encoding="utf-8").replace("flux: https://www.cnil.fr/fr/rss.xml", "flux: www.cnil.fr/rss"),
+        path.read_text(encoding="utf-8").replace(
+            "flux: https://www.cnil.fr/fr/rss.xml", "flux: www.cnil.fr/rss"
+        ),
         encoding="utf-8",
     )
     text = "\n".join(_messages(territory_copy))
@@ -130,7 +137,10 @@ def test_store_adds_once_updates_in_place_and_keeps_the_editors_fields(tmp_path:
     entry = FeedEntry(id="guid-1", titre="Avis : mise à jour", lien="https://ex.org/1", resume="r")
     store = ItemStore(tmp_path, source)
     assert store.upsert(entry, day1) == "nouveau"
-    assert store.upsert(FeedEntry(id="guid-2", titre="Avis : mise à jour", lien="https://ex.org/2"), day1) == "nouveau"
+    assert (
+        store.upsert(FeedEntry(id="guid-2", titre="Avis : mise à jour", lien="https://ex.org/2"), day1)
+        == "nouveau"
+    )
     files = sorted((tmp_path / ITEMS / "s").glob("*.yml"))
     assert [f.name for f in files] == ["2026-11-01-avis-mise-a-jour-2.yml", "2026-11-01-avis-mise-a-jour.yml"]
     first = tmp_path / ITEMS / "s" / "2026-11-01-avis-mise-a-jour.yml"
@@ -149,12 +159,16 @@ def test_store_adds_once_updates_in_place_and_keeps_the_editors_fields(tmp_path:
     assert problems == []
     assert len(watch.items) == 2
     item = next(i for i in watch.items if i.id == "guid-1")
-    assert (item.titre, item.statut, item.commentaire) == ("[MàJ] Avis : mise à jour", "publie", "Lu et commenté.")
+    assert (item.titre, item.statut, item.commentaire) == (
+        "[MàJ] Avis : mise à jour",
+        "publie",
+        "Lu et commenté.",
+    )
     assert item.date == day1 and item.date_origine == "premiere-recuperation"  # first seen, not "now"
     # A changed GUID with the same link updates the same file instead of adding one.
-    assert ItemStore(tmp_path, source).upsert(FeedEntry(id="guid-1b", titre="T", lien="https://ex.org/1"), day2) == (
-        "mis-a-jour"
-    )
+    assert ItemStore(tmp_path, source).upsert(
+        FeedEntry(id="guid-1b", titre="T", lien="https://ex.org/1"), day2
+    ) == ("mis-a-jour")
     assert len(list((tmp_path / ITEMS / "s").glob("*.yml"))) == 2
     assert not list((tmp_path / ITEMS / "s").glob(".*"))  # no temporary file left
 
@@ -169,11 +183,28 @@ def test_store_refuses_to_write_next_to_an_unreadable_item(tmp_path: Path) -> No
         store.upsert(FeedEntry(id="1", titre="T"), dt.date(2026, 11, 1))
 
 
-def test_inbox_lists_items_to_review_newest_first(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inbox_lists_items_to_review_newest_first(
+    territory_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = "version_schema: 1\nstatut: {statut}\nsource: cnil-actualites\nid: x{id}\ntitre: {titre}\ndate: {date}\n"
-    _item(territory_copy, "cnil-actualites", "h.yml", body.format(statut="a-trier", id=1, titre="Ancien", date="2026-01-02"))
-    _item(territory_copy, "cnil-actualites", "i.yml", body.format(statut="a-trier", id=2, titre="Récent", date="2026-11-02"))
-    _item(territory_copy, "cnil-actualites", "j.yml", body.format(statut="ecarte", id=3, titre="Écarté", date="2026-11-03"))
+    _item(
+        territory_copy,
+        "cnil-actualites",
+        "h.yml",
+        body.format(statut="a-trier", id=1, titre="Ancien", date="2026-01-02"),
+    )
+    _item(
+        territory_copy,
+        "cnil-actualites",
+        "i.yml",
+        body.format(statut="a-trier", id=2, titre="Récent", date="2026-11-02"),
+    )
+    _item(
+        territory_copy,
+        "cnil-actualites",
+        "j.yml",
+        body.format(statut="ecarte", id=3, titre="Écarté", date="2026-11-03"),
+    )
     assert main(["watch", "inbox", str(territory_copy)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("2 élément(s) de veille à trier")
@@ -184,7 +215,9 @@ def test_inbox_lists_items_to_review_newest_first(territory_copy: Path, capsys: 
     assert [i["titre"] for i in listed] == ["Récent", "Ancien"]
 
 
-def test_inbox_on_invalid_watch_files_says_so(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_inbox_on_invalid_watch_files_says_so(
+    territory_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _item(territory_copy, "cnil-actualites", "k.yml", "version_schema: 1\nstatut: a-trier\n")
     assert main(["watch", "inbox", str(territory_copy)]) == 1
     err = capsys.readouterr().err

@@ -42,7 +42,14 @@ from shared_data import FEEDS, needs
 
 DATA = FEEDS / "feedparser-tests"
 pytestmark = needs(DATA)
-FAMILIES = ("encoding", "illformed", "wellformed/rss", "wellformed/base", "wellformed/sanitize", "wellformed/http")
+FAMILIES = (
+    "encoding",
+    "illformed",
+    "wellformed/rss",
+    "wellformed/base",
+    "wellformed/sanitize",
+    "wellformed/http",
+)
 #: feedparser's test server listened here; the expectations name this address.
 TEST_SERVER = "http://127.0.0.1:8097"
 
@@ -178,7 +185,12 @@ def _check_validators(path: Path, expect: str, headers: dict[str, str], tmp_path
     with serving() as server:
         server.route("/feed.xml", path.read_bytes(), headers={"Content-Type": "application/xml", **headers})
         source = WatchSource(
-            id="essai", nom="Essai", editeur="Essai", langue="fr", thematiques=(), flux=server.url("/feed.xml")
+            id="essai",
+            nom="Essai",
+            editeur="Essai",
+            langue="fr",
+            thematiques=(),
+            flux=server.url("/feed.xml"),
         )
         (report,) = fetch_watch(tmp_path, {"essai": source}, today=dt.date(2026, 3, 1), timeout=5)
     assert report.outcome == "ok", report.line()

@@ -67,7 +67,9 @@ def write_sources(root: Path, flux: dict[str, str | None]) -> dict[str, WatchSou
         entries.append(entry)
     path = root / "watch" / "sources.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({"version_schema": 1, "sources": entries}, allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"version_schema": 1, "sources": entries}, allow_unicode=True), encoding="utf-8"
+    )
     found, problems = load_watch(root)
     assert [p.text() for p in problems if p.position.file == "watch/sources.yml"] == []
     return dict(found.sources)
@@ -118,7 +120,12 @@ def rss(entries: list[dict[str, str]], title: str = "Flux d'essai") -> bytes:
         parts.append("<item>")
         if "guid" in e:
             parts.append(f'<guid isPermaLink="false">{e["guid"]}</guid>')
-        for tag, key in (("title", "title"), ("link", "link"), ("description", "description"), ("pubDate", "date")):
+        for tag, key in (
+            ("title", "title"),
+            ("link", "link"),
+            ("description", "description"),
+            ("pubDate", "date"),
+        ):
             if key in e:
                 parts.append(f"<{tag}>{e[key]}</{tag}>")
         parts.append("</item>")
@@ -127,12 +134,27 @@ def rss(entries: list[dict[str, str]], title: str = "Flux d'essai") -> bytes:
 
 
 THREE = [
-    {"guid": "a-1", "title": "Délibération 2026-001", "link": "https://exemple.fr/a-1",
-     "description": "Premier &lt;b&gt;avis&lt;/b&gt;", "date": "Mon, 02 Mar 2026 09:00:00 +0100"},
-    {"guid": "a-2", "title": "Recommandation", "link": "https://exemple.fr/a-2",
-     "description": "Deuxième", "date": "Tue, 03 Mar 2026 09:00:00 +0100"},
-    {"guid": "a-3", "title": "Sanction", "link": "https://exemple.fr/a-3", "description": "Troisième",
-     "date": "Wed, 04 Mar 2026 09:00:00 +0100"},
+    {
+        "guid": "a-1",
+        "title": "Délibération 2026-001",
+        "link": "https://exemple.fr/a-1",
+        "description": "Premier &lt;b&gt;avis&lt;/b&gt;",
+        "date": "Mon, 02 Mar 2026 09:00:00 +0100",
+    },
+    {
+        "guid": "a-2",
+        "title": "Recommandation",
+        "link": "https://exemple.fr/a-2",
+        "description": "Deuxième",
+        "date": "Tue, 03 Mar 2026 09:00:00 +0100",
+    },
+    {
+        "guid": "a-3",
+        "title": "Sanction",
+        "link": "https://exemple.fr/a-3",
+        "description": "Troisième",
+        "date": "Wed, 04 Mar 2026 09:00:00 +0100",
+    },
 ]
 
 
@@ -177,7 +199,7 @@ def test_our_own_legacy_encodings_are_read(
     summary = "Œuvre « complète » — coût 5 €" if encoding == "cp1252" else "Données à caractère personnel"
     prolog = f'<?xml version="1.0" encoding="{encoding}"?>' if declared else ""
     body = (
-        f"{prolog}<rss version=\"2.0\"><channel><title>Flux</title><item><guid>e-1</guid>"
+        f'{prolog}<rss version="2.0"><channel><title>Flux</title><item><guid>e-1</guid>'
         f"<title>{title}</title><link>https://exemple.fr/1</link><description>{summary}</description>"
         "</item></channel></rss>"
     ).encode(encoding)
@@ -244,16 +266,23 @@ def test_relative_links_become_absolute(tmp_path: Path, server: FeedServer) -> N
 
 HOSTILE = rss(
     [
-        {"guid": "h-1", "title": "Titre &lt;script&gt;alert(1)&lt;/script&gt; propre",
-         "link": "javascript:alert(1)",
-         "description": "&lt;p onclick=&quot;alert(1)&quot;&gt;texte&lt;/p&gt;&lt;iframe src=&quot;https://x.test&quot;&gt;"
-                        "&lt;/iframe&gt;&lt;img src=&quot;https://pixel.test/p.gif&quot;&gt;"
-                        "&lt;a href=&quot;javascript:alert(2)&quot;&gt;lien&lt;/a&gt;&lt;style&gt;body{}&lt;/style&gt;"
-                        "&lt;object data=&quot;x&quot;&gt;&lt;/object&gt;&lt;embed src=&quot;x&quot;&gt;"
-                        "&lt;form action=&quot;https://x.test&quot;&gt;&lt;input&gt;&lt;/form&gt;"
-                        "&lt;b style=&quot;color:red&quot;&gt;gras&lt;/b&gt;"},
-        {"guid": "h-2", "title": "CDATA", "link": "https://exemple.fr/h-2",
-         "description": "<![CDATA[<script>alert(3)</script><a href='https://ok.test/' onmouseover='x()'>ok</a>]]>"},
+        {
+            "guid": "h-1",
+            "title": "Titre &lt;script&gt;alert(1)&lt;/script&gt; propre",
+            "link": "javascript:alert(1)",
+            "description": "&lt;p onclick=&quot;alert(1)&quot;&gt;texte&lt;/p&gt;&lt;iframe src=&quot;https://x.test&quot;&gt;"
+            "&lt;/iframe&gt;&lt;img src=&quot;https://pixel.test/p.gif&quot;&gt;"
+            "&lt;a href=&quot;javascript:alert(2)&quot;&gt;lien&lt;/a&gt;&lt;style&gt;body{}&lt;/style&gt;"
+            "&lt;object data=&quot;x&quot;&gt;&lt;/object&gt;&lt;embed src=&quot;x&quot;&gt;"
+            "&lt;form action=&quot;https://x.test&quot;&gt;&lt;input&gt;&lt;/form&gt;"
+            "&lt;b style=&quot;color:red&quot;&gt;gras&lt;/b&gt;",
+        },
+        {
+            "guid": "h-2",
+            "title": "CDATA",
+            "link": "https://exemple.fr/h-2",
+            "description": "<![CDATA[<script>alert(3)</script><a href='https://ok.test/' onmouseover='x()'>ok</a>]]>",
+        },
     ]
 )
 
@@ -305,7 +334,9 @@ def test_one_file_per_item_across_runs(tmp_path: Path, server: FeedServer) -> No
     assert_valid(tmp_path)
 
 
-def test_updated_entry_updates_its_file_and_keeps_the_editors_work(tmp_path: Path, server: FeedServer) -> None:
+def test_updated_entry_updates_its_file_and_keeps_the_editors_work(
+    tmp_path: Path, server: FeedServer
+) -> None:
     route = server.route("/f", rss(THREE))
     sources = write_sources(tmp_path, {"src": server.url("/f")})
     fetch_watch(tmp_path, sources, today=DAY1)
@@ -366,11 +397,15 @@ def test_conditional_requests_get_304_and_rewrite_nothing(tmp_path: Path, server
     after = state(tmp_path)
     assert after["etag"]["derniere_reussite"] == DAY2.isoformat() and after["etag"]["etag"] == '"v1"'
     agent = etag_requests[0].headers["user-agent"]
-    assert agent.startswith("maison-dote/") and agent.endswith("(+https://dote.example.org; veille juridique)")
+    assert agent.startswith("maison-dote/") and agent.endswith(
+        "(+https://dote.example.org; veille juridique)"
+    )
 
 
 def test_user_agent_names_the_maison() -> None:
-    assert re.fullmatch(r"maison-dote/\S+ \(\+https://x\.test; veille juridique\)", user_agent("https://x.test"))
+    assert re.fullmatch(
+        r"maison-dote/\S+ \(\+https://x\.test; veille juridique\)", user_agent("https://x.test")
+    )
     assert re.fullmatch(r"maison-dote/\S+ \(veille juridique\)", user_agent(""))
 
 
@@ -488,8 +523,11 @@ def _closed_port() -> int:
 
 @needs_feeds
 def test_bodies_that_are_no_feed_fail(tmp_path: Path, server: FeedServer) -> None:
-    server.route("/html", b"<!doctype html><html><body><p>Bienvenue</p></body></html>",
-                 headers={"Content-Type": "text/html; charset=utf-8"})
+    server.route(
+        "/html",
+        b"<!doctype html><html><body><p>Bienvenue</p></body></html>",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    )
     certfr = next((FEEDS / "certfr").glob("*.json")).read_bytes()
     server.route("/json", certfr, headers={"Content-Type": "application/json"})
     server.route("/empty", b"", headers={"Content-Type": "application/rss+xml"})
@@ -524,8 +562,11 @@ def test_bodies_that_are_no_feed_fail(tmp_path: Path, server: FeedServer) -> Non
 def test_truncated_feed_keeps_what_was_recovered(tmp_path: Path, server: FeedServer) -> None:
     body = (MINIFLUX / "large_rss.xml").read_bytes()
     server.route("/cut", body[: len(body) // 2], headers={"Content-Type": "application/rss+xml"})
-    server.route("/stub", b'<?xml version="1.0"?><rss version="2.0"><chan',
-                 headers={"Content-Type": "application/rss+xml"})
+    server.route(
+        "/stub",
+        b'<?xml version="1.0"?><rss version="2.0"><chan',
+        headers={"Content-Type": "application/rss+xml"},
+    )
     sources = write_sources(tmp_path, {"cut": server.url("/cut"), "stub": server.url("/stub")})
     found = by_source(fetch_watch(tmp_path, sources, today=DAY1))
     cut = found["cut"]
@@ -542,7 +583,7 @@ def test_truncated_feed_keeps_what_was_recovered(tmp_path: Path, server: FeedSer
 def test_oversized_body_fails(tmp_path: Path, server: FeedServer) -> None:
     """A compressed body that inflates past the cap is stopped while it is read."""
     padding = b" " * (watch_fetch.MAX_BODY_BYTES + 1024)
-    bomb = gzip.compress(rss(THREE)[:-len(b"</channel></rss>")] + padding + b"</channel></rss>")
+    bomb = gzip.compress(rss(THREE)[: -len(b"</channel></rss>")] + padding + b"</channel></rss>")
     assert len(bomb) < 100_000
     server.route("/bomb", bomb, headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"})
     server.route("/long", b"<rss>" + padding, headers={"Content-Type": "application/rss+xml"})
@@ -570,7 +611,9 @@ def test_interrupted_run_leaves_complete_files_and_the_old_state(
     old_state = (tmp_path / "watch" / "etat.json").read_bytes()
 
     changed = [dict(e, title="[MàJ] " + e["title"]) for e in THREE]
-    changed += [{"guid": f"n-{i}", "title": f"Nouveau {i}", "link": f"https://exemple.fr/n-{i}"} for i in range(3)]
+    changed += [
+        {"guid": f"n-{i}", "title": f"Nouveau {i}", "link": f"https://exemple.fr/n-{i}"} for i in range(3)
+    ]
     route.body = rss(changed)
     calls = {"n": 0}
     with monkeypatch.context() as patch:
@@ -639,8 +682,16 @@ def test_state_is_reviewable_and_forgets_removed_sources(tmp_path: Path, server:
     text = (tmp_path / "watch" / "etat.json").read_text(encoding="utf-8")
     data = json.loads(text)
     assert list(data) == ["a", "b"] and text.endswith("}\n") and "\n  " in text
-    assert set(data["a"]) == {"flux", "etag", "last_modified", "derniere_reussite", "derniere_erreur",
-                              "echecs_consecutifs", "url_permanente", "retiree"}
+    assert set(data["a"]) == {
+        "flux",
+        "etag",
+        "last_modified",
+        "derniere_reussite",
+        "derniere_erreur",
+        "echecs_consecutifs",
+        "url_permanente",
+        "retiree",
+    }
     fetch_watch(tmp_path, write_sources(tmp_path, {"b": server.url("/b")}), today=DAY2)
     assert list(state(tmp_path)) == ["b"]
 
@@ -679,7 +730,9 @@ def test_entry_text_is_bounded_and_titled() -> None:
     assert untitled is not None and untitled.titre == "(sans titre)"
     assert _entry("<item><title> </title></item>") is None  # nothing to keep
     long_text = "mot " * 2000
-    long_entry = _entry(f"<item><title>T</title><description>&lt;p&gt;{long_text}&lt;/p&gt;</description></item>")
+    long_entry = _entry(
+        f"<item><title>T</title><description>&lt;p&gt;{long_text}&lt;/p&gt;</description></item>"
+    )
     assert long_entry is not None
     assert len(long_entry.resume) <= watch_fetch.MAX_SUMMARY_CHARS and long_entry.resume.endswith("mot…")
     assert long_entry.resume_html == ""  # too long as HTML: only the plain text is kept

@@ -175,7 +175,9 @@ def _parser() -> argparse.ArgumentParser:
         "rien n'est inventé. Les mesures de sécurité ne sont jamais écrites dans registers/.",
     )
     p.add_argument("file", type=_root, metavar="FICHIER", help="le tableur à importer (.csv, .xlsx, .ods)")
-    p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre (son dossier doit exister)")
+    p.add_argument(
+        "--member", required=True, metavar="ID", help="identifiant du membre (son dossier doit exister)"
+    )
     _add_root(p)
     p.add_argument("--force", action="store_true", help="remplace les fichiers d'activité qui existent déjà")
     p.add_argument("--dry-run", action="store_true", help="affiche ce qui serait écrit, sans rien écrire")
@@ -343,7 +345,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_root(q)
     q.add_argument("--timeout", type=float, default=20.0, metavar="SECONDES", help="délai par requête (20 s)")
-    q.add_argument("--parallele", type=int, default=4, metavar="N", help="sources récupérées en même temps (4)")
+    q.add_argument(
+        "--parallele", type=int, default=4, metavar="N", help="sources récupérées en même temps (4)"
+    )
     q = actions.add_parser(
         "inbox",
         help="liste les éléments de veille à trier, du plus récent au plus ancien",
@@ -448,7 +452,10 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
 
     root = root.resolve()
     if output is None and fmt not in ("csv", "json"):
-        print(f"dote : erreur : un fichier {fmt.upper()} s'écrit dans un fichier : indiquez -o FICHIER", file=sys.stderr)
+        print(
+            f"dote : erreur : un fichier {fmt.upper()} s'écrit dans un fichier : indiquez -o FICHIER",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     location = overlay_location(overlay, None, root)
     if location is None or not location.is_dir():
@@ -488,7 +495,8 @@ def _export(root: Path, member_id: str, overlay: Path | None, fmt: str, output: 
     else:
         write_atomic_bytes(output, data)
         print(
-            f"Registre de {member.name} ({len(member.activities)} activités) écrit dans {output}", file=sys.stderr
+            f"Registre de {member.name} ({len(member.activities)} activités) écrit dans {output}",
+            file=sys.stderr,
         )
     return EXIT_OK
 
@@ -577,7 +585,9 @@ def _watch_fetch(root: Path, *, timeout: float, concurrency: int) -> int:
     if not watch.sources:
         print("dote : aucune source de veille (watch/sources.yml absent ou vide)", file=sys.stderr)
         return EXIT_PROBLEMS
-    reports = fetch_watch(root, watch.sources, today=dt.date.today(), timeout=timeout, concurrency=concurrency)
+    reports = fetch_watch(
+        root, watch.sources, today=dt.date.today(), timeout=timeout, concurrency=concurrency
+    )
     for report in reports:
         print(report.line())
     failed = [r for r in reports if r.failed]
@@ -596,7 +606,13 @@ def _watch_inbox(root: Path, fmt: str) -> int:
         print(
             json.dumps(
                 [
-                    {"fichier": i.file, "source": i.source, "date": i.date.isoformat(), "titre": i.titre, "lien": i.lien}
+                    {
+                        "fichier": i.file,
+                        "source": i.source,
+                        "date": i.date.isoformat(),
+                        "titre": i.titre,
+                        "lien": i.lien,
+                    }
                     for i in waiting
                 ],
                 ensure_ascii=False,

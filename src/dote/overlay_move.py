@@ -161,5 +161,3 @@ def apply(move: Move, root: Path, *, dry_run: bool = False) -> str:
         write_atomic(move.overlay, new_overlay)
         write_atomic(move.public, kept)
     return ""
-
-

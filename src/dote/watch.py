@@ -42,8 +42,32 @@ TO_REVIEW = "a-trier"
 
 #: The HTML a summary may keep: text structure and links, nothing that runs or loads.
 ALLOWED_TAGS = frozenset(
-    {"a", "abbr", "b", "blockquote", "br", "cite", "code", "dd", "dl", "dt", "em", "i", "li", "ol",
-     "p", "pre", "q", "s", "small", "strong", "sub", "sup", "u", "ul"}
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "cite",
+        "code",
+        "dd",
+        "dl",
+        "dt",
+        "em",
+        "i",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "small",
+        "strong",
+        "sub",
+        "sup",
+        "u",
+        "ul",
+    }
 )
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -194,7 +218,11 @@ def load_watch(root: Path) -> tuple[Watch, list[Problem]]:
         key = (item.source, item.id)
         if key in seen:
             problems.append(
-                _problem(name, f"élément en double : même identifiant que {seen[key]}", "gardez un seul des deux fichiers")
+                _problem(
+                    name,
+                    f"élément en double : même identifiant que {seen[key]}",
+                    "gardez un seul des deux fichiers",
+                )
             )
             continue
         seen[key] = name
@@ -205,7 +233,9 @@ def load_watch(root: Path) -> tuple[Watch, list[Problem]]:
 def _item_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and not p.name.startswith("."))
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and not p.name.startswith(".")
+    )
 
 
 def _load_sources(path: Path, root: Path) -> tuple[dict[str, WatchSource], list[Problem]]:
@@ -235,13 +265,19 @@ def _load_sources(path: Path, root: Path) -> tuple[dict[str, WatchSource], list[
     return sources, problems
 
 
-def _item(doc: Document, path: Path, sources: Mapping[str, WatchSource]) -> tuple[WatchItem | None, list[Problem]]:
+def _item(
+    doc: Document, path: Path, sources: Mapping[str, WatchSource]
+) -> tuple[WatchItem | None, list[Problem]]:
     data = doc.data
     problems: list[Problem] = []
     source = data["source"]
     if sources and source not in sources:
         problems.append(
-            Problem(doc.position(("source",)), f"source inconnue « {source} »", "déclarez-la dans watch/sources.yml")
+            Problem(
+                doc.position(("source",)),
+                f"source inconnue « {source} »",
+                "déclarez-la dans watch/sources.yml",
+            )
         )
     elif path.parent.name != source:
         problems.append(
@@ -332,8 +368,18 @@ _FEED_KEYS = ("titre", "lien", "resume", "resume_html")
 
 def item_text(data: Mapping[str, Any]) -> str:
     """The YAML text of an item file (fields in a fixed, readable order)."""
-    order = ("version_schema", *_EDITOR_KEYS, "source", "id", *_FEED_KEYS[:2], "date", "date_origine",
-             "recupere_le", "mis_a_jour_le", *_FEED_KEYS[2:])
+    order = (
+        "version_schema",
+        *_EDITOR_KEYS,
+        "source",
+        "id",
+        *_FEED_KEYS[:2],
+        "date",
+        "date_origine",
+        "recupere_le",
+        "mis_a_jour_le",
+        *_FEED_KEYS[2:],
+    )
     ordered = {k: data[k] for k in order if k in data and data[k] not in (None, "")}
     ordered.update({k: v for k, v in data.items() if k not in ordered and v not in (None, "")})
     body = yaml.safe_dump(ordered, allow_unicode=True, sort_keys=False, width=100, default_flow_style=None)

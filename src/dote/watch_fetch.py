@@ -294,7 +294,9 @@ def _request(client: httpx.Client, url: str, state: SourceState, timeout: float)
             if size > MAX_BODY_BYTES:
                 raise _Failure(_too_large())
             if time.monotonic() > deadline:
-                raise _Failure(f"délai dépassé : le flux n'a pas été reçu en {timeout * TOTAL_TIME_FACTOR:g} s")
+                raise _Failure(
+                    f"délai dépassé : le flux n'a pas été reçu en {timeout * TOTAL_TIME_FACTOR:g} s"
+                )
             chunks.append(chunk)
         result.body = b"".join(chunks)
         return result
@@ -489,7 +491,10 @@ def _fetch_source(
         state.echecs_consecutifs += 1
         state.url_permanente = permanent or state.url_permanente
         report = SourceReport(
-            source.id, "echec", message=message, url_permanente=permanent,
+            source.id,
+            "echec",
+            message=message,
+            url_permanente=permanent,
             echecs_consecutifs=state.echecs_consecutifs,
         )
         return report, state
@@ -603,14 +608,17 @@ def fetch_watch(
 
     if to_fetch:
         headers = {"User-Agent": user_agent(site_url or _territory_site(root))}
-        with httpx.Client(
-            headers=headers,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            transport=transport,
-            limits=httpx.Limits(max_connections=max(1, concurrency)),
-        ) as client, ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        with (
+            httpx.Client(
+                headers=headers,
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                transport=transport,
+                limits=httpx.Limits(max_connections=max(1, concurrency)),
+            ) as client,
+            ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool,
+        ):
             futures = {
                 source.id: pool.submit(_fetch_source, client, root, source, state, today, timeout)
                 for source, state in to_fetch
