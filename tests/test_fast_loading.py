@@ -20,7 +20,7 @@ import pytest
 
 from dote import load
 from dote.cache import document_of, entry_of
-from dote.load import MAX_DEPTH, Document, load_bytes, load_file
+from dote.load import MAX_BYTES, MAX_DEPTH, Document, load_bytes, load_file
 from dote.problems import Problem
 from dote.scaffold import demo_territory
 
@@ -288,13 +288,25 @@ def test_a_lazy_document_works_where_a_document_is_rebuilt() -> None:
     assert doc == Document(doc.path, doc.name, doc.data, dict(doc.values), dict(doc.keys))
 
 
-def test_a_cached_read_finds_its_positions_from_the_bytes() -> None:
-    raw = b"nom: Actes\nliste:\n  - a\n  - b\n"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nom: Actes\nliste:\n  - a\n  - b\n",  # the fast path
+        "# c\n---\n# d\n  nom: Actes\n",  # the strict loader: the value starts after the marker
+        "%YAML 1.1\n---\nnom: Actes\n",
+        '#\tc\n  nom: "a\tb"\n',
+        "valeur: 0x1F\n",
+    ],
+)
+def test_a_kept_read_finds_its_positions_from_the_bytes(text: str) -> None:
+    """What the cache and the worker processes keep of a read gives the same document back."""
+    raw = text.encode("utf-8")
     doc, problems = load_bytes(raw, Path(NAME), NAME)
     again, found = document_of(entry_of(doc, problems), raw, Path(NAME), NAME)
     strict_doc, _ = _strict(raw)
     assert again is not None and strict_doc is not None and found == []
-    assert again.data == strict_doc.data
+    assert _typed(again.data) == _typed(strict_doc.data)
+    assert again.position() == strict_doc.position()
     assert dict(again.values) == dict(strict_doc.values) and dict(again.keys) == dict(strict_doc.keys)
 
 
@@ -338,3 +350,38 @@ def test_every_fixture_reads_the_same() -> None:
         assert name not in taken
         doc, problems = load_file(FIXTURES / "invalid" / name, name, within=FIXTURES)
         assert doc is None and problems
+
+
+# --- reading the bytes -----------------------------------------------------------------
+
+
+def test_reading_refuses_links_out_and_reads_the_rest(tmp_path: Path) -> None:
+    territory, outside = tmp_path / "t", tmp_path / "dehors"
+    (territory / "sous").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.yml").write_bytes(b"secret: 1\n")
+    (territory / "a.yml").write_bytes(b"nom: a\n")
+    (territory / "sous" / "b.yml").write_bytes(b"nom: b\n")
+    (territory / "lien-dedans.yml").symlink_to(territory / "a.yml")
+    (territory / "lien-dehors.yml").symlink_to(outside / "secret.yml")
+    (territory / "dossier-dehors").symlink_to(outside, target_is_directory=True)
+    (territory / "grand.yml").write_bytes(b"a: " + b"x" * MAX_BYTES + b"\n")
+    (territory / "dossier.yml").mkdir()
+    load.forget_folders()
+
+    def read(relative: str) -> tuple[bytes | None, list[str]]:
+        raw, problems = load.read_source(territory / relative, relative, within=territory)
+        assert all(p.position.file == relative for p in problems)
+        return raw, [p.message for p in problems]
+
+    assert read("a.yml") == (b"nom: a\n", [])
+    assert read("sous/b.yml") == (b"nom: b\n", [])
+    assert read("lien-dedans.yml") == (b"nom: a\n", [])
+    for refused in ("lien-dehors.yml", "dossier-dehors/secret.yml"):
+        raw, messages = read(refused)
+        assert raw is None and messages[0].startswith("lien symbolique vers un fichier hors du territoire")
+    raw, messages = read("grand.yml")
+    assert raw is None and messages[0].startswith("fichier trop volumineux (1025 Ko")
+    for unreadable in ("absent.yml", "dossier.yml", "sous/absent/c.yml"):
+        raw, messages = read(unreadable)
+        assert raw is None and messages[0].startswith("fichier illisible : ")

@@ -125,6 +125,7 @@ def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:
 
 # --- YAML 1.2 scalars --------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("written", "value"),
     [
@@ -172,6 +173,7 @@ def test_keys_are_text() -> None:
 
 
 # --- refusals ----------------------------------------------------------------------
+
 
 def test_duplicate_key_points_at_the_second_and_names_the_first() -> None:
     problem = only_problem("nom: a\nstatut: brouillon\nnom: b\n")
@@ -321,7 +323,9 @@ def test_extreme_nesting_is_refused_in_french() -> None:
     assert "imbrication trop profonde" in problem.message
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "   \n", "# rien\n", "# yaml-language-server: x\n\n  # encore\n"])
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "   \n", "# rien\n", "# yaml-language-server: x\n\n  # encore\n"]
+)
 def test_empty_or_comment_only_file(text: str) -> None:
     problem = only_problem(text)
     assert where(problem) == (1, 1)
@@ -362,7 +366,7 @@ def test_random_damage_never_raises() -> None:
         "version_schema: 1\nnom: Gestion des listes électorales\nstatut: brouillon\n"
         "finalites:\n  principale: Tenir la liste électorale\n"
         "personnes_concernees: [electeurs]\ncategories_donnees:\n  - code: etat-civil-identite\n"
-        "    conservation: {criteres: \"Tant que l'électeur est inscrit\", sort_final: destruction}\n"
+        '    conservation: {criteres: "Tant que l\'électeur est inscrit", sort_final: destruction}\n'
         "transferts: aucun\n"
     ).encode()
     rng = random.Random(20261128)

@@ -88,9 +88,10 @@ def _hash(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-#: A cached read: whether there is a document, its data, its problems. No positions: they are
-#: found from the file's bytes if asked for (:func:`dote.load.lazy_document`).
-Entry = tuple[bool, Any, tuple[tuple[Any, ...], ...]]
+#: A cached read: whether there is a document, its data, where its value starts, its problems.
+#: No other positions: they are found from the file's bytes if asked for
+#: (:func:`dote.load.lazy_document`).
+Entry = tuple[bool, Any, tuple[int, int] | None, tuple[tuple[Any, ...], ...]]
 
 
 class DocumentCache:
@@ -166,18 +167,20 @@ def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
     found = tuple(
         (p.position.file, p.position.line, p.position.column, p.message, p.hint, p.severity) for p in problems
     )
-    return (doc is not None, doc.data if doc is not None else None, found)
+    if doc is None:
+        return (False, None, None, found)
+    return (True, doc.data, doc.values.get((), (1, 1)), found)
 
 
 def document_of(entry: Entry, raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
     """The read kept by :func:`entry_of`, back; ``raw``, the file's bytes, gives its positions."""
-    exists, data, found = entry
+    exists, data, root, found = entry
     problems = [
         Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in found
     ]
     if not exists:
         return None, problems
-    return lazy_document(path, name, data, raw), problems
+    return lazy_document(path, name, data, raw, root), problems
 
 
 class PageCache:
@@ -203,7 +206,9 @@ class PageCache:
             return
         self._used.add(key)
         with contextlib.suppress(OSError):
-            write_atomic_bytes(self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1), sync=False)
+            write_atomic_bytes(
+                self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1), sync=False
+            )
 
     def prune(self) -> None:
         """Remove the pages this build did not use (an older version of a changed page)."""

@@ -5,6 +5,9 @@ aliases (so no alias bombs), no tags, no duplicate keys, UTF-8 only, a bounded s
 depth. Plain scalars follow the YAML 1.2 core schema (only ``true``/``false`` are
 booleans, so the country code ``NO`` stays a string) and dates stay strings (the schema
 checks them). Every failure is a :class:`~dote.problems.Problem`, never an exception.
+
+Most files take a fast path: the Rust parser ``ryaml`` reads the data, and the positions
+are found by the strict loader only if something asks for them (:func:`load_bytes`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import functools
 import importlib.metadata
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +25,18 @@ import yaml
 
 from dote.problems import Position, Problem
 
+try:  # libyaml is much faster; the pure-Python parser gives the same nodes.
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
 _fast_loads: Callable[[str], Any] | None
 try:  # A Rust parser (libyaml's grammar, YAML 1.2 scalars): the fast path, see _fast_data.
     from ryaml._ryaml import loads as _fast_loads  # what ryaml.loads is (and is typed as)
 except ImportError:  # pragma: no cover - the strict path alone gives the same results
     _fast_loads = None
-
-try:  # libyaml is much faster; the pure-Python parser gives the same nodes.
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+if not _BaseLoader.__name__.startswith("C"):  # pragma: no cover
+    _fast_loads = None  # the fast path reads as libyaml does, not as PyYAML's own scanner
 
 _RESOLVER = yaml.resolver.Resolver()
 
@@ -58,10 +63,18 @@ def _real_folder(folder: Path) -> Path:
     return folder.resolve(strict=True)
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _folder_within(folder: str, within: Path) -> tuple[str, bool]:
+    """The real path of ``folder``, and whether it is really in ``within``."""
+    real = _real_folder(Path(folder))
+    return str(real), real.is_relative_to(_real_folder(within))
+
+
 def forget_folders() -> None:
     """Resolve folders afresh: called at the start of every read of a territory (a folder
     replaced by a link between two builds of ``dote serve`` is then seen as a link)."""
     _real_folder.cache_clear()
+    _folder_within.cache_clear()
 
 
 MAX_BYTES = 1024 * 1024
@@ -114,14 +127,18 @@ class Document:
         return Position(self.name, 1, 1)
 
 
-def lazy_document(path: Path, name: str, data: Any, raw: bytes) -> Document:
+def lazy_document(
+    path: Path, name: str, data: Any, raw: bytes, root: tuple[int, int] | None = None
+) -> Document:
     """The document of ``raw``, whose data is ``data`` (as :func:`load_bytes` reads it).
 
     Its positions are found from ``raw`` when first asked for: a file whose positions
     no problem needs never pays for them (the cache and the worker processes keep and
-    send the data alone).
+    send the data alone). ``root`` is where the document's value starts (every record
+    asks for it); without it, it is found from ``raw`` without parsing, which is only
+    right for a text the fast path took (see :func:`_root_of`).
     """
-    source = _Source(raw, path, name)
+    source = _Source(raw, path, name, root)
     return Document(path, name, data, _Positions(source, False), _Positions(source, True))
 
 
@@ -130,11 +147,11 @@ class _Source:
 
     __slots__ = ("_name", "_path", "_raw", "_root", "_tables")
 
-    def __init__(self, raw: bytes, path: Path, name: str) -> None:
+    def __init__(self, raw: bytes, path: Path, name: str, root: tuple[int, int] | None) -> None:
         self._raw = raw
         self._path = path
         self._name = name
-        self._root: tuple[int, int] | None = None
+        self._root = root
         self._tables: tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]] | None
         self._tables = None
 
@@ -147,22 +164,22 @@ class _Source:
         return self._tables
 
     def root(self) -> tuple[int, int]:
-        """Where the document's value starts, without parsing: its first character that is
-        neither a space nor in a comment (documents with markers or directives, where it
-        could be elsewhere, never take the fast path)."""
         if self._root is None:
-            if self._tables is not None:
-                found = self._tables[0].get(())
-                self._root = found or (1, 1)
-            else:
-                text = self._raw.decode("utf-8-sig")
-                self._root = (1, 1)
-                for number, line in enumerate(text.split("\n"), 1):
-                    content = line.lstrip(" ")
-                    if content.rstrip("\r") and not content.startswith("#"):
-                        self._root = (number, len(line) - len(content) + 1)
-                        break
+            self._root = _root_of(self._raw)
         return self._root
+
+
+# Lines of spaces or a comment, then the spaces before the first written character.
+_BEFORE_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:[ ]*(?:#[^\n]*)?\r?\n)*([ ]*)")
+
+
+def _root_of(raw: bytes) -> tuple[int, int]:
+    """Where the value of a text the fast path took starts, without parsing it: its first
+    character that is neither a space nor in a comment. (Elsewhere the root may be after a
+    document marker or a directive, or a tab or another break may come first.)"""
+    match = _BEFORE_ROOT.match(raw)
+    assert match is not None  # everything in the expression is optional
+    return raw.count(b"\n", 0, match.start(1)) + 1, len(match[1]) + 1
 
 
 class _Positions(Mapping[JsonPath, tuple[int, int]]):
@@ -224,8 +241,14 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
     """
     try:
         # A link is followed to its target; a file that is no link is where its folder really is.
-        real = path.resolve(strict=True) if path.is_symlink() else _real_folder(path.parent) / path.name
-        if not real.is_relative_to(_real_folder(within)):
+        if path.is_symlink():
+            target = path.resolve(strict=True)
+            inside = target.is_relative_to(_real_folder(within))
+            real = str(target)
+        else:
+            folder, inside = _folder_within(os.path.dirname(path), within)
+            real = os.path.join(folder, path.name)
+        if not inside:
             return None, [
                 Problem(
                     Position(name),
@@ -233,13 +256,30 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
                     "remplacez le lien par le fichier lui-même, dans le dépôt",
                 )
             ]
-        with real.open("rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
+        descriptor = os.open(real, os.O_RDONLY | _O_BINARY)
+        try:
+            size = os.fstat(descriptor).st_size
             if size > MAX_BYTES:
                 return None, [_too_large(name, size)]
-            return stream.read(MAX_BYTES + 1), []
+            return _read_at_most(descriptor, MAX_BYTES + 1, size), []
+        finally:
+            os.close(descriptor)
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
         return None, [Problem(Position(name), f"fichier illisible : {getattr(err, 'strerror', None) or err}")]
+
+
+_O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+def _read_at_most(descriptor: int, limit: int, expected: int) -> bytes:
+    """Up to ``limit`` bytes of an open file, to its end (``expected``: its size a moment ago)."""
+    data = os.read(descriptor, min(expected + 1, limit))  # not a buffer of ``limit`` bytes for each file
+    while len(data) < limit:
+        more = os.read(descriptor, limit - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def _too_large(name: str, size: int) -> Problem:
@@ -439,40 +479,40 @@ def fast_parser() -> str:
         return "ryaml"
 
 
-_SCALAR_TYPES = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
 
 
 def _fits(data: Any) -> bool:
     """Whether the strict loader would accept this data: text keys, at most MAX_DEPTH
     levels and MAX_NODES values (the screen of :func:`_fast_data` saw the rest)."""
-    count = 1
-    level = [data]
-    depth = 0
-    while level:
-        below: list[Any] = []
-        for value in level:
-            kind = type(value)
-            if kind is dict:
-                for key in value:
-                    if type(key) is not str:
-                        return False
-                children = value.values()
-            elif kind is list:
-                children = value
-            elif kind in _SCALAR_TYPES:
-                continue
-            else:
-                return False
-            if children:
-                if depth >= MAX_DEPTH:
-                    return False
-                count += len(children)
-                below.extend(children)
-        if count > MAX_NODES:
-            return False
-        level = below
-        depth += 1
-    return True
+    kind = data.__class__
+    if kind is dict or kind is list:
+        return 0 <= _values_below(data, 0) < MAX_NODES  # and the document itself
+    return kind in _SCALAR_TYPES
+
+
+def _values_below(container: Any, depth: int) -> int:
+    """How many values a container at ``depth`` holds, at any depth; -1 if one is refused."""
+    count = len(container)
+    if count and depth >= MAX_DEPTH:
+        return -1
+    if container.__class__ is dict:
+        for key in container:
+            if key.__class__ is not str:
+                return -1
+        children: Iterable[Any] = container.values()
+    else:
+        children = container
+    for child in children:
+        kind = child.__class__
+        if kind is dict or kind is list:
+            below = _values_below(child, depth + 1)
+            if below < 0:
+                return -1
+            count += below
+        elif kind not in _SCALAR_TYPES:
+            return -1
+    return count
 
 
 class _Builder:

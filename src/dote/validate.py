@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import gc
 import marshal
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,7 +45,25 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
     and its schema. ``cache`` keeps parsed and checked files by content between runs;
     on a large territory, the files the cache does not hold are parsed and checked by
     worker processes (:mod:`dote.workers`).
+
+    The garbage collector does not run meanwhile (what is read holds no reference cycle:
+    on a large territory it would walk the growing documents again and again), and what
+    is alive at the end is frozen (:func:`gc.freeze`): the documents last as long as the
+    build, later collections and the forked workers need not walk them. It goes back to
+    the collector at the next read.
     """
+    gc.unfreeze()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_sources(root, cache)
+    finally:
+        if collecting:
+            gc.enable()
+        gc.freeze()
+
+
+def _read_sources(root: Path, cache: DocumentCache | None) -> tuple[Sources, list[Problem]]:
     forget_folders()
     files, problems = find_sources(root)
     if files is None:
@@ -147,8 +166,14 @@ def _parse_and_check(
     return doc, found
 
 
-def _parse_job(job: _Read) -> bytes:
-    # The data and the problems only: the parent has the bytes, which give the positions.
+#: The files the worker processes parse. They are forked with it: only an index is sent
+#: to them, and the data and problems of the file come back (the parent has the file's
+#: bytes, which give its positions if asked for).
+_PENDING: list[_Read] = []
+
+
+def _parse_pending(index: int) -> bytes:
+    job = _PENDING[index]
     assert job.raw is not None
     return marshal.dumps(
         entry_of(*_parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None))
@@ -163,7 +188,12 @@ def _complete(store: DocumentCache, reads: list[_Read]) -> list[_Read]:
     """Parse and check the files the cache did not hold, in worker processes when they are many."""
     missing = [job for job in reads if job.raw is not None and job.found is None]
     if len(missing) >= PARALLEL_FROM and workers.available():
-        for job, data in zip(missing, workers.map_forked(_parse_job, missing), strict=True):
+        _PENDING[:] = missing
+        try:
+            results = workers.map_forked(_parse_pending, range(len(missing)))
+        finally:
+            _PENDING.clear()
+        for job, data in zip(missing, results, strict=True):
             assert job.raw is not None
             entry: Entry = marshal.loads(data)
             store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
@@ -181,6 +211,7 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
     problems: list[Problem] = []
     vocab = load_vocabularies()
     members = set(sources.activities)
+    slugs: dict[str, str] = {}  # activity names recur from member to member
     for member_id, doc in sources.members.items():
         parent = doc.data.get("rattachement")
         if parent == member_id:
@@ -210,7 +241,10 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
             problems.extend(_controllers_served(doc, members))
             problems.extend(_date_problems(doc, today))
             problems.extend(_transfer_warnings(doc, vocab))
-            key = slugify(str(data.get("nom", "")))
+            name = str(data.get("nom", ""))
+            key = slugs.get(name)
+            if key is None:
+                key = slugs[name] = slugify(name)
             if key in names:
                 problems.append(
                     Problem(
