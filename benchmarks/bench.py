@@ -290,6 +290,18 @@ def _browser_search_bytes(site: Path, *, dote: bool, sync_playwright: Any) -> fl
 # --- the run -----------------------------------------------------------------------------------
 
 
+def _with_site_url(territory: Path) -> None:
+    """Give the territory a public address: with every feature on, the watch's Atom and RSS
+    feeds and the open-data catalogue (which need absolute links) are built and measured too."""
+    config = territory / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    if not re.search(r"(?m)^site_url:", text):
+        text = re.sub(r"(?m)^# site_url: .*$", "site_url: https://registres.exemple.fr/", text, count=1)
+        if not re.search(r"(?m)^site_url:", text):
+            text = "site_url: https://registres.exemple.fr/\n" + text
+        config.write_text(text, encoding="utf-8")
+
+
 def _touch_one_activity(territory: Path) -> Path:
     member = sorted((territory / "registers" / "members").iterdir())[0]
     path = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
@@ -312,6 +324,7 @@ def benchmark(
         check=True,
         capture_output=True,
     )
+    _with_site_url(territory)
     measures: list[Measure] = []
 
     def record(name: str, site: Path, seconds: float, peak: float, *, search: bool, is_dote: bool) -> None:
