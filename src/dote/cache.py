@@ -31,7 +31,7 @@ import posixpath
 import shutil
 import sys
 import zlib
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -88,6 +88,11 @@ def _hash(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=1 << 14)
+def _pack_name(folder: str) -> str:
+    return _hash(folder.encode())[:32]
+
+
 #: A cached read: whether there is a document, its data, where its value starts, its problems.
 #: No other positions: they are found from the file's bytes if asked for
 #: (:func:`dote.load.lazy_document`).
@@ -126,7 +131,7 @@ class DocumentCache:
     @staticmethod
     def _where(raw: bytes, path: Path, name: str, kind: str, partial: bool) -> tuple[str, str]:
         # Packed by folder, named relative to the territory (a checkout elsewhere reuses it).
-        pack_name = _hash(posixpath.dirname(name).encode())[:32]
+        pack_name = _pack_name(posixpath.dirname(name))
         return pack_name, _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
 
     def _pack(self, pack_name: str) -> dict[str, Entry]:
