@@ -105,3 +105,12 @@ def test_the_built_index_reads_the_documents_at_the_pages_addresses(
         page = (built_demo / "registres" / member.id / "index.html").read_text(encoding="utf-8")
         boilerplate_on_pages += "Raisons du dépistage" in page
     assert boilerplate_on_pages > 0
+
+
+def test_the_search_page_says_what_is_searched(built_demo: Path) -> None:
+    """The search page's sentence matches what the documents hold."""
+    page = (built_demo / "recherche" / "index.html").read_text(encoding="utf-8")
+    assert "la recherche porte sur le nom de chaque membre" in page
+    contents = " ".join(str(f["content"]) for f in _fragments(built_demo))
+    for said in ("Finalités :", "Personnes concernées :", "Données :", "Destinataires :", "Thèmes :"):
+        assert said in contents
