@@ -7,10 +7,12 @@ with its problems and no :class:`~dote.model.Territory`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import marshal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,33 @@ def run(
         (f"{member}/{activity}" for member, docs in sources.activities.items() for activity in docs),
     )
     territory = None
-    if not any(p.is_error for p in problems) and sources.maison is not None:
-        territory = build_territory(sources, internal=overlay is not None, drift=drift)
+    with _collection_paused():
+        if not any(p.is_error for p in problems) and sources.maison is not None:
+            territory = build_territory(sources, internal=overlay is not None, drift=drift)
+        evaluation = _evaluate(sources, territory, overlay, today)
+    prints = fingerprints(sources, watch) if territory is not None else {}
+    return Result(
+        root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints, watch=watch
+    )
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No garbage collection while the records are made: they all live until the end of the
+    build, and a large territory makes millions of them (each collection would walk them)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _evaluate(
+    sources: Sources, territory: Territory | None, overlay: Path | None, today: dt.date
+) -> Evaluation | None:
+    """The label of every member (None without a territory or a label policy)."""
     evaluation = None
     if territory is not None and sources.label is not None:
         # The label judges the whole register, even fields a member chose not to publish.
@@ -94,10 +121,7 @@ def run(
             else territory
         )
         evaluation = evaluate(complete, parse_policy(sources.label), today)
-    prints = fingerprints(sources, watch) if territory is not None else {}
-    return Result(
-        root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints, watch=watch
-    )
+    return evaluation
 
 
 #: The fingerprint of what every page may show (see :func:`fingerprints`).
