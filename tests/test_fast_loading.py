@@ -23,6 +23,7 @@ from dote.cache import document_of, entry_of
 from dote.load import MAX_BYTES, MAX_DEPTH, Document, load_bytes, load_file
 from dote.problems import Problem
 from dote.scaffold import demo_territory
+from mutations import damaged
 
 pytestmark = pytest.mark.skipif(load._fast_loads is None, reason="ryaml is not installed")
 
@@ -162,21 +163,10 @@ def test_random_damage_reads_the_same() -> None:
         '    conservation: {criteres: "Tant que l\'électeur est inscrit", sort_final: destruction}\n'
         "dates:\n  creation: '2023-04-11'\n  revue: 2025-05-21\ntransferts: aucun\n"
     ).encode()
-    rng = random.Random(20261201)
     alphabet = b"\t:-[]{}\"'&*!|>#%@`,?\n \r\xc3\xa90123456789.+-_eExX=~<"
     taken = 0
-    for _ in range(3000):
-        raw = bytearray(base)
-        for _ in range(rng.randrange(1, 6)):
-            at = rng.randrange(len(raw))
-            op = rng.randrange(3)
-            if op == 0:
-                raw[at] = rng.choice(alphabet)
-            elif op == 1:
-                raw.insert(at, rng.choice(alphabet))
-            else:
-                del raw[at]
-        taken += assert_same(bytes(raw))
+    for raw in damaged(base, alphabet, 3000, 20261201):
+        taken += assert_same(raw)
     assert taken > 1000
 
 

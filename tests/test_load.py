@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from dote.load import MAX_BYTES, MAX_DEPTH, Document, load_bytes, load_file
 from dote.problems import Position, Problem
+from mutations import damaged
 
 NAME = "registers/members/exemple/etat-civil.yml"
 
@@ -369,21 +369,10 @@ def test_random_damage_never_raises() -> None:
         '    conservation: {criteres: "Tant que l\'électeur est inscrit", sort_final: destruction}\n'
         "transferts: aucun\n"
     ).encode()
-    rng = random.Random(20261128)
     alphabet = b"\t:-[]{}\"'&*!|>#%@`,?\n \xc3\xa9\xe9\xff"
-    for _ in range(1500):
-        raw = bytearray(base)
-        for _ in range(rng.randrange(1, 6)):
-            at = rng.randrange(len(raw))
-            op = rng.randrange(3)
-            if op == 0:
-                raw[at] = rng.choice(alphabet)
-            elif op == 1:
-                raw.insert(at, rng.choice(alphabet))
-            else:
-                del raw[at]
-        doc, problems = load(bytes(raw))
-        assert (doc is None) == bool(problems), bytes(raw)
+    for raw in damaged(base, alphabet, 1500, 20261128):
+        doc, problems = load(raw)
+        assert (doc is None) == bool(problems), raw
         # An end-of-file problem may sit just after the last line (the unclosed quote and
         # bracket cases of tests/fixtures/invalid say where it should be).
         line_count = bytes(raw).count(b"\n") + 2

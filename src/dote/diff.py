@@ -877,26 +877,14 @@ def markdown(changes: Changes) -> str:
             if e.member_id != current:
                 current = e.member_id
                 lines += ["", f"#### {inert(e.member_name)}", ""]
-            name = inert(shorten(e.name))
-            if e.status == "ajoute":
-                lines.append(f"- Ajoutée : **{name}**" + (f" ({inert(e.note)})" if e.note else ""))
-            elif e.status == "retire":
-                lines.append(f"- Supprimée : **{name}**")
-            else:
-                lines.append(f"- Modifiée : **{name}**")
-                lines += [f"  - {_field_line(c)}" for c in e.fields]
+            lines += _entry_lines(e, ("Ajoutée", "Supprimée", "Modifiée"), inert(e.note))
 
     if changes.members:
         lines += ["", "### Membres", ""]
         for e in changes.members:
-            name = inert(shorten(e.name))
-            if e.status == "ajoute":
-                lines.append(f"- Ajouté : **{name}**" + (f" (label : {inert(e.note)})" if e.note else ""))
-            elif e.status == "retire":
-                lines.append(f"- Retiré : **{name}**")
-            else:
-                lines.append(f"- Modifié : **{name}**")
-                lines += [f"  - {_field_line(c)}" for c in e.fields]
+            lines += _entry_lines(
+                e, ("Ajouté", "Retiré", "Modifié"), f"label : {inert(e.note)}" if e.note else ""
+            )
 
     if changes.levels:
         lines += ["", "### Niveaux de label", ""]
@@ -936,15 +924,19 @@ def markdown(changes: Changes) -> str:
     if changes.processors:
         lines += ["", "### Sous-traitants", ""]
         for e in changes.processors:
-            name = inert(shorten(e.name))
-            if e.status == "ajoute":
-                lines.append(f"- Ajouté : **{name}**")
-            elif e.status == "retire":
-                lines.append(f"- Retiré : **{name}**")
-            else:
-                lines.append(f"- Modifié : **{name}**")
-                lines += [f"  - {_field_line(c)}" for c in e.fields]
+            lines += _entry_lines(e, ("Ajouté", "Retiré", "Modifié"))
     return "\n".join(lines) + "\n"
+
+
+def _entry_lines(e: Entry, words: tuple[str, str, str], note: str = "") -> list[str]:
+    """An entry added, removed or changed (with its fields), in the words of its gender."""
+    added, removed, changed = words
+    name = inert(shorten(e.name))
+    if e.status == "ajoute":
+        return [f"- {added} : **{name}**" + (f" ({note})" if note else "")]
+    if e.status == "retire":
+        return [f"- {removed} : **{name}**"]
+    return [f"- {changed} : **{name}**", *(f"  - {_field_line(c)}" for c in e.fields)]
 
 
 # --- JSON ---------------------------------------------------------------------------
