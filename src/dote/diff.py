@@ -964,24 +964,13 @@ def as_json(changes: Changes) -> dict[str, Any]:
         "aucun_changement": changes.empty,
         "activites": [
             {
-                "changement": _STATUS[e.status],
-                "membre": e.member_id,
-                "membre_nom": e.member_name,
-                "activite": e.id,
-                "nom": e.name,
-                "champs": [_field_json(c) for c in e.fields],
+                **_entry_json(e, "activite", {"membre": e.member_id, "membre_nom": e.member_name}),
                 **({"aipd": e.note} if e.status == "ajoute" else {}),
             }
             for e in changes.activities
         ],
         "membres": [
-            {
-                "changement": _STATUS[e.status],
-                "membre": e.id,
-                "nom": e.name,
-                "champs": [_field_json(c) for c in e.fields],
-                **({"label": e.note or None} if e.status == "ajoute" else {}),
-            }
+            {**_entry_json(e, "membre"), **({"label": e.note or None} if e.status == "ajoute" else {})}
             for e in changes.members
         ],
         "niveaux_label": [
@@ -1033,13 +1022,16 @@ def as_json(changes: Changes) -> dict[str, Any]:
             }
             for d in changes.left_behind
         ],
-        "sous_traitants": [
-            {
-                "changement": _STATUS[e.status],
-                "sous_traitant": e.id,
-                "nom": e.name,
-                "champs": [_field_json(c) for c in e.fields],
-            }
-            for e in changes.processors
-        ],
+        "sous_traitants": [_entry_json(e, "sous_traitant") for e in changes.processors],
+    }
+
+
+def _entry_json(e: Entry, id_key: str, before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An entry added, removed or changed, its id under ``id_key`` (after ``before``'s keys)."""
+    return {
+        "changement": _STATUS[e.status],
+        **(before or {}),
+        id_key: e.id,
+        "nom": e.name,
+        "champs": [_field_json(c) for c in e.fields],
     }
