@@ -20,14 +20,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from dote import render
 from dote.dpia import VERDICT_LABELS
-from dote.label import NO_LEVEL, Evaluation, months_later
+from dote.label import NO_LEVEL, Evaluation
 from dote.model import Activity, Member, Processor, Territory
 from dote.vocabulary import slugify
+
+if TYPE_CHECKING:
+    from dote.review import Reviews
 
 DASHBOARD_URL = "tableau-de-bord/"
 STYLESHEET = "assets/dote/tableau-de-bord.css"
@@ -241,10 +245,10 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
     dpia_verdicts, dpia_required, dpia_missing = _dpias(territory, label)
     transfers, transfer_activities = _transfers(territory)
     processors, processors_used = _processors(territory)
-    from dote.review import policy_parameters  # the review page's module imports this one
+    from dote.review import compute as compute_reviews  # the review page's module imports this one
 
-    months = int(policy_parameters(label)[0]["age_maximum_mois"])
-    reviews, members_overdue, overdue, unpublished = _reviews(territory, reference, months)
+    found = compute_reviews(territory, label, reference)
+    reviews, members_overdue, overdue, unpublished = _reviews(found)
     return Dashboard(
         territory=territory,
         label=label,
@@ -265,7 +269,7 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
         members_overdue=members_overdue,
         overdue=overdue,
         reviews_unpublished=unpublished,
-        review_months=months,
+        review_months=found.months,
         withheld=sum(1 for a in activities if a.withheld),
     )
 
@@ -411,37 +415,32 @@ def _processors(territory: Territory) -> tuple[Chart, int]:
     return Chart("sous-traitants", rows), len(used)
 
 
-def _reviews(territory: Territory, reference: dt.date, months: int) -> tuple[Chart, int, int, int]:
-    """Records to review, by member: last review more than ``months`` ago, or none.
+def _reviews(reviews: Reviews) -> tuple[Chart, int, int, int]:
+    """Records to review, by member, as ``dote review`` finds them (the label's rule).
 
     Returns the chart (the TOP_MEMBERS members with the most), how many members have
     records to review, how many records in all, and how many records do not publish
     their dates (a member publishing « au choix »): those are not counted.
     """
     rows = []
-    overdue = unpublished = 0
-    for member in territory.members:
-        old = undated = 0
-        for a in member.activities:
-            last = a.dates.reviewed
-            if last is None and a.withheld:
-                unpublished += 1
-            elif last is None:
-                undated += 1
-            elif months_later(last, months) < reference:
-                old += 1
-        overdue += old + undated
+    for found in reviews.members:
+        old, undated = found.count("en-retard"), found.count("sans-date")
         if old + undated:
             rows.append(
                 Row(
-                    member.name,
+                    found.member.name,
                     old + undated,
-                    f"registres/{member.id}/",
-                    columns=(old, undated, len(member.activities)),
+                    f"registres/{found.member.id}/",
+                    columns=(old, undated, len(found.member.activities)),
                 )
             )
     rows.sort(key=lambda r: (-r.value, slugify(r.label)))
-    return Chart("revues", tuple(rows[:TOP_MEMBERS])), len(rows), overdue, unpublished
+    return (
+        Chart("revues", tuple(rows[:TOP_MEMBERS])),
+        len(rows),
+        reviews.failing,
+        reviews.count("non-publiee"),
+    )
 
 
 # --- the page -------------------------------------------------------------------------
