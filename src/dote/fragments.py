@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from dote import notices
 from dote.model import duration_in_words
 from dote.safe import safe_email, safe_url
 
@@ -397,8 +398,22 @@ class Fragments:
         term = self.gloss(href, "mention-information", "Mention d'information")
         out.append(f"  <dt>{term}</dt>\n  <dd>")
         notice = a.information_notice
-        if notice == "generee":
-            out.append("Établie par la Maison DOTE à partir de ce registre")
+        if notice == "generee" and a.status is None:
+            # A model: each member's notice is written from its own register.
+            out.append("Établie par la Maison pour chaque membre, à partir de son registre")
+        elif notice == "generee":
+            member = page.territory.members_by_id.get(a.member_id)
+            missing = notices.gaps(member, a) if member is not None else ["membre inconnu"]
+            if missing:
+                out.append(
+                    self.missing(f"À établir par la Maison : il manque au registre {', '.join(missing)}")
+                )
+            else:
+                anchor = e(f"mentions/#{notices.notice_anchor(a)}")
+                out.append(
+                    f'<a href="{anchor}">Lire la mention d\'information</a>, '
+                    "établie par la Maison à partir de ce registre"
+                )
         elif notice == "absente":
             out.append(self.missing("Pas encore de mention d'information"))
         elif notice:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dote import notices
 from dote.dpia import Screening, screen
 from dote.load import Document
 from dote.model import Activity, Member, Territory
@@ -206,11 +207,14 @@ def _dpia_summary(s: Subject, p: Mapping[str, Any]) -> list[str]:
 
 
 def _notice(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    """A notice exists: the member gives its address, or the Maison can write it from the register."""
     notice = s.the_activity.information_notice
     if not notice:
         return ["mention d'information non renseignée"]
     if notice == "absente":
         return ["pas encore de mention d'information"]
+    if notice == "generee" and (missing := notices.gaps(s.member, s.the_activity)):
+        return ["mention d'information impossible à établir : il manque " + ", ".join(missing)]
     return []
 
 

@@ -26,8 +26,23 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils.meta import get_data as get_markdown_meta
 
-from dote import csp, dashboard, explorer, opendata, pipeline, render, search, tables, watch_site, workers
+from dote import (
+    csp,
+    dashboard,
+    documents,
+    explorer,
+    notices,
+    office,
+    opendata,
+    pipeline,
+    render,
+    search,
+    tables,
+    watch_site,
+    workers,
+)
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
@@ -100,6 +115,10 @@ class DoteConfig(base.Config):
     search = c.Type(bool, default=True)
     # How many shards the member pages are indexed in (see dote.search); -1: by the site's size.
     search_shards = c.Type(int, default=-1)
+    # The reference documents that style DOCX and ODT downloads (paths relative to the
+    # territory's root); by default, the package's (see dote.documents).
+    reference_docx = c.Optional(c.Type(str))
+    reference_odt = c.Optional(c.Type(str))
 
 
 class DotePlugin(BasePlugin[DoteConfig]):
@@ -126,6 +145,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._today = dt.date.today()
         #: The search documents of the member pages, by page path (see dote.search).
         self._search_documents: dict[str, str] = {}
+        # --- downloads (issue 12): pandoc's outputs, and the pages that offer them ---
+        self._references: documents.References | None = None
+        self._converter: documents.Converter | None = None
+        #: Pages of docs/ offered as downloads: src_uri → their links (Markdown).
+        self._download_links: dict[str, str] = {}
+        #: The Markdown of each download page, macros rendered (what pandoc converted).
+        self._download_sources: dict[str, str] = {}
+        # --- end of downloads ---
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self._command = command
@@ -200,6 +227,15 @@ class DotePlugin(BasePlugin[DoteConfig]):
         reviews = review.compute(self.territory, self.label, self._today)
         pages.append(review.page(reviews, self.territory, env))
         # --- end of reviews ---
+        # --- downloads (issue 12): reference documents; each member's notices page ---
+        try:
+            self._references = documents.References.find(
+                self.root, self.config.reference_docx, self.config.reference_odt
+            )
+        except documents.DocumentError as err:
+            raise PluginError(f"dote : {err}") from err
+        pages += notices.pages(self.territory)
+        # --- end of downloads ---
         # --- registers explorer (issue 9): its page; its data file and assets in on_files ---
         if refusal := explorer.clash(self.territory):
             raise PluginError(f"dote : {refusal}")
@@ -334,7 +370,95 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
+        # --- downloads (issue 12): pages of docs/ as DOCX/ODT/PDF, members' notices and letters ---
+        for path, made in self._downloads(files, config).items():
+            add(File.generated(config, path, abs_src_path=str(made)))
+        # --- end of downloads ---
         return files
+
+    # --- downloads (issue 12) ------------------------------------------------------------------
+
+    def _downloads(self, files: Files, config: MkDocsConfig) -> dict[str, Path]:
+        """Every download of the site (its path → the file made or on its way), runs started.
+
+        Pandoc runs go on in threads while MkDocs renders the pages; :meth:`on_env` waits.
+        """
+        assert self.root is not None and self.territory is not None and self._references is not None
+        if self._converter is not None:
+            self._converter.close(prune=False)
+        internal = self.internal_overlay is not None
+        # An internal build's records carry the overlay: its documents are never cached.
+        self._converter = converter = documents.Converter(
+            self._references, None if internal else documents.cache_folder(self.root)
+        )
+        macros = config.plugins.get("macros")
+        env = getattr(macros, "env", None) if macros is not None else None
+        variables = dict(getattr(macros, "variables", {}) or {}) if macros is not None else {}
+        out: dict[str, Path] = {}
+        self._download_links = {}
+        self._download_sources = {}
+        try:
+            for file in list(files.documentation_pages()):
+                if file.generated_by is not None or not file.abs_src_path:
+                    continue
+                source = Path(file.abs_src_path)
+                text = source.read_text(encoding="utf-8-sig")
+                if not text.startswith("---") or documents.META_KEY not in text:
+                    continue
+                body, meta = get_markdown_meta(text)
+                if meta.get(documents.META_KEY) is not True:
+                    continue
+                origin = relative_name(source, self.root)
+                first_line = text.count("\n") - body.count("\n") + 1
+                markdown = documents.render_macros(body, origin, env, variables, first_line)
+                markdown = self._handout(file.src_uri, markdown)
+                self._download_sources[file.src_uri] = markdown
+                self._download_links[file.src_uri] = documents.links_markdown(file.src_uri)
+                for fmt, path in converter.page(markdown, origin).items():
+                    out[documents.download_uri(file.src_uri, fmt)] = path
+            prints = self._fingerprints
+            shared = prints.get(pipeline.SHARED, "")
+            for member in self.territory.members:
+                for fmt in office.FORMATS:
+                    identity = converter.identity(fmt)
+                    if notices.generated(member):
+                        key = content_key(
+                            self._context_key, "mentions", shared, prints.get(member.id, ""), identity
+                        )
+                        out[notices.download_path(member, "mentions", fmt)] = converter.filled(
+                            key,
+                            fmt,
+                            lambda m=member: notices.member_notices(self.territory, m),  # type: ignore[misc]
+                            f"mentions d'information de {member.id}",
+                        )
+                    key = content_key(self._context_key, "droits", shared, member.id, identity)
+                    out[notices.download_path(member, "droits", fmt)] = converter.filled(
+                        key,
+                        fmt,
+                        lambda m=member: notices.rights_letters(self.territory, m),  # type: ignore[misc]
+                        f"lettres d'exercice des droits de {member.id}",
+                    )
+        except documents.DocumentError as err:
+            raise PluginError(f"dote : {err}") from err
+        return out
+
+    def _handout(self, src_uri: str, markdown: str) -> str:
+        """A training module's handout also says its objectives, duration and audience."""
+        return markdown
+
+    def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
+        """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
+        if self._converter is not None:
+            started = time.perf_counter()
+            try:
+                self._converter.wait()
+            except documents.DocumentError as err:
+                raise PluginError(f"dote : {err}") from err
+            log.info(
+                f"dote : téléchargements : {self._converter.runs} conversion(s) pandoc, "
+                f"attendues {time.perf_counter() - started:.1f} s"
+            )
+        return env
 
     # --- generated pages: from the cache, or rendered by worker processes ------------------
 
@@ -394,7 +518,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
     ) -> str | None:
         generated = self._pages.get(page.file.src_uri)
         if generated is None:
-            return markdown
+            links = self._download_links.get(page.file.src_uri)
+            return documents.with_links(markdown, links) if links else markdown
         # MkDocs and Material write a page's title as HTML (<title>, header, navigation,
         # search index): a title made from register text is escaped here, once.
         page.meta["title"] = html_text(generated.title)
@@ -508,6 +633,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self._stop_workers()
+        if self._converter is not None:
+            self._converter.close(prune=False)
+            self._converter = None
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
@@ -516,6 +644,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
         log.info(f"dote : pages générées attendues ou rendues pendant {self._waited:.1f} s")
         self._cache.prune()
+        if self._converter is not None:
+            self._converter.close()
+            self._converter = None
         if not self.config.enabled or not self.config.search:
             return
         options = ["--force-language", "fr"]

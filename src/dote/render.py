@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import escape
 
+from dote import notices
 from dote.dpia import Screening, screen
 from dote.fragments import ActivityContext, Fragments, duration_text
 from dote.fragments import date_fr as date_fr
@@ -156,6 +157,8 @@ def register_pages(
             **links(page_url),
             **label_context(territory, label, page_url, site_url),
             **(watch.activity_context(page_url) if watch is not None else {}),
+            # the member's notices written by the Maison (issue 12), for its page's links
+            "notices_of": notices.generated,
             **extra,
         }
         return {**values, "activity_context": activity_context(territory, env, values)}
