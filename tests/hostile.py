@@ -24,6 +24,7 @@ import json
 import re
 import sys
 import threading
+import zipfile
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,7 +32,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import pypdf
 import yaml
+from lxml import etree
 
 from dote.load import JsonPath, load_file
 from dote.pipeline import run
@@ -595,6 +598,12 @@ def _scan_file(name: str, raw: bytes, found: list[str], same_site: Collection[st
         if JINJA_TOKEN.encode() in inner:
             found.append(f"{name}: Jinja expression evaluated")
         return
+    if suffix in (".docx", ".odt"):
+        _scan_office(name, raw, found)
+        return
+    if suffix == ".pdf":
+        _scan_pdf(name, raw, found)
+        return
     text = raw.decode("utf-8", errors="replace")
     if JINJA_TOKEN in text:
         found.append(f"{name}: Jinja expression evaluated — {_short(_around(text, JINJA_TOKEN))}")
@@ -616,6 +625,49 @@ def _scan_file(name: str, raw: bytes, found: list[str], same_site: Collection[st
             _scan_json(data, name, found, same_site)
     elif suffix == ".css" and MARKER in text:
         found.append(f"{name}: payload inside a style sheet — {_short(_around(text, MARKER))}")
+
+
+def _scan_office(name: str, raw: bytes, found: list[str]) -> None:
+    """A DOCX or ODT download: well-formed XML parts, the payload only ever as text.
+
+    Text set by the writer is escaped: markup of the payload never becomes an element or
+    an attribute; no element outside a namespace, no ``javascript:`` or ``data:`` link.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as err:
+        found.append(f"{name}: not a zip archive — {err}")
+        return
+    with archive:
+        for part in archive.namelist():
+            if not part.endswith((".xml", ".rels")):
+                continue
+            data = archive.read(part)
+            if JINJA_TOKEN.encode() in data:
+                found.append(f"{name}/{part}: Jinja expression evaluated")
+            try:
+                root = etree.fromstring(data)
+            except etree.XMLSyntaxError as err:
+                found.append(f"{name}/{part}: invalid XML — {err}")
+                continue
+            for element in root.iter():
+                if not isinstance(element.tag, str):
+                    continue
+                if not element.tag.startswith("{"):
+                    found.append(f"{name}/{part}: element outside any namespace <{element.tag}>")
+                for attribute, value in element.attrib.items():
+                    if value.strip().lower().startswith(("javascript:", "data:")) or MARKER in str(attribute):
+                        found.append(f"{name}/{part}: live attribute {attribute}={_short(value)}")
+
+
+def _scan_pdf(name: str, raw: bytes, found: list[str]) -> None:
+    """A PDF download: no script, no action, the Jinja expression not evaluated."""
+    for live in (b"/JavaScript", b"/JS ", b"/Launch", b"/OpenAction"):
+        if live in raw:
+            found.append(f"{name}: PDF with {live.decode().strip()}")
+    text = "".join(page.extract_text() or "" for page in pypdf.PdfReader(io.BytesIO(raw)).pages)
+    if JINJA_TOKEN in text:
+        found.append(f"{name}: Jinja expression evaluated")
 
 
 #: The open-data files (``donnees/``): data for reuse, read by no page of the site. Their

@@ -6,9 +6,11 @@ import contextlib
 import gzip
 import itertools
 import re
+import zipfile
 import zlib
 from pathlib import Path
 
+import pypdf
 import pytest
 import yaml
 
@@ -159,7 +161,12 @@ def _all_text(site: Path) -> str:
     for path in site.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
-            if data[:2] == b"\x1f\x8b":  # .gz, Pagefind
+            if path.suffix in (".docx", ".odt"):  # downloads: zipped XML
+                with zipfile.ZipFile(path) as archive:
+                    data = b"\n".join(archive.read(name) for name in archive.namelist())
+            elif path.suffix == ".pdf":
+                data = "".join(p.extract_text() or "" for p in pypdf.PdfReader(path).pages).encode()
+            elif data[:2] == b"\x1f\x8b":  # .gz, Pagefind
                 data = gzip.decompress(data)
             elif data[:1] == b"\x78":  # zlib: the build cache's entries
                 with contextlib.suppress(zlib.error):

@@ -247,12 +247,16 @@ class Converter:
             def make(target: Path) -> None:
                 with self._lock:
                     self.runs += 1
-                data = self._run(
-                    SKELETON,
-                    fmt,
-                    ["--reference-doc", str(self.references.path(fmt))],
-                    source_format=PANDOC_FROM,
-                )
+                reference = self.references.path(fmt)
+                try:
+                    data = self._run(
+                        SKELETON, fmt, ["--reference-doc", str(reference)], source_format=PANDOC_FROM
+                    )
+                except DocumentError as err:
+                    raise DocumentError(
+                        f"le gabarit {fmt.upper()} des documents des membres (document de référence "
+                        f"{reference.name}) : {err}"
+                    ) from err
                 write_atomic_bytes(target, data, sync=False)
 
             path = self._output(key, fmt, "gabarit des documents des membres", make)
@@ -276,10 +280,7 @@ class Converter:
         self._used.add(path.name)
         if path.is_file():
             return path
-        try:
-            data = self.template(fmt).fill(blocks())
-        except DocumentError as err:
-            raise DocumentError(f"{origin} : {err}") from err
+        data = self.template(fmt).fill(blocks())  # a failed template raises its own error
         write_atomic_bytes(path, data, sync=False)
         return path
 

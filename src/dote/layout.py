@@ -30,6 +30,8 @@ VERSIONS_DIR = "versions"
 MAISON_FILE = "maison.yml"
 MEMBER_FILE = "member.yml"
 LABEL_FILE = "label.yml"
+#: The training sessions (read by dote.training, not by the register pipeline).
+TRAINING_FILE = "formations.yml"
 
 #: Member ids that would take the address of a page of the site (/registres/<id>/).
 RESERVED_MEMBER_IDS = {"explorer": "l'explorateur des registres"}
@@ -242,7 +244,7 @@ def _misplaced(registers: Path, root: Path) -> list[Problem]:
 def _expected(rel: tuple[str, ...]) -> bool:
     """Whether a ``.yml`` file at ``rel`` (relative to registers/) is one the format reads."""
     if len(rel) == 1:
-        return rel[0] in (MAISON_FILE, LABEL_FILE)
+        return rel[0] in (MAISON_FILE, LABEL_FILE, TRAINING_FILE)
     if len(rel) == 2:
         return rel[0] in (MODELS, PROCESSORS)
     if len(rel) == 3:
