@@ -36,10 +36,11 @@ from typing import Any, Literal
 import pypandoc  # type: ignore[import-untyped]
 import typst
 
-from dote import cache, workers
+from dote import cache, notices, workers
 from dote.files import write_atomic_bytes
-from dote.notices import Block
-from dote.office import PANDOC_FROM, SKELETON, Format, Template, TemplateError
+from dote.model import Member, Territory
+from dote.office import FORMATS as FORMATS_FILLED
+from dote.office import PANDOC_FROM, SKELETON, Format, Template, TemplateError, prepare
 
 Output = Literal["docx", "odt", "pdf"]
 FORMATS: tuple[Output, ...] = ("docx", "odt", "pdf")
@@ -164,11 +165,18 @@ class Converter:
         self._jobs: dict[Path, tuple[str, Future[None]]] = {}
         self._used: set[str] = set()
         self._lock = threading.Lock()
-        self._templates: dict[Format, Future[Template]] = {}
         self._reference_bytes = {fmt: references.path(fmt).read_bytes() for fmt in ("docx", "odt")}
         self._versions = _versions()
         #: Pandoc runs made by this converter (0 when everything came from the cache).
         self.runs = 0
+        # The skeletons of the members' documents: pandoc started now, as processes (no
+        # thread: the page workers are forked later, see dote.workers), read by templates().
+        self._skeletons: dict[Format, tuple[Path, subprocess.Popen[bytes] | None]] = {}
+        self._templates: dict[Format, Template] = {}
+        for fmt in FORMATS_FILLED:
+            path = self.folder / f"{self.identity(fmt)}.{fmt}"
+            self._used.add(path.name)
+            self._skeletons[fmt] = (path, None if path.is_file() else self._start_skeleton(fmt, path))
 
     # --- pages of docs/ -------------------------------------------------------------------
 
@@ -183,7 +191,7 @@ class Converter:
 
     def identity(self, fmt: Format) -> str:
         """What every filled document of a format depends on besides its text (for its key)."""
-        return cache.content_key(self._versions, fmt, self._reference_bytes[fmt], SKELETON)
+        return cache.content_key(self._versions, "gabarit", fmt, self._reference_bytes[fmt], SKELETON)
 
     def _maker(self, markdown: str, fmt: Output) -> Callable[[Path], None]:
         return lambda target: self._pandoc(markdown, fmt, target)
@@ -237,52 +245,62 @@ class Converter:
 
     # --- members' documents: a template pandoc made once, filled --------------------------
 
-    def template(self, fmt: Format) -> Template:
-        """The skeleton converted by pandoc with the reference document, taken apart (once)."""
-        with self._lock:
-            future = self._templates.get(fmt)
-        if future is None:
-            key = cache.content_key(self._versions, "gabarit", fmt, self._reference_bytes[fmt], SKELETON)
-
-            def make(target: Path) -> None:
-                with self._lock:
-                    self.runs += 1
-                reference = self.references.path(fmt)
-                try:
-                    data = self._run(
-                        SKELETON, fmt, ["--reference-doc", str(reference)], source_format=PANDOC_FROM
-                    )
-                except DocumentError as err:
-                    raise DocumentError(
-                        f"le gabarit {fmt.upper()} des documents des membres (document de référence "
-                        f"{reference.name}) : {err}"
-                    ) from err
-                write_atomic_bytes(target, data, sync=False)
-
-            path = self._output(key, fmt, "gabarit des documents des membres", make)
-            future = self._pool.submit(self._read_template, path, fmt)
-            with self._lock:
-                future = self._templates.setdefault(fmt, future)
-        return future.result()
-
-    def _read_template(self, path: Path, fmt: Format) -> Template:
-        job = self._jobs.get(path)
-        if job is not None:
-            job[1].result()
+    def _start_skeleton(self, fmt: Format, path: Path) -> subprocess.Popen[bytes]:
+        self.runs += 1
+        source = Path(f"{path}.md")
+        source.write_text(SKELETON, encoding="utf-8")
+        command = [
+            pypandoc.get_pandoc_path(),
+            f"--from={PANDOC_FROM}",
+            f"--to={fmt}",
+            "--metadata=lang:fr-FR",
+            f"--reference-doc={self.references.path(fmt)}",
+            f"--output={path}.en-cours",
+            str(source),
+        ]
         try:
-            return Template.read(path.read_bytes(), fmt)
-        except (OSError, TemplateError) as err:
-            raise DocumentError(f"le gabarit {fmt.upper()} fait par pandoc est inutilisable : {err}") from err
+            return subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as err:
+            raise DocumentError(self._skeleton_error(fmt, f"pandoc n'a pas pu être lancé : {err}")) from err
 
-    def filled(self, key: str, fmt: Format, blocks: Callable[[], Sequence[Block]], origin: str) -> Path:
-        """A member's document: ``blocks`` written into the template, unless cached under ``key``."""
+    def _skeleton_error(self, fmt: Format, message: str) -> str:
+        reference = self.references.path(fmt).name
+        return f"le gabarit {fmt.upper()} des documents des membres (document de référence {reference}) : {message}"
+
+    def templates(self) -> dict[Format, Template]:
+        """The members' document templates, taken apart (pandoc's runs waited for, once)."""
+        for fmt, (path, process) in self._skeletons.items():
+            if fmt in self._templates:
+                continue
+            if process is not None:
+                try:
+                    _, errors = process.communicate(timeout=TIMEOUT)
+                except subprocess.TimeoutExpired as err:
+                    process.kill()
+                    raise DocumentError(self._skeleton_error(fmt, "pandoc n'a pas fini à temps")) from err
+                self._skeletons[fmt] = (path, None)
+                partial = Path(f"{path}.en-cours")
+                Path(f"{path}.md").unlink(missing_ok=True)
+                if process.returncode != 0:
+                    partial.unlink(missing_ok=True)
+                    message = errors.decode("utf-8", "replace").strip()
+                    raise DocumentError(
+                        self._skeleton_error(fmt, f"pandoc a échoué (code {process.returncode}) : {message}")
+                    )
+                partial.replace(path)
+            try:
+                self._templates[fmt] = Template.read(path.read_bytes(), fmt)
+            except (OSError, TemplateError) as err:
+                raise DocumentError(self._skeleton_error(fmt, f"document inutilisable : {err}")) from err
+        return self._templates
+
+    def member_outputs(self, key: str, fmt: Format) -> tuple[Path, bool]:
+        """Where a member's document of this key goes, and whether it is already there."""
         path = self.folder / f"{key}.{fmt}"
         self._used.add(path.name)
-        if path.is_file():
-            return path
-        data = self.template(fmt).fill(blocks())  # a failed template raises its own error
-        write_atomic_bytes(path, data, sync=False)
-        return path
+        return path, path.is_file()
 
     # --- the end ----------------------------------------------------------------------------
 
@@ -302,8 +320,15 @@ class Converter:
             )
 
     def close(self, prune: bool = True) -> None:
-        """Stop the threads; forget outputs this build did not use; remove a temporary folder."""
+        """Stop the threads and processes; forget outputs this build did not use; remove a temporary folder."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for path, process in self._skeletons.values():
+            if process is not None:  # never waited for: stop it, close its pipe
+                if process.poll() is None:
+                    process.kill()
+                process.communicate()
+                Path(f"{path}.en-cours").unlink(missing_ok=True)
+                Path(f"{path}.md").unlink(missing_ok=True)
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
         elif prune:
@@ -318,3 +343,24 @@ def cache_folder(root: Path | None) -> Path | None:
     if root is None or not cache.enabled():
         return None
     return root / cache.CACHE_DIR / "documents"
+
+
+#: A member's document: which (``mentions``: its notices, ``droits``: its rights letters),
+#: in which format, written where.
+MemberJob = tuple[Literal["mentions", "droits"], Format, Path]
+
+
+def write_member_documents(
+    territory: Territory, member: Member, templates: Mapping[Format, Template], jobs: Sequence[MemberJob]
+) -> None:
+    """Write a member's documents: its blocks made and escaped once, filled in each format."""
+    made: dict[str, Any] = {}
+    for kind, fmt, path in jobs:
+        if kind not in made:
+            blocks = (
+                notices.member_notices(territory, member)
+                if kind == "mentions"
+                else notices.rights_letters(territory, member)
+            )
+            made[kind] = prepare(blocks)
+        write_atomic_bytes(path, templates[fmt].fill(made[kind]), sync=False)

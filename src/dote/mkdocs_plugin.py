@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 from mkdocs.config import base
@@ -83,6 +83,17 @@ def _render_page(src_uri: str, url: str) -> Rendered:
     """In a worker process: one generated page's HTML, and its search document."""
     html = _PAGES[src_uri].render(url)
     return html, _DOCUMENT(_PAGES[src_uri], html)
+
+
+#: The territory and the members' document templates, for the forked workers.
+_MEMBER_DOCUMENTS: tuple[Territory, Mapping[office.Format, office.Template]] | None = None
+
+
+def _member_documents(member_id: str, jobs: list[documents.MemberJob]) -> None:
+    """In a worker process: write one member's notices and rights letters."""
+    assert _MEMBER_DOCUMENTS is not None
+    territory, templates = _MEMBER_DOCUMENTS
+    documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs)
 
 
 def _document_key(page_key: str) -> str:
@@ -152,6 +163,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._download_links: dict[str, str] = {}
         #: The Markdown of each download page, macros rendered (what pandoc converted).
         self._download_sources: dict[str, str] = {}
+        #: Members' documents being written by the page workers.
+        self._member_jobs: list[Future[None]] = []
         # --- end of downloads ---
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -235,6 +248,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
         pages += notices.pages(self.territory)
+        if self._converter is not None:
+            self._converter.close(prune=False)
+        # An internal build's records carry the overlay: its documents are never cached.
+        # The converter starts pandoc on the members' document skeletons now.
+        try:
+            self._converter = documents.Converter(
+                self._references, None if internal else documents.cache_folder(self.root)
+            )
+        except documents.DocumentError as err:
+            raise PluginError(f"dote : {err}") from err
         # --- end of downloads ---
         # --- registers explorer (issue 9): its page; its data file and assets in on_files ---
         if refusal := explorer.clash(self.territory):
@@ -326,6 +349,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         for src_uri in self._pages:
             add(File.generated(config, src_uri, content=_STUB))
+        # The members' document templates, in the memory of the workers forked just below.
+        global _MEMBER_DOCUMENTS
+        assert self._converter is not None and self.territory is not None
+        try:
+            _MEMBER_DOCUMENTS = (self.territory, self._converter.templates())
+        except documents.DocumentError as err:
+            raise PluginError(f"dote : {err}") from err
         # Workers start rendering pages now, while this process computes the data files below.
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         for path, svg in self._badges.items():
@@ -383,14 +413,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         Pandoc runs go on in threads while MkDocs renders the pages; :meth:`on_env` waits.
         """
-        assert self.root is not None and self.territory is not None and self._references is not None
-        if self._converter is not None:
-            self._converter.close(prune=False)
-        internal = self.internal_overlay is not None
-        # An internal build's records carry the overlay: its documents are never cached.
-        self._converter = converter = documents.Converter(
-            self._references, None if internal else documents.cache_folder(self.root)
-        )
+        assert self.root is not None and self.territory is not None and self._converter is not None
+        converter = self._converter
+        self._member_jobs = []
         macros = config.plugins.get("macros")
         env = getattr(macros, "env", None) if macros is not None else None
         variables = dict(getattr(macros, "variables", {}) or {}) if macros is not None else {}
@@ -419,25 +444,23 @@ class DotePlugin(BasePlugin[DoteConfig]):
             prints = self._fingerprints
             shared = prints.get(pipeline.SHARED, "")
             for member in self.territory.members:
-                for fmt in office.FORMATS:
-                    identity = converter.identity(fmt)
-                    if notices.generated(member):
-                        key = content_key(
-                            self._context_key, "mentions", shared, prints.get(member.id, ""), identity
-                        )
-                        out[notices.download_path(member, "mentions", fmt)] = converter.filled(
-                            key,
-                            fmt,
-                            lambda m=member: notices.member_notices(self.territory, m),  # type: ignore[misc]
-                            f"mentions d'information de {member.id}",
-                        )
-                    key = content_key(self._context_key, "droits", shared, member.id, identity)
-                    out[notices.download_path(member, "droits", fmt)] = converter.filled(
-                        key,
-                        fmt,
-                        lambda m=member: notices.rights_letters(self.territory, m),  # type: ignore[misc]
-                        f"lettres d'exercice des droits de {member.id}",
-                    )
+                jobs: list[documents.MemberJob] = []
+                kinds: list[Literal["mentions", "droits"]] = ["droits"]
+                if notices.generated(member):
+                    kinds.insert(0, "mentions")
+                for kind in kinds:
+                    # Notices show the member's activities; letters its own file (in SHARED).
+                    depends = prints.get(member.id, "") if kind == "mentions" else member.id
+                    for fmt in office.FORMATS:
+                        key = content_key(self._context_key, kind, shared, depends, converter.identity(fmt))
+                        path, made = converter.member_outputs(key, fmt)
+                        out[notices.download_path(member, kind, fmt)] = path
+                        if not made:
+                            jobs.append((kind, fmt, path))
+                if jobs and self._pool is not None:
+                    self._member_jobs.append(self._pool.submit(_member_documents, member.id, jobs))
+                elif jobs:
+                    documents.write_member_documents(self.territory, member, converter.templates(), jobs)
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
         return out
@@ -451,6 +474,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if self._converter is not None:
             started = time.perf_counter()
             try:
+                for job in self._member_jobs:
+                    job.result()
+                self._member_jobs = []
                 self._converter.wait()
             except documents.DocumentError as err:
                 raise PluginError(f"dote : {err}") from err

@@ -16,10 +16,11 @@ after removing the characters XML 1.0 cannot hold.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -61,8 +62,6 @@ OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 STYLE = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
 FO = "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0"
 _MAIN = {"docx": "word/document.xml", "odt": "content.xml"}
-#: Characters XML 1.0 cannot hold (C0 controls but tab, LF and CR; surrogates; U+FFFE/U+FFFF).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PAGE_BREAK_STYLE = "DoteSautDePage"
 
 
@@ -71,36 +70,54 @@ class TemplateError(Exception):
 
 
 def xml_text(text: str) -> str:
-    """Text XML can hold, on one line (line breaks become spaces)."""
-    return " ".join(_NOT_XML.sub("", text).split())
+    """Text XML can hold: forbidden characters removed, line breaks and tabs made spaces."""
+    return _NOT_XML.sub(_xml_character, text) if _NOT_XML.search(text) else text
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One part of the archive, compressed once: copied as is into every filled document."""
+
+    name: bytes
+    crc: int
+    size: int
+    data: bytes  # raw deflate, or the bytes themselves when stored
+    stored: bool
 
 
 @dataclass(frozen=True)
 class Template:
-    """A pandoc-made document taken apart: its parts, its main XML, its block prototypes."""
+    """A pandoc-made document taken apart: its parts, and its main XML as text around the body.
+
+    The main XML is kept as text: what comes before the body, what comes after it, and
+    each kind of block with its marker, ready for the block's escaped text. Filling is
+    then joining strings and compressing one part; every other part was compressed once.
+    """
 
     format: Format
-    parts: tuple[tuple[zipfile.ZipInfo, bytes], ...]
-    tree: etree._Element  # the main XML part, its body emptied
-    body: etree._Element
-    tail: tuple[etree._Element, ...]  # what ends the body (DOCX: the section properties)
-    prototypes: dict[str, etree._Element]
+    parts: tuple[_Part, ...]
+    main_index: int  # where the main XML part goes among the parts
+    head: str
+    tail: str
+    snippets: dict[str, str]  # kind → its XML, the marker where the text goes
+    list_open: str = ""  # ODT: a list's start and end tags; items go between them
+    list_close: str = ""
 
     @classmethod
     def read(cls, data: bytes, format: Format) -> Template:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                parts = tuple((info, archive.read(info)) for info in archive.infolist())
+                entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
         except zipfile.BadZipFile as err:
             raise TemplateError(f"le document n'est pas une archive {format.upper()} : {err}") from err
-        main = dict((info.filename, content) for info, content in parts).get(_MAIN[format])
-        if main is None:
+        names = [name for name, _ in entries]
+        if _MAIN[format] not in names:
             raise TemplateError(f"{_MAIN[format]} est absent du document")
-        tree = etree.fromstring(main)
-        if format == "docx":
-            body = tree.find(f"{{{W}}}body")
-        else:
-            body = tree.find(f"{{{OFFICE}}}body/{{{OFFICE}}}text")
+        main_index = names.index(_MAIN[format])
+        tree = etree.fromstring(entries[main_index][1])
+        body = (
+            tree.find(f"{{{W}}}body") if format == "docx" else tree.find(f"{{{OFFICE}}}body/{{{OFFICE}}}text")
+        )
         if body is None:
             raise TemplateError("le corps du document est introuvable")
         prototypes: dict[str, etree._Element] = {}
@@ -112,68 +129,172 @@ class Template:
         missing = sorted(set(_MARKERS) - set(prototypes))
         if missing:
             raise TemplateError("blocs introuvables dans le document de pandoc : " + ", ".join(missing))
-        tail = tuple(e for e in body if e.tag == f"{{{W}}}sectPr")
-        for element in list(body):
-            body.remove(element)
+        snippets = {kind: _serialised(element) for kind, element in prototypes.items()}
+        list_open = list_close = ""
         if format == "odt":
+            # <text:list …><text:list-item>…</text:list-item></text:list>: the item apart.
+            item = prototypes["puce"].find(f"{{{TEXT}}}list-item")
+            if item is None:
+                raise TemplateError("élément de liste introuvable dans le document de pandoc")
+            snippets["puce"] = _serialised(item)
+            whole = _serialised(prototypes["puce"])
+            list_open, _, rest = whole.partition(snippets["puce"])
+            list_close = rest
             _add_page_break_style(tree)
-        return cls(format, parts, tree, body, tail, prototypes)
+        # The body emptied but for the section properties (DOCX), and a mark where blocks go.
+        for element in list(body):
+            if element.tag != f"{{{W}}}sectPr":
+                body.remove(element)
+        body.insert(0, etree.Comment("DOTE_CORPS"))
+        text = etree.tostring(tree, xml_declaration=True, encoding="UTF-8", standalone=True).decode("utf-8")
+        head, _, tail = text.partition("<!--DOTE_CORPS-->")
+        parts = tuple(_compressed(name, content, 9) for name, content in entries)
+        return cls(format, parts, main_index, head, tail, snippets, list_open, list_close)
 
-    def fill(self, blocks: Sequence[Block]) -> bytes:
-        """The document with ``blocks`` as its body (a new archive; the template is unchanged)."""
-        tree = copy.deepcopy(self.tree)
-        body = (
-            tree.find(f"{{{W}}}body")
-            if self.format == "docx"
-            else tree.find(f"{{{OFFICE}}}body/{{{OFFICE}}}text")
-        )
-        assert body is not None
+    def fill(self, blocks: Sequence[Block] | Prepared) -> bytes:
+        """The document with ``blocks`` as its body (a new archive; the template is unchanged).
+
+        Blocks written in both formats are escaped once with :func:`prepare`.
+        """
+        prepared = blocks if isinstance(blocks, Prepared) else prepare(blocks)
+        out = [self.head]
+        snippets = self.snippets
         after_heading = True
-        current_list: etree._Element | None = None
-        for block in blocks:
-            if block.kind == "puce":
-                item = self._clone("puce", block.text)
-                if self.format == "odt":
-                    if current_list is None:
-                        current_list = item
-                        body.append(item)
-                    else:
-                        current_list.extend(item.findall(f"{{{TEXT}}}list-item"))
-                else:
-                    body.append(item)
+        in_list = False
+        for kind, text in prepared.blocks:
+            if kind == "puce":
+                if not in_list and self.list_open:
+                    out.append(self.list_open)
+                in_list = True
+                out.append(snippets["puce"].replace(_MARKERS["puce"], text, 1))
                 continue
-            current_list = None
-            if block.kind == "saut":
-                body.append(self._page_break())
+            if in_list and self.list_close:
+                out.append(self.list_close)
+            in_list = False
+            if kind == "saut":
+                out.append(self._page_break)
                 after_heading = True
-                continue
-            if block.kind == "paragraphe":
-                body.append(self._clone("premier" if after_heading else "paragraphe", block.text))
+            elif kind == "paragraphe":
+                kind = "premier" if after_heading else "paragraphe"
+                out.append(snippets[kind].replace(_MARKERS[kind], text, 1))
                 after_heading = False
             else:
-                body.append(self._clone(block.kind, block.text))
+                out.append(snippets[kind].replace(_MARKERS[kind], text, 1))
                 after_heading = True
-        for element in self.tail:
-            body.append(copy.deepcopy(element))
-        main = etree.tostring(tree, xml_declaration=True, encoding="UTF-8", standalone=True)
-        return _zip(self.parts, _MAIN[self.format], main)
+        if in_list and self.list_close:
+            out.append(self.list_close)
+        out.append(self.tail)
+        main = _compressed(_MAIN[self.format], "".join(out).encode("utf-8", "replace"), _LEVEL)
+        parts = list(self.parts)
+        parts[self.main_index] = main
+        return _archive(parts)
 
-    def _clone(self, kind: str, text: str) -> etree._Element:
-        element = copy.deepcopy(self.prototypes[kind])
-        marker = _MARKERS[kind]
-        for node in element.iter():
-            if node.text and marker in node.text:
-                node.text = node.text.replace(marker, xml_text(text))
-                return element
-        raise TemplateError(f"marqueur {marker} introuvable")  # pragma: no cover - checked in read()
-
-    def _page_break(self) -> etree._Element:
+    @property
+    def _page_break(self) -> str:
         if self.format == "docx":
-            paragraph = etree.Element(f"{{{W}}}p")
-            run = etree.SubElement(paragraph, f"{{{W}}}r")
-            etree.SubElement(run, f"{{{W}}}br", {f"{{{W}}}type": "page"})
-            return paragraph
-        return etree.Element(f"{{{TEXT}}}p", {f"{{{TEXT}}}style-name": _PAGE_BREAK_STYLE})
+            return '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
+        return f'<text:p text:style-name="{_PAGE_BREAK_STYLE}"/>'
+
+
+_NAMESPACE_DECLARATION = re.compile(r' xmlns:[A-Za-z0-9_.-]+="[^"]*"')
+
+
+def _serialised(element: etree._Element) -> str:
+    """An element of the main part as XML text, without the namespace declarations that the
+    part's root already makes (lxml repeats them on an element serialised alone)."""
+    return _NAMESPACE_DECLARATION.sub("", etree.tostring(element, encoding="unicode", with_tail=False))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Blocks with their text ready for XML: (kind, escaped text)."""
+
+    blocks: tuple[tuple[str, str], ...]
+
+
+def prepare(blocks: Sequence[Block]) -> Prepared:
+    """Escape the blocks' text once, for any number of documents."""
+    return Prepared(tuple((b.kind, _escape(b.text)) for b in blocks))
+
+
+#: XML 1.0's forbidden characters (C0 controls but tab, LF, CR; U+FFFE, U+FFFF), and line
+#: breaks and tabs, which a paragraph of the template does not hold either.
+_NOT_XML = re.compile("[\x00-\x1f\ufffe\uffff]")
+
+
+def _xml_character(match: re.Match[str]) -> str:
+    return " " if match.group() in "\t\n\r" else ""
+
+
+def _escape(text: str) -> str:
+    # Surrogates (which UTF-8 cannot encode) become « ? » when the part is encoded.
+    return xml_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+#: The filled part's compression: fast (a member's notices are written at every clean build).
+_LEVEL = 1
+
+
+def _compressed(name: str, content: bytes, level: int) -> _Part:
+    # ODF wants its mimetype first and stored; everything else is compressed (raw deflate).
+    if name == "mimetype":
+        return _Part(name.encode(), zlib.crc32(content), len(content), content, True)
+    deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+    data = deflate.compress(content) + deflate.flush()
+    return _Part(name.encode(), zlib.crc32(content), len(content), data, False)
+
+
+#: 1980-01-01 00:00 in MS-DOS time and date: every part has this date (reproducible bytes).
+_DOS_TIME, _DOS_DATE = 0, (0 << 9) | (1 << 5) | 1
+
+
+def _archive(parts: Sequence[_Part]) -> bytes:
+    """A zip archive of parts already compressed (APPNOTE.TXT 4.3: local headers, central directory)."""
+    out = bytearray()
+    central = bytearray()
+    for part in parts:
+        method = 0 if part.stored else 8
+        offset = len(out)
+        header = struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            20,
+            0,
+            method,
+            _DOS_TIME,
+            _DOS_DATE,
+            part.crc,
+            len(part.data),
+            part.size,
+            len(part.name),
+            0,
+        )
+        out += header + part.name + part.data
+        central += (
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                0x0314,
+                20,
+                0,
+                method,
+                _DOS_TIME,
+                _DOS_DATE,
+                part.crc,
+                len(part.data),
+                part.size,
+                len(part.name),
+                0,
+                0,
+                0,
+                0,
+                0o100644 << 16,
+                offset,
+            )
+            + part.name
+        )
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), len(central), len(out), 0)
+    return bytes(out + central + end)
 
 
 def _add_page_break_style(tree: etree._Element) -> None:
@@ -188,18 +309,3 @@ def _add_page_break_style(tree: etree._Element) -> None:
         {f"{{{STYLE}}}name": _PAGE_BREAK_STYLE, f"{{{STYLE}}}family": "paragraph"},
     )
     etree.SubElement(style, f"{{{STYLE}}}paragraph-properties", {f"{{{FO}}}break-before": "page"})
-
-
-def _zip(parts: Sequence[tuple[zipfile.ZipInfo, bytes]], replaced: str, content: bytes) -> bytes:
-    """The archive again, ``replaced`` holding ``content``; fixed dates, so equal input gives equal bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for info, data in parts:
-            if info.filename == replaced:
-                data = content
-            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            # ODF wants its mimetype first and stored; everything else is compressed.
-            entry.compress_type = zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            archive.writestr(entry, data, compresslevel=6 if entry.compress_type else None)
-    return out.getvalue()
