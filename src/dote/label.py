@@ -115,7 +115,9 @@ def _dpo_designated(s: Subject, p: Mapping[str, Any]) -> list[str]:
 
 
 def _training(s: Subject, p: Mapping[str, Any]) -> list[str]:
-    return _too_old(s.member.training_last, int(p["age_maximum_mois"]), s.today, "dernière formation")
+    """The latest training: declared in the member's file, or attended (the Maison's calendar)."""
+    dates = [d for d in (s.member.training_last, s.member.training_attended) if d is not None]
+    return _too_old(max(dates) if dates else None, int(p["age_maximum_mois"]), s.today, "dernière formation")
 
 
 def _article_30_fields(s: Subject, p: Mapping[str, Any]) -> list[str]:

@@ -40,6 +40,7 @@ from dote import (
     render,
     search,
     tables,
+    training,
     watch_site,
     workers,
 )
@@ -165,6 +166,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._download_sources: dict[str, str] = {}
         #: Members' documents being written by the page workers.
         self._member_jobs: list[Future[None]] = []
+        self.training = training.Training()
         # --- end of downloads ---
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -185,7 +187,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 ) from err
         internal = self.internal_overlay is not None
         started = time.perf_counter()
-        result = pipeline.run(self.root, today=today, overlay=self.internal_overlay, cache=True)
+        result = pipeline.run(
+            self.root,
+            today=today,
+            overlay=self.internal_overlay,
+            cache=True,
+            docs_dir=Path(config.docs_dir),
+        )
         log.info(f"dote : registres lus, vérifiés et évalués en {time.perf_counter() - started:.1f} s")
         for warning in result.problems:
             if not warning.is_error:
@@ -259,6 +267,18 @@ class DotePlugin(BasePlugin[DoteConfig]):
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
         # --- end of downloads ---
+        # --- training (issue 12): the sessions' calendar page; its iCalendar file in on_files ---
+        self.training = result.training
+        pages.append(
+            training.calendar_page(
+                self.training,
+                env,
+                self._today,
+                urljoin(site_url, training.ICS_PATH) if site_url else training.ICS_PATH,
+                member_names={m.id: m.name for m in self.territory.members},
+            )
+        )
+        # --- end of training ---
         # --- registers explorer (issue 9): its page; its data file and assets in on_files ---
         if refusal := explorer.clash(self.territory):
             raise PluginError(f"dote : {refusal}")
@@ -400,6 +420,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
+        # --- training (issue 12): the sessions as an iCalendar file (stamped with the build's day) ---
+        stamp = dt.datetime.combine(self._today, dt.time(), dt.UTC)
+        calendar = training.calendar(
+            self.training, config.site_url or "", self.territory.maison.name, stamp=stamp
+        )
+        add(File.generated(config, training.ICS_PATH, content=calendar))
+        # --- end of training ---
         # --- downloads (issue 12): pages of docs/ as DOCX/ODT/PDF, members' notices and letters ---
         for path, made in self._downloads(files, config).items():
             add(File.generated(config, path, abs_src_path=str(made)))
@@ -465,9 +492,25 @@ class DotePlugin(BasePlugin[DoteConfig]):
             raise PluginError(f"dote : {err}") from err
         return out
 
+    def _module(self, src_uri: str) -> training.Module | None:
+        """The training module a page of docs/ presents (``formation/<id>.md``), if any."""
+        folder, _, name = src_uri.rpartition("/")
+        module = (
+            self.training.modules.get(name.removesuffix(".md")) if folder == training.MODULES_FOLDER else None
+        )
+        return module if module is not None and module.src_uri == src_uri else None
+
     def _handout(self, src_uri: str, markdown: str) -> str:
         """A training module's handout also says its objectives, duration and audience."""
-        return markdown
+        module = self._module(src_uri)
+        if module is None:
+            return markdown
+        objectives = "\n".join(f"- {o}" for o in module.objectives)
+        header = (
+            f"**Objectifs :**\n\n{objectives}\n\n"
+            f"**Durée :** {module.duration_text} · **Public :** {module.audience_text}\n"
+        )
+        return documents.with_links(markdown, header)
 
     def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
@@ -544,6 +587,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
     ) -> str | None:
         generated = self._pages.get(page.file.src_uri)
         if generated is None:
+            # A training module: its objectives, duration, audience and next sessions.
+            if (module := self._module(page.file.src_uri)) is not None:
+                block = training.module_block(module, self.training.sessions, page.url, self._today)
+                markdown = documents.with_links(markdown, block)
             links = self._download_links.get(page.file.src_uri)
             return documents.with_links(markdown, links) if links else markdown
         # MkDocs and Material write a page's title as HTML (<title>, header, navigation,

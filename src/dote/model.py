@@ -260,6 +260,8 @@ class Member:
     joined: dt.date | None = None
     training_last: dt.date | None = None
     training_participants: int | None = None
+    #: The end of the latest session of the Maison's calendar the member attended (registers/formations.yml).
+    training_attended: dt.date | None = None
     activities: tuple[Activity, ...] = ()
     unlisted_activities: int = 0  # kept off the public site by the member's choice
     internal: Internal | None = None

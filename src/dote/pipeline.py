@@ -8,6 +8,7 @@ with its problems and no :class:`~dote.model.Territory`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -24,6 +25,7 @@ from dote.load import Document
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
+from dote.training import Training, last_attended, load_training
 from dote.validate import Sources, check_processor_transfers, check_references, read_sources
 from dote.vocabulary import load_vocabularies
 from dote.watch import Watch, check_watch_references, load_watch
@@ -41,6 +43,8 @@ class Result:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     #: The legal and technical watch (``watch/``): its sources and items, published or not.
     watch: Watch = field(default_factory=Watch)
+    #: The training modules (``docs/formation/``) and sessions (``registers/formations.yml``).
+    training: Training = field(default_factory=Training)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -52,7 +56,12 @@ class Result:
 
 
 def run(
-    root: Path, *, today: dt.date | None = None, overlay: Path | None = None, cache: bool = False
+    root: Path,
+    *,
+    today: dt.date | None = None,
+    overlay: Path | None = None,
+    cache: bool = False,
+    docs_dir: Path | None = None,
 ) -> Result:
     """Validate the territory at ``root`` and, if it is valid, build its records.
 
@@ -60,7 +69,8 @@ def run(
     non-public fields: for internal outputs only. Without it, the overlay is never read.
     With ``cache``, register files parsed and checked by an earlier run are taken from
     the territory's ``.cache/dote/`` when their content is unchanged (only public files are
-    cached: the overlay never is).
+    cached: the overlay never is). ``docs_dir`` (``root/docs`` by default) holds the
+    training modules (``formation/``); their sessions' attendance counts for the label.
     """
     root = root.resolve()
     today = today or dt.date.today()
@@ -81,14 +91,29 @@ def run(
         sources.members,
         (f"{member}/{activity}" for member, docs in sources.activities.items() for activity in docs),
     )
+    training, training_problems = load_training(root, docs_dir, sources.members, today=today)
+    problems += training_problems
+    attendance = {
+        member_id: session.end.date()
+        for member_id in sources.members
+        if (session := last_attended(training, member_id, today)) is not None
+    }
     territory = None
     with _collection_paused():
         if not any(p.is_error for p in problems) and sources.maison is not None:
-            territory = build_territory(sources, internal=overlay is not None, drift=drift)
-        evaluation = _evaluate(sources, territory, overlay, today)
-    prints = fingerprints(sources, watch) if territory is not None else {}
+            territory = build_territory(
+                sources, internal=overlay is not None, drift=drift, attendance=attendance
+            )
+        evaluation = _evaluate(sources, territory, overlay, today, attendance)
+    prints = fingerprints(sources, watch, training) if territory is not None else {}
     return Result(
-        root, territory, tuple(sort_problems(problems)), label=evaluation, fingerprints=prints, watch=watch
+        root,
+        territory,
+        tuple(sort_problems(problems)),
+        label=evaluation,
+        fingerprints=prints,
+        watch=watch,
+        training=training,
     )
 
 
@@ -106,7 +131,11 @@ def _collection_paused() -> Iterator[None]:
 
 
 def _evaluate(
-    sources: Sources, territory: Territory | None, overlay: Path | None, today: dt.date
+    sources: Sources,
+    territory: Territory | None,
+    overlay: Path | None,
+    today: dt.date,
+    attendance: Mapping[str, dt.date],
 ) -> Evaluation | None:
     """The label of every member (None without a territory or a label policy)."""
     evaluation = None
@@ -116,7 +145,7 @@ def _evaluate(
             m.unlisted_activities or any(a.withheld for a in m.activities) for m in territory.members
         )
         complete = (
-            build_territory(sources, complete=True, reuse=territory)
+            build_territory(sources, complete=True, reuse=territory, attendance=attendance)
             if withheld and overlay is None
             else territory
         )
@@ -130,13 +159,15 @@ SHARED = ""
 EVERYTHING = "*"
 
 
-def fingerprints(sources: Sources, watch: Watch | None = None) -> dict[str, str]:
+def fingerprints(
+    sources: Sources, watch: Watch | None = None, training: Training | None = None
+) -> dict[str, str]:
     """Hashes of the resolved register content, for keys of cached pages.
 
     ``SHARED`` covers what any page may show: the Maison, every member's own file (names,
     types, parents appear on other members' pages), models and their archives, processors
-    the label policy and the published watch items (activities list those of their
-    themes). Each member id covers that member's activities; ``EVERYTHING``
+    the label policy, the published watch items (activities list those of their
+    themes) and the training calendar (its attendance counts for the label). Each member id covers that member's activities; ``EVERYTHING``
     covers all of them. A member's page depends on ``SHARED`` and its own fingerprint
     only, so changing one activity re-renders one member's page.
     """
@@ -159,6 +190,7 @@ def fingerprints(sources: Sources, watch: Watch | None = None) -> dict[str, str]
         data(sources.archives),
         data(sources.processors),
         repr(watch.published()) if watch else None,
+        repr(training) if training else None,  # the calendar, and attendance in the label
     )
     result = {SHARED: shared}
     for member_id, docs in sources.activities.items():
@@ -174,6 +206,7 @@ def build_territory(
     complete: bool = False,
     drift: Sequence[Drift] = (),
     reuse: Territory | None = None,
+    attendance: Mapping[str, dt.date] | None = None,
 ) -> Territory:
     """Records from sources that passed validation.
 
@@ -181,7 +214,8 @@ def build_territory(
     lists in ``champs_publies``, and no activity at all unless it lists ``nom``;
     ``complete`` ignores that choice (for the label, never for publication). ``reuse``,
     the public records of the same sources, lends ``complete`` the members that publish
-    everything (their records are the same either way).
+    everything (their records are the same either way). ``attendance``: the end of the
+    latest training session each member attended (the Maison's calendar).
     """
     assert sources.maison is not None
     convert = Converter(load_vocabularies(), internal=internal)
@@ -208,7 +242,10 @@ def build_territory(
         else:
             activities = ()
         unlisted = len(docs) - len(activities)
-        members.append(convert.member(member_id, doc.data, doc.position(), maison, activities, unlisted))
+        member = convert.member(member_id, doc.data, doc.position(), maison, activities, unlisted)
+        if attendance and member_id in attendance:
+            member = dataclasses.replace(member, training_attended=attendance[member_id])
+        members.append(member)
     processors = {
         pid: convert.processor(pid, doc.data, doc.position()) for pid, doc in sources.processors.items()
     }

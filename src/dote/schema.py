@@ -38,6 +38,7 @@ KINDS = {
     "label": "label.schema.json",
     "veille-sources": "veille-sources.schema.json",
     "veille-element": "veille-element.schema.json",
+    "formations": "formations.schema.json",
 }
 SHARED = "commun.schema.json"
 
