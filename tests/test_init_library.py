@@ -24,6 +24,8 @@ from dote.library import Library, archive_text
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "registers" / "models"
 GUIDE = ROOT / "docs" / "guide"
+#: The model documents and the training modules, copied into every new territory.
+PAGES = {name: ROOT / "docs" / name for name in ("documents", "formation")}
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -34,6 +36,7 @@ def test_the_library_is_the_demo_s() -> None:
     found = library.locate()
     assert _tree(found.models) == _tree(MODELS)
     assert _tree(found.guide) == _tree(GUIDE)
+    assert {p.name: _tree(p) for p in found.pages} == {name: _tree(p) for name, p in PAGES.items()}
     assert ("etat-civil", 1) in found.archive_files()
 
 
@@ -52,6 +55,9 @@ def test_the_wheel_ships_the_library(tmp_path: Path) -> None:
             assert archive.read(f"dote/_library/models/{rel}") == data
         for rel, data in _tree(GUIDE).items():
             assert archive.read(f"dote/_library/guide/{rel}") == data
+        for name, folder in PAGES.items():
+            for rel, data in _tree(folder).items():
+                assert archive.read(f"dote/_library/{name}/{rel}") == data
     assert "dote/_library/models/versions/etat-civil@1.yml" in names
     assert "dote/skeleton/README.md" in names
 
@@ -61,7 +67,11 @@ def test_init_starts_with_the_library_the_guide_and_a_readme(tmp_path: Path) -> 
     assert main(["init", str(root), "--nom", "Maison DOTE du Nord"]) == 0
     assert _tree(root / "registers" / "models") == _tree(MODELS)
     assert _tree(root / "docs" / "guide") == _tree(GUIDE)
+    for name, folder in PAGES.items():
+        assert _tree(root / "docs" / name) == _tree(folder)
     config = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert {"Modèles de documents": "documents/index.md"} in config["nav"]
+    assert {"Se former": "formation/index.md"} in config["nav"]
     (guide_nav,) = [entry["Guide de l'éditeur"] for entry in config["nav"] if "Guide de l'éditeur" in entry]
     listed = {e if isinstance(e, str) else next(iter(e.values())) for e in guide_nav}
     assert listed == {f"guide/{p.name}" for p in GUIDE.glob("*.md")}

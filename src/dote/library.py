@@ -2,7 +2,8 @@
 
 Their one source is this repository, which is the demo territory: its ``registers/models/``
 (each model and its archived versions ``versions/<id>@<N>.yml``) and its ``docs/guide/``.
-The wheel ships them as package data under ``dote/_library/`` (hatchling ``force-include``
+The model documents (``docs/documents/``) and the training modules (``docs/formation/``)
+come along, with the same source. The wheel ships them as package data under ``dote/_library/`` (hatchling ``force-include``
 in ``pyproject.toml``); an editable install or a source checkout reads them from the
 repository itself. :func:`locate` finds them; ``dote init`` copies them and
 ``dote models update`` brings a territory's models up to the library's.
@@ -21,6 +22,8 @@ from dote.layout import VERSIONS_DIR
 
 #: Where the wheel puts the library, inside the ``dote`` package.
 PACKAGED = "_library"
+#: Folders of ``docs/`` a new territory starts with, and their navigation titles.
+PAGES = {"documents": "Modèles de documents", "formation": "Se former"}
 _ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)\.yml$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -35,6 +38,9 @@ class Library:
 
     models: Path
     guide: Path
+    #: Other folders of pages, copied into ``docs/`` under their name: the model documents
+    #: (``documents/``) and the training modules (``formation/``).
+    pages: tuple[Path, ...] = ()
 
     def model_files(self) -> dict[str, Path]:
         """Each current model file of the library, by model id."""
@@ -59,11 +65,13 @@ def locate() -> Library:
     package = Path(__file__).resolve().parent
     packaged = package / PACKAGED
     if (packaged / "models").is_dir() and (packaged / "guide").is_dir():
-        return Library(models=packaged / "models", guide=packaged / "guide")
+        pages = tuple(packaged / name for name in PAGES if (packaged / name).is_dir())
+        return Library(models=packaged / "models", guide=packaged / "guide", pages=pages)
     repository = package.parent.parent  # src/dote -> the repository (an editable install)
     models, guide = repository / "registers" / "models", repository / "docs" / "guide"
     if (repository / "pyproject.toml").is_file() and models.is_dir() and guide.is_dir():
-        return Library(models=models, guide=guide)
+        pages = tuple(repository / "docs" / name for name in PAGES if (repository / "docs" / name).is_dir())
+        return Library(models=models, guide=guide, pages=pages)
     raise LibraryError(
         "la bibliothèque de modèles de Maison DOTE est introuvable dans le paquet installé "
         f"(attendue dans {packaged}) : réinstallez Maison DOTE"

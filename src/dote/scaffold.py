@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from dote.confidential import published_view
-from dote.library import Library, locate
+from dote.library import PAGES, Library, locate
 from dote.schema import published_schemas
 from dote.vocabulary import slugify
 
@@ -72,6 +72,11 @@ def init_territory(
             f"Registres des activités de traitement des membres de {name}.", ensure_ascii=False
         ),
         "guide_nav": guide_nav(source.guide) if source else "",
+        "library_nav": "".join(
+            f"  - {PAGES[folder.name]}: {folder.name}/index.md\n" for folder in source.pages
+        ).rstrip("\n")
+        if source
+        else "",
     }
     plain = {"nom": name, "territoire": territory}
     for rel, entry in _skeleton_files(resources.files("dote") / "skeleton"):
@@ -90,7 +95,8 @@ def init_territory(
 
 
 def copy_library(source: Library, directory: Path) -> None:
-    """Copy the library's models (with their archived versions) and the editors' guide."""
+    """Copy the library's models (with their archived versions), the editors' guide, the
+    model documents and the training modules."""
     models = directory / "registers" / "models"
     for path in [*source.model_files().values(), *source.archive_files().values()]:
         target = models / path.relative_to(source.models)
@@ -100,6 +106,11 @@ def copy_library(source: Library, directory: Path) -> None:
         target = directory / "docs" / "guide" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((source.guide / rel).read_bytes())
+    for folder in source.pages:  # model documents, training modules
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            target = directory / "docs" / folder.name / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
 
 
 _GUIDE_LINK = re.compile(r"\]\(([a-z0-9-]+\.md)\)")
