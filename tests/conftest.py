@@ -96,6 +96,11 @@ def copy_demo(target: Path) -> Path:
             ".ci",
         ),
     )
+    # Pandoc's outputs, kept by content (dote.documents): a copy converts its pages again only
+    # if they changed, as a territory's CI does with its cache (seconds saved per build).
+    documents = ROOT / ".cache" / "dote" / "documents"
+    if documents.is_dir():
+        shutil.copytree(documents, target / ".cache" / "dote" / "documents", dirs_exist_ok=True)
     return target
 
 

@@ -67,7 +67,7 @@ HOSTILE_EMAILS = (
     "dotexss'onmouseover='dotexss()@x.example",
 )
 
-KINDS = ("maison", "label", "membre", "activite", "modele", "version", "sous-traitant")
+KINDS = ("maison", "label", "membre", "activite", "modele", "version", "sous-traitant", "formations")
 
 
 def file_kind(name: str) -> str | None:
@@ -80,6 +80,8 @@ def file_kind(name: str) -> str | None:
         return "maison"
     if rest == ("label.yml",):
         return "label"
+    if rest == ("formations.yml",):
+        return "formations"
     if len(rest) == 3 and rest[0] == "members":
         return "membre" if rest[2] == "member.yml" else "activite"
     if len(rest) == 2 and rest[0] == "models":

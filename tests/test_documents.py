@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import shutil
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -287,6 +288,7 @@ def _count_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_second_build_runs_no_pandoc(
     territory_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    shutil.rmtree(territory_copy / ".cache", ignore_errors=True)  # a first build with no cache
     runs = _count_runs(monkeypatch)
     site = tmp_path / "site"
     assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0

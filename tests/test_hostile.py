@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_FIELDS = {
     "membre": {"nom"},
     "sous-traitant": {"nom"},
+    "formations": {"sessions[].lieu"},
     "modele": {"nom", "description", "finalites.principale"},
     "activite": {"nom", "description", "finalites.principale"},
 }
@@ -63,6 +64,7 @@ MINIMUM_FIELDS = {
     "modele": 10,
     "version": 10,
     "sous-traitant": 2,
+    "formations": 1,  # the place of each session (the rest: ids, dates, codes, https links)
 }
 
 

@@ -21,6 +21,7 @@ than publish a broken download.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+import jinja2
 import pypandoc  # type: ignore[import-untyped]
 import typst
 
@@ -114,8 +116,6 @@ def render_macros(text: str, origin: str, env: Any, variables: Mapping[str, Any]
     (after the front matter), for the line numbers of errors.
     """
     shift = first_line - 1
-    import jinja2
-
     if env is None:
         if "{{" in text or "{%" in text:
             line = _line_of(text, "{{" if "{{" in text else "{%")
@@ -144,6 +144,7 @@ def _line_of(text: str, needle: str) -> int:
     return text.count("\n", 0, index) + 1 if index >= 0 else 1
 
 
+@functools.cache
 def _versions() -> str:
     return f"pandoc {pypandoc.get_pandoc_version()} typst {metadata.version('typst')} recette {RECIPE}"
 

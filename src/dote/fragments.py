@@ -404,7 +404,9 @@ class Fragments:
         elif notice == "generee":
             member = page.territory.members_by_id.get(a.member_id)
             missing = notices.gaps(member, a) if member is not None else ["membre inconnu"]
-            if missing:
+            if missing and a.withheld:  # fields the member chose not to publish: not on this site
+                out.append(self.missing(gap))
+            elif missing:
                 out.append(
                     self.missing(f"À établir par la Maison : il manque au registre {', '.join(missing)}")
                 )
