@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import zlib
@@ -111,6 +112,7 @@ def test_another_engine_never_reads_an_old_entry(tmp_path: Path, monkeypatch: py
 
 def test_the_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_demo(tmp_path / "territoire")
+    shutil.rmtree(root / ".cache", ignore_errors=True)  # copy_demo lends pandoc's outputs
     monkeypatch.setenv(cache.CACHE_ENV, "0")
     assert pipeline.run(root, today=TODAY, cache=True).ok
     assert not (root / ".cache").exists()
