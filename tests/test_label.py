@@ -187,6 +187,8 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str | None]] = {
 @pytest.mark.parametrize("criterion", sorted(CASES))
 def test_one_field_fails_one_criterion_and_sets_the_level(exemplary: Path, criterion: str) -> None:
     scope, change, level = CASES[criterion]
+    if criterion in NOTICE_FIELDS:  # a notice the member publishes itself: see the test below
+        _edit(exemplary, ACTIVITY, lambda d: d.update(mention_information="https://exemple.fr/mention"))
     change(exemplary)
     result = _evaluate(exemplary).label
     assert result is not None
@@ -197,6 +199,22 @@ def test_one_field_fails_one_criterion_and_sets_the_level(exemplary: Path, crite
     assert failure.details, "a failure says what is wrong"
     assert failure.position.file == (MEMBER if scope == "membre" else ACTIVITY)
     assert failure.position.line >= 1
+
+
+#: Criteria whose field a notice written by the Maison also needs (dote.notices.gaps).
+NOTICE_FIELDS = ("base-legale", "registre-complet")
+
+
+@pytest.mark.parametrize("criterion", NOTICE_FIELDS)
+def test_a_field_a_generated_notice_needs_also_fails_the_notice(exemplary: Path, criterion: str) -> None:
+    """Without its legal basis (or an Art. 30 field), the Maison cannot write the notice."""
+    CASES[criterion][1](exemplary)
+    result = _evaluate(exemplary).label
+    assert result is not None
+    member = result.member("exemple")
+    assert [c.id for c in member.unmet] == [criterion, "mention-information"]
+    (notice,) = [f for f in member.failures if f.criterion.id == "mention-information"]
+    assert notice.details[0].startswith("mention d'information impossible à établir : il manque ")
 
 
 def test_every_rule_of_the_engine_is_exercised_by_the_demo_policy() -> None:

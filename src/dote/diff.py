@@ -34,8 +34,9 @@ from dote.fragments import date_fr
 from dote.model import Activity, Contact, Member, Processor, Territory, Transfer
 from dote.problems import Problem
 
-#: The folders of a territory that the pipeline reads (everything else is left in git).
-READ_FOLDERS = ("registers", "watch")
+#: The folders of a territory that the pipeline reads (everything else is left in git):
+#: the training modules too, which the sessions of registers/formations.yml name.
+READ_FOLDERS = ("registers", "watch", "docs/formation")
 
 Value = str | tuple[str, ...]
 Status = Literal["ajoute", "retire", "modifie"]

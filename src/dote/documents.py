@@ -168,6 +168,7 @@ class Converter:
         self._lock = threading.Lock()
         self._reference_bytes = {fmt: references.path(fmt).read_bytes() for fmt in ("docx", "odt")}
         self._versions = _versions()
+        self._identities: dict[Format, str] = {}
         #: Pandoc runs made by this converter (0 when everything came from the cache).
         self.runs = 0
         # The skeletons of the members' documents: pandoc started now, as processes (no
@@ -192,7 +193,11 @@ class Converter:
 
     def identity(self, fmt: Format) -> str:
         """What every filled document of a format depends on besides its text (for its key)."""
-        return cache.content_key(self._versions, "gabarit", fmt, self._reference_bytes[fmt], SKELETON)
+        if fmt not in self._identities:
+            self._identities[fmt] = cache.content_key(
+                self._versions, "gabarit", fmt, self._reference_bytes[fmt], SKELETON
+            )
+        return self._identities[fmt]
 
     def _maker(self, markdown: str, fmt: Output) -> Callable[[Path], None]:
         return lambda target: self._pandoc(markdown, fmt, target)

@@ -162,8 +162,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._converter: documents.Converter | None = None
         #: Pages of docs/ offered as downloads: src_uri → their links (Markdown).
         self._download_links: dict[str, str] = {}
-        #: The Markdown of each download page, macros rendered (what pandoc converted).
-        self._download_sources: dict[str, str] = {}
         #: Members' documents being written by the page workers.
         self._member_jobs: list[Future[None]] = []
         self.training = training.Training()
@@ -448,7 +446,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         variables = dict(getattr(macros, "variables", {}) or {}) if macros is not None else {}
         out: dict[str, Path] = {}
         self._download_links = {}
-        self._download_sources = {}
         try:
             for file in list(files.documentation_pages()):
                 if file.generated_by is not None or not file.abs_src_path:
@@ -464,7 +461,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 first_line = text.count("\n") - body.count("\n") + 1
                 markdown = documents.render_macros(body, origin, env, variables, first_line)
                 markdown = self._handout(file.src_uri, markdown)
-                self._download_sources[file.src_uri] = markdown
                 self._download_links[file.src_uri] = documents.links_markdown(file.src_uri)
                 for fmt, path in converter.page(markdown, origin).items():
                     out[documents.download_uri(file.src_uri, fmt)] = path
