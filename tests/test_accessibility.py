@@ -42,7 +42,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from conftest import SiteToCheck
-from dote import pipeline
+from dote import notices, pipeline
 from dote.model import Territory
 from dote.tables import REGION_CLASS
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
@@ -122,6 +122,7 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
     company = next((m.id for m in territory.members if m.sector == "prive"), None)
     model = next(iter(territory.models), None)
     processor = next(iter(territory.processors), None)
+    informed = next((m.id for m in territory.members if notices.generated(m)), None)
     candidates: dict[str, tuple[str, ...]] = {
         "accueil": ("",),
         "page-ecrite": ("maison", "mentions-legales"),
@@ -138,6 +139,12 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
         "revues": ("tableau-de-bord/revues",),
         "explorer": ("registres/explorer",),
         "veille": ("veille",),
+        # issue 12: a member's notices (a page of its own, without the theme), a model
+        # document, a training module, the training calendar
+        "mentions": (f"registres/{informed}/mentions",) if informed else (),
+        "document": ("documents/mention-information",),
+        "formation": ("formation/elus-agents",),
+        "calendrier": ("formation/calendrier",),
     }
     found: dict[str, str] = {}
     for kind, names in candidates.items():
@@ -178,6 +185,10 @@ KINDS = (
     "revues",
     "explorer",
     "veille",
+    "mentions",
+    "document",
+    "formation",
+    "calendrier",
     "404",
     "recherche",
 )
@@ -384,6 +395,10 @@ def _report(violations: list[dict[str, Any]]) -> str:
 # --- axe: no violation, in each mode, on each kind of page ------------------------------------
 
 
+#: Pages outside the theme (no palette switch): a member's printable notices.
+THEMELESS = ("mentions",)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_no_wcag_violation(browser_run: BrowserRun, site_to_check: SiteToCheck, mode: str, kind: str) -> None:
@@ -391,7 +406,10 @@ def test_no_wcag_violation(browser_run: BrowserRun, site_to_check: SiteToCheck, 
         assert not site_to_check.demo, f"the demo has no page of kind {kind}"
         pytest.skip(f"ce site n'a pas de page de type « {kind} »")
     visit = browser_run.visits[(mode, kind)]
-    assert visit.scheme == ("slate" if _dark(mode) else "default"), "wrong colour scheme"
+    if kind in THEMELESS:  # a page without the theme, which follows the system's colour scheme
+        assert visit.scheme is None
+    else:
+        assert visit.scheme == ("slate" if _dark(mode) else "default"), "wrong colour scheme"
     assert visit.violations == [], "\n" + _report(visit.violations)
 
 

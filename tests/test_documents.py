@@ -139,11 +139,13 @@ def test_a_member_notice_carries_its_data_and_none_of_another(built_demo: Path) 
         for activity in b.activities:
             if activity.name not in own and activity.name not in a.name:
                 assert f"Mention d'information : {activity.name}" not in text
-    page = (built_demo / notices.page_url(a)).joinpath("index.html").read_text(encoding="utf-8")
+    page = (built_demo / notices.page_path(a)).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "default-src 'none'; style-src 'self'" in page
+    assert a.name in page and b.name not in page
     for activity in notices.generated(a):
         assert f'id="{notices.notice_anchor(activity)}"' in page
     member_page = (built_demo / f"registres/{a.id}/index.html").read_text(encoding="utf-8")
-    assert 'href="mentions/"' in member_page and f"lettres-droits-{a.id}.odt" in member_page
+    assert 'href="mentions.html"' in member_page and f"lettres-droits-{a.id}.odt" in member_page
 
 
 def test_rights_letters_are_addressed_to_the_member_dpo() -> None:
@@ -180,11 +182,7 @@ def test_label_checks_that_the_notice_can_be_written() -> None:
         "mention d'information impossible à établir : il manque base légale établie, transferts hors de l'Union"
         in reasons
     )
-    assert notices.notice_anchor(broken) not in notices_html_of(territory, changed)
-
-
-def notices_html_of(territory: Territory, member: Member) -> str:
-    return notices.notices_html(territory, member, "../")
+    assert notices.notice_anchor(broken) not in notices.notices_page(territory, changed)
 
 
 def test_a_processor_activity_gets_no_notice() -> None:

@@ -302,7 +302,7 @@ class Converter:
                 raise DocumentError(self._skeleton_error(fmt, f"document inutilisable : {err}")) from err
         return self._templates
 
-    def member_outputs(self, key: str, fmt: Format) -> tuple[Path, bool]:
+    def member_outputs(self, key: str, fmt: str) -> tuple[Path, bool]:
         """Where a member's document of this key goes, and whether it is already there."""
         path = self.folder / f"{key}.{fmt}"
         self._used.add(path.name)
@@ -353,7 +353,8 @@ def cache_folder(root: Path | None) -> Path | None:
 
 #: A member's document: which (``mentions``: its notices, ``droits``: its rights letters),
 #: in which format, written where.
-MemberJob = tuple[Literal["mentions", "droits"], Format, Path]
+MemberFormat = Literal["docx", "odt", "html"]
+MemberJob = tuple[Literal["mentions", "droits"], MemberFormat, Path]
 
 
 def write_member_documents(
@@ -362,6 +363,9 @@ def write_member_documents(
     """Write a member's documents: its blocks made and escaped once, filled in each format."""
     made: dict[str, Any] = {}
     for kind, fmt, path in jobs:
+        if fmt == "html":  # the printable page of the notices
+            write_atomic_bytes(path, notices.notices_page(territory, member).encode("utf-8"), sync=False)
+            continue
         if kind not in made:
             blocks = (
                 notices.member_notices(territory, member)

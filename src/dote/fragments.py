@@ -411,7 +411,7 @@ class Fragments:
                     self.missing(f"À établir par la Maison : il manque au registre {', '.join(missing)}")
                 )
             else:
-                anchor = e(f"mentions/#{notices.notice_anchor(a)}")
+                anchor = e(f"{notices.PAGE_NAME}#{notices.notice_anchor(a)}")
                 out.append(
                     f'<a href="{anchor}">Lire la mention d\'information</a>, '
                     "établie par la Maison à partir de ce registre"

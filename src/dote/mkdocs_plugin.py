@@ -253,7 +253,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             )
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
-        pages += notices.pages(self.territory)
         if self._converter is not None:
             self._converter.close(prune=False)
         # An internal build's records carry the overlay: its documents are never cached.
@@ -400,6 +399,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
             add(File.generated(config, path, content=content))
         # --- end of registers explorer ---
         # --- dashboard (issue 9): its style sheet, linked from its page only ---
+        notices_css = Path(__file__).parent / "assets" / "mentions.css"
+        add(File.generated(config, notices.STYLESHEET, content=notices_css.read_bytes()))
         dashboard_css = Path(__file__).parent / "assets" / "tableau-de-bord.css"
         add(File.generated(config, dashboard.STYLESHEET, content=dashboard_css.read_bytes()))
         # --- end of dashboard ---
@@ -474,10 +475,19 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 for kind in kinds:
                     # Notices show the member's activities; letters its own file (in SHARED).
                     depends = prints.get(member.id, "") if kind == "mentions" else member.id
-                    for fmt in office.FORMATS:
-                        key = content_key(self._context_key, kind, shared, depends, converter.identity(fmt))
+                    formats: tuple[documents.MemberFormat, ...] = office.FORMATS
+                    if kind == "mentions":  # and the printable page of the notices
+                        formats = (*formats, "html")
+                    for fmt in formats:
+                        made_of = "html" if fmt == "html" else converter.identity(fmt)  # template and styles
+                        key = content_key(self._context_key, kind, shared, depends, made_of)
                         path, made = converter.member_outputs(key, fmt)
-                        out[notices.download_path(member, kind, fmt)] = path
+                        where = (
+                            notices.page_path(member)
+                            if fmt == "html"
+                            else notices.download_path(member, kind, fmt)
+                        )
+                        out[where] = path
                         if not made:
                             jobs.append((kind, fmt, path))
                 if jobs and self._pool is not None:

@@ -21,16 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from markupsafe import Markup, escape
 
 # A module, not names: dote.fragments imports this module (a cycle resolved at call time).
 from dote import fragments
 from dote.model import Activity, DataCategory, Member, Person, Territory
-
-if TYPE_CHECKING:
-    from dote.render import GeneratedPage
 
 Kind = Literal["titre", "section", "sous-section", "paragraphe", "puce", "saut"]
 
@@ -491,59 +488,51 @@ def download_path(member: Member, kind: Literal["mentions", "droits"], fmt: str)
     return f"registres/{member.id}/{_DOWNLOADS[kind]}-{member.id}.{fmt}"
 
 
-def page_url(member: Member) -> str:
-    return f"registres/{member.id}/mentions/"
+#: Each member's notices as a printable page, beside its register's page (a file, not a
+#: page of the site's theme: no navigation to print, no search index of a copy of the register).
+PAGE_NAME = "mentions.html"
+#: Its style sheet (one for every member), written by the plugin.
+STYLESHEET = "assets/dote/mentions.css"
 
 
-def pages(territory: Territory) -> list[GeneratedPage]:
-    """A page per member with notices the Maison writes: every notice, printable, one per sheet."""
-    from dote.render import GeneratedPage, relative_url  # dote.render imports dote.label, which imports us
-
-    out = []
-    for member in territory.members:
-        if not generated(member):
-            continue
-
-        def page(url: str, member_id: str = member.id) -> str:
-            m = territory.members_by_id[member_id]
-            return notices_html(territory, m, relative_url(url, f"registres/{m.id}/"))
-
-        out.append(
-            GeneratedPage(
-                f"registres/{member.id}/mentions.md",
-                page_url(member),
-                f"Mentions d'information de {member.name}",
-                page,
-                member.id,
-            )
-        )
-    return out
+def page_path(member: Member) -> str:
+    return f"registres/{member.id}/{PAGE_NAME}"
 
 
-def notices_html(territory: Territory, member: Member, href_member: str) -> str:
-    """The notices page of a member: an introduction, downloads, then each notice in its section."""
+def notices_page(territory: Territory, member: Member) -> str:
+    """A member's notices page: a complete HTML document, printed one notice per sheet.
+
+    No script: its content security policy allows its style sheet and nothing else.
+    """
     e = escape
-    files = {
-        fmt: href_member + download_path(member, "mentions", fmt).rsplit("/", 1)[1] for fmt in ("docx", "odt")
-    }
+    files = {fmt: download_path(member, "mentions", fmt).rsplit("/", 1)[1] for fmt in ("docx", "odt")}
+    title = f"Mentions d'information de {member.name}"
+    activities = generated(member)
     out = [
-        f"<h1>Mentions d'information de {e(member.name)}</h1>",
+        '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'self'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)} — {e(territory.maison.name)}</title>",
+        '<link rel="stylesheet" href="../../assets/dote/mentions.css">\n</head>\n<body>',
+        f'<header><p><a href="./">← Registre de {e(member.name)}</a></p></header>',
+        "<main>",
+        f"<h1>{e(title)}</h1>",
         f"<p>Ces mentions d'information sont établies par {e(territory.maison.name)} à partir du "
-        f'<a href="{e(href_member)}">registre des activités de traitement de {e(member.name)}</a> : '
+        f'<a href="./">registre des activités de traitement de {e(member.name)}</a> : '
         "chacune dit, pour une activité, ce que le RGPD impose de dire aux personnes "
         "(articles 13 et 14). Chaque mention s'imprime sur sa propre page.</p>",
-        f'<p class="dote-telechargements"><strong>Toutes les mentions en un document :</strong> '
+        f'<p class="telechargements"><strong>Toutes les mentions en un document :</strong> '
         f'<a href="{e(files["docx"])}" download>Word (.docx)</a> · '
         f'<a href="{e(files["odt"])}" download>LibreOffice (.odt)</a></p>',
         '<nav aria-label="Mentions de cette page"><ul>',
     ]
-    activities = generated(member)
     out += [f'<li><a href="#{e(notice_anchor(a))}">{e(a.name)}</a></li>' for a in activities]
     out.append("</ul></nav>")
     for a in activities:
-        out.append(f'<section class="dote-mention" id="{e(notice_anchor(a))}">')
+        out.append(f'<section class="mention" id="{e(notice_anchor(a))}">')
         out.append(blocks_html(notice(territory, member, a), top=2))
         out.append("</section>")
+    out.append("</main>\n</body>\n</html>\n")
     return "\n".join(out)
 
 
