@@ -301,6 +301,14 @@ def test_second_build_runs_no_pandoc(
     assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
     assert sorted(runs) == ["docx", "odt", "typst"]
     assert "Une phrase ajoutée." in _xml_text(site / "documents/mention-information.odt")
+    # A register changed (its parsed-files cache rewritten): pandoc's outputs are kept.
+    runs.clear()
+    activity = next((territory_copy / "registers/members/valmont").glob("[!m]*.yml"))
+    activity.write_text(
+        activity.read_text(encoding="utf-8").replace("nom: ", "nom: Modifié — ", 1), encoding="utf-8"
+    )
+    assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
+    assert runs == []
 
 
 # --- bad input ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import hashlib
 import marshal
 import os
 import posixpath
+import re
 import shutil
 import sys
 import zlib
@@ -74,9 +75,19 @@ def enabled() -> bool:
     return os.environ.get(CACHE_ENV, "1").lower() not in ("0", "non", "no", "false")
 
 
+#: The name of an engine's folder (see :func:`engine_fingerprint`). Other folders of the
+#: cache (``documents/``: pandoc's outputs, which do not depend on the engine) are kept.
+_ENGINE_FOLDER = re.compile(r"[0-9a-f]{24}")
+
+
 def _forget_other_engines(folder: Path) -> None:
     for other in folder.parent.iterdir() if folder.parent.is_dir() else ():
-        if other.is_dir() and other.name != folder.name and not other.is_symlink():
+        if (
+            other.is_dir()
+            and other.name != folder.name
+            and not other.is_symlink()
+            and _ENGINE_FOLDER.fullmatch(other.name)
+        ):
             shutil.rmtree(other, ignore_errors=True)
 
 

@@ -467,6 +467,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                     out[documents.download_uri(file.src_uri, fmt)] = path
             prints = self._fingerprints
             shared = prints.get(pipeline.SHARED, "")
+            written = 0
             for member in self.territory.members:
                 jobs: list[documents.MemberJob] = []
                 kinds: list[Literal["mentions", "droits"]] = ["droits"]
@@ -490,12 +491,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
                         out[where] = path
                         if not made:
                             jobs.append((kind, fmt, path))
+                written += len(jobs)
                 if jobs and self._pool is not None:
                     self._member_jobs.append(self._pool.submit(_member_documents, member.id, jobs))
                 elif jobs:
                     documents.write_member_documents(self.territory, member, converter.templates(), jobs)
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
+        log.info(f"dote : documents des membres : {written} à écrire, {len(out) - written} repris du cache")
         return out
 
     def _module(self, src_uri: str) -> training.Module | None:
