@@ -50,7 +50,11 @@ def docx_styles(xml: str) -> str:
     xml = re.sub(r'<w:lang w:val="en-US"', '<w:lang w:val="fr-FR"', xml)
     xml = re.sub(r'<w:color w:val="0F4761"[^>]*/>', f'<w:color w:val="{TEAL}" />', xml)
     # 11 pt body text (sizes are in half-points)
-    return xml.replace('<w:sz w:val="24" />\n        <w:szCs w:val="24" />', '<w:sz w:val="22" />\n        <w:szCs w:val="22" />', 1)
+    return xml.replace(
+        '<w:sz w:val="24" />\n        <w:szCs w:val="24" />',
+        '<w:sz w:val="22" />\n        <w:szCs w:val="22" />',
+        1,
+    )
 
 
 def docx_document(xml: str) -> str:
@@ -61,18 +65,24 @@ def docx_document(xml: str) -> str:
 def odt_styles(xml: str) -> str:
     xml = xml.replace(
         "<office:font-face-decls>",
-        f"<office:font-face-decls><style:font-face style:name=\"{FONT}\" svg:font-family=\"{FONT}\" "
+        f'<office:font-face-decls><style:font-face style:name="{FONT}" svg:font-family="{FONT}" '
         'style:font-family-generic="swiss" style:font-pitch="variable" />',
         1,
     )
     xml = re.sub(r'style:font-name="(Times New Roman|Arial)"', f'style:font-name="{FONT}"', xml)
     xml = xml.replace('fo:language="en" fo:country="US"', 'fo:language="fr" fo:country="FR"')
     xml = xml.replace('fo:hyphenate="false"', 'fo:hyphenate="true"', 1)
-    xml = re.sub(r'fo:page-width="8.5in"\s+fo:page-height="11in"', 'fo:page-width="21cm" fo:page-height="29.7cm"', xml)
-    xml = re.sub(r'(<style:page-layout-properties [^>]*?)fo:margin-top="[^"]*"', r'\1fo:margin-top="2cm"', xml)
+    xml = re.sub(
+        r'fo:page-width="8.5in"\s+fo:page-height="11in"', 'fo:page-width="21cm" fo:page-height="29.7cm"', xml
+    )
+    xml = re.sub(
+        r'(<style:page-layout-properties [^>]*?)fo:margin-top="[^"]*"', r'\1fo:margin-top="2cm"', xml
+    )
     for side in ("bottom", "left", "right"):
         xml = re.sub(
-            rf'(<style:page-layout-properties [^>]*?)fo:margin-{side}="[^"]*"', rf'\1fo:margin-{side}="2cm"', xml
+            rf'(<style:page-layout-properties [^>]*?)fo:margin-{side}="[^"]*"',
+            rf'\1fo:margin-{side}="2cm"',
+            xml,
         )
     # headings in the site's teal
     return re.sub(
@@ -85,7 +95,9 @@ def odt_styles(xml: str) -> str:
 
 
 def main() -> None:
-    docx = rezip(default("reference.docx"), {"word/styles.xml": docx_styles, "word/document.xml": docx_document})
+    docx = rezip(
+        default("reference.docx"), {"word/styles.xml": docx_styles, "word/document.xml": docx_document}
+    )
     odt = rezip(default("reference.odt"), {"styles.xml": odt_styles})
     (OUT / "reference.docx").write_bytes(docx)
     (OUT / "reference.odt").write_bytes(odt)
