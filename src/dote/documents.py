@@ -358,13 +358,22 @@ MemberJob = tuple[Literal["mentions", "droits"], MemberFormat, Path]
 
 
 def write_member_documents(
-    territory: Territory, member: Member, templates: Mapping[Format, Template], jobs: Sequence[MemberJob]
+    territory: Territory,
+    member: Member,
+    templates: Mapping[Format, Template],
+    jobs: Sequence[MemberJob],
+    legal: Mapping[str, str] | None = None,
 ) -> None:
-    """Write a member's documents: its blocks made and escaped once, filled in each format."""
+    """Write a member's documents: its blocks made and escaped once, filled in each format.
+
+    ``legal``: the addresses of the legal pages, for the footer of the notices page.
+    """
     made: dict[str, Any] = {}
     for kind, fmt, path in jobs:
         if fmt == "html":  # the printable page of the notices
-            write_atomic_bytes(path, notices.notices_page(territory, member).encode("utf-8"), sync=False)
+            write_atomic_bytes(
+                path, notices.notices_page(territory, member, legal).encode("utf-8"), sync=False
+            )
             continue
         if kind not in made:
             blocks = (

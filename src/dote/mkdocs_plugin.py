@@ -90,11 +90,11 @@ def _render_page(src_uri: str, url: str) -> Rendered:
 _MEMBER_DOCUMENTS: tuple[Territory, Mapping[office.Format, office.Template]] | None = None
 
 
-def _member_documents(member_id: str, jobs: list[documents.MemberJob]) -> None:
+def _member_documents(member_id: str, jobs: list[documents.MemberJob], legal: dict[str, str]) -> None:
     """In a worker process: write one member's notices and rights letters."""
     assert _MEMBER_DOCUMENTS is not None
     territory, templates = _MEMBER_DOCUMENTS
-    documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs)
+    documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs, legal)
 
 
 def _document_key(page_key: str) -> str:
@@ -468,6 +468,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             prints = self._fingerprints
             shared = prints.get(pipeline.SHARED, "")
             written = 0
+            legal: dict[str, str] = dict(config.extra["dote"].get("liens", {}))
             for member in self.territory.members:
                 jobs: list[documents.MemberJob] = []
                 kinds: list[Literal["mentions", "droits"]] = ["droits"]
@@ -480,7 +481,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
                     if kind == "mentions":  # and the printable page of the notices
                         formats = (*formats, "html")
                     for fmt in formats:
-                        made_of = "html" if fmt == "html" else converter.identity(fmt)  # template and styles
+                        # What else it is made of: its template and styles, or the legal pages' addresses.
+                        made_of = repr(sorted(legal.items())) if fmt == "html" else converter.identity(fmt)
                         key = content_key(self._context_key, kind, shared, depends, made_of)
                         path, made = converter.member_outputs(key, fmt)
                         where = (
@@ -493,9 +495,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
                             jobs.append((kind, fmt, path))
                 written += len(jobs)
                 if jobs and self._pool is not None:
-                    self._member_jobs.append(self._pool.submit(_member_documents, member.id, jobs))
+                    self._member_jobs.append(self._pool.submit(_member_documents, member.id, jobs, legal))
                 elif jobs:
-                    documents.write_member_documents(self.territory, member, converter.templates(), jobs)
+                    documents.write_member_documents(
+                        self.territory, member, converter.templates(), jobs, legal
+                    )
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
         log.info(f"dote : documents des membres : {written} à écrire, {len(out) - written} repris du cache")

@@ -19,7 +19,7 @@ whoever writes them out (Jinja's autoescape, or the XML writer).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -499,10 +499,20 @@ def page_path(member: Member) -> str:
     return f"registres/{member.id}/{PAGE_NAME}"
 
 
-def notices_page(territory: Territory, member: Member) -> str:
+#: The legal pages every page of the site links to, by the key of their link.
+LEGAL_LINKS = {
+    "mentions_legales": "Mentions légales",
+    "donnees_personnelles": "Données personnelles",
+    "accessibilite": "Accessibilité",
+}
+
+
+def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] | None = None) -> str:
     """A member's notices page: a complete HTML document, printed one notice per sheet.
 
-    No script: its content security policy allows its style sheet and nothing else.
+    No script: its content security policy allows its style sheet and nothing else. Like
+    every page of the site, it says when the territory is fictional and links to the legal
+    pages (``legal``: their addresses in the site, by :data:`LEGAL_LINKS` key).
     """
     e = escape
     files = {fmt: download_path(member, "mentions", fmt).rsplit("/", 1)[1] for fmt in ("docx", "odt")}
@@ -514,6 +524,14 @@ def notices_page(territory: Territory, member: Member) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(title)} — {e(territory.maison.name)}</title>",
         '<link rel="stylesheet" href="../../assets/dote/mentions.css">\n</head>\n<body>',
+        *(
+            [
+                '<p class="fictif">Territoire fictif de démonstration : les organismes et les données '
+                "présentés ici n'existent pas.</p>"
+            ]
+            if territory.maison.fictional
+            else []
+        ),
         f'<header><p><a href="./">← Registre de {e(member.name)}</a></p></header>',
         "<main>",
         f"<h1>{e(title)}</h1>",
@@ -532,7 +550,16 @@ def notices_page(territory: Territory, member: Member) -> str:
         out.append(f'<section class="mention" id="{e(notice_anchor(a))}">')
         out.append(blocks_html(notice(territory, member, a), top=2))
         out.append("</section>")
-    out.append("</main>\n</body>\n</html>\n")
+    out.append("</main>")
+    legal = legal or {}
+    links = [
+        f'<a href="../../{e(legal[key])}">{e(label)}</a>'
+        for key, label in LEGAL_LINKS.items()
+        if key in legal
+    ]
+    if links:
+        out.append(f"<footer><p>{' · '.join(links)}</p></footer>")
+    out.append("</body>\n</html>\n")
     return "\n".join(out)
 
 
