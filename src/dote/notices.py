@@ -26,7 +26,7 @@ from typing import Literal
 from markupsafe import Markup, escape
 
 # A module, not names: dote.fragments imports this module (a cycle resolved at call time).
-from dote import fragments
+from dote import csp, fragments
 from dote.model import Activity, DataCategory, Member, Person, Territory
 
 Kind = Literal["titre", "section", "sous-section", "paragraphe", "puce", "saut"]
@@ -510,7 +510,7 @@ LEGAL_LINKS = {
 def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] | None = None) -> str:
     """A member's notices page: a complete HTML document, printed one notice per sheet.
 
-    No script: its content security policy allows its style sheet and nothing else. Like
+    No script, and the site's content security policy (:mod:`dote.csp`). Like
     every page of the site, it says when the territory is fictional and links to the legal
     pages (``legal``: their addresses in the site, by :data:`LEGAL_LINKS` key).
     """
@@ -520,7 +520,6 @@ def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] 
     activities = generated(member)
     out = [
         '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'self'\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(title)} — {e(territory.maison.name)}</title>",
         '<link rel="stylesheet" href="../../assets/dote/mentions.css">\n</head>\n<body>',
@@ -560,7 +559,7 @@ def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] 
     if links:
         out.append(f"<footer><p>{' · '.join(links)}</p></footer>")
     out.append("</body>\n</html>\n")
-    return "\n".join(out)
+    return csp.with_policy("\n".join(out))  # the site's policy, first in <head>, like every page
 
 
 def blocks_html(blocks: Sequence[Block], top: int = 2) -> Markup:
