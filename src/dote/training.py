@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from dote import render
+from dote.fragments import date_fr
 from dote.load import Document, JsonPath, load_bytes, load_file
 from dote.problems import Position, Problem, relative_name
 from dote.safe import html_text, markdown_text, safe_url
@@ -79,20 +80,6 @@ AUDIENCES: Mapping[str, str] = {
 MODULE_KEYS = ("objectifs", "duree_minutes", "public")
 
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 #: Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 #: A front matter: the file's first line is ``---``, up to the next line that is ``---`` or ``...``.
@@ -198,8 +185,7 @@ def time_fr(value: dt.datetime) -> str:
 
 def day_fr(value: dt.date) -> str:
     """2027-01-14 → « jeudi 14 janvier 2027 » (« 1er » for the first day of a month)."""
-    day = "1er" if value.day == 1 else str(value.day)
-    return f"{_WEEKDAYS[value.weekday()]} {day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{_WEEKDAYS[value.weekday()]} {date_fr(value)}"
 
 
 def when_fr(start: dt.datetime, end: dt.datetime) -> str:
