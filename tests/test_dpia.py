@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dote.dpia import screen
+from dote.dpia import DpiaPolicy, as_data, screen, statement
 from dote.model import Activity, Converter, Member
 from dote.problems import Position
 from dote.vocabulary import load_vocabularies
@@ -59,7 +59,7 @@ def test_ccas_social_support_requires_a_dpia_through_the_cnil_list() -> None:
     assert "Accompagnement social ou médico-social" in result.reasons[0]
     # The vulnerable data subjects are derived, and said to be derived.
     assert codes(result) == ["personnes-vulnerables"]
-    assert "non déclaré, déduit des données" in " ".join(result.reasons)
+    assert "(déduit des faits" in " ".join(result.reasons)
 
 
 def test_biometric_canteen_access_for_pupils_is_required() -> None:
@@ -72,11 +72,14 @@ def test_biometric_canteen_access_for_pupils_is_required() -> None:
         ],
     )
     result = screen(canteen, member(45, "commune"))
-    # Nothing declared: biometric (Art. 9) data and pupils give two EDPB criteria.
+    # Nothing declared: biometric (Art. 9) data of pupils is type n° 11 of the CNIL list,
+    # and also meets two EDPB criteria.
     assert result.verdict == "requis"
+    assert [t.code for t in result.cnil_types] == ["biometrie-personnes-vulnerables"]
+    assert "type n° 11" in result.reasons[0]
     assert codes(result) == ["donnees-sensibles", "personnes-vulnerables"]
     assert all(not f.declared for f in result.findings)
-    assert "Deux critères du CEPD ou plus" in result.reasons[-1]
+    assert "2 critères du CEPD remplis" in result.reasons[-1]
 
 
 def test_biometric_canteen_access_declared_on_the_cnil_list() -> None:
@@ -178,7 +181,7 @@ def test_a_single_criterion_recommends_a_dpia() -> None:
     library = activity(nom="Prêt de la médiathèque", personnes_concernees=["enfants", "parents"])
     result = screen(library, member(20, "commune"))
     assert result.verdict == "recommande"
-    assert result.label == "AIPD recommandée"
+    assert result.label == "AIPD à évaluer"
     assert "Un seul critère du CEPD" in result.reasons[-1]
     assert "Enfants mineurs" in result.reasons[0]
 
@@ -211,4 +214,141 @@ def test_declared_and_derived_criterion_is_counted_once() -> None:
     result = screen(activity(personnes_concernees=["patients"], aipd={"criteres": ["personnes-vulnerables"]}))
     assert codes(result) == ["personnes-vulnerables"]
     assert result.verdict == "recommande"
-    assert "déclaré, et déduit des données" in result.reasons[0]
+    assert "déclaré, et déduit des faits" in result.reasons[0]
+
+
+# --- facts, set-asides, policy and the public statement -----------------------------------------
+
+
+def test_a_derived_criterion_is_removed_only_with_a_published_justification() -> None:
+    tracked = activity(
+        nom="Géolocalisation des véhicules de service",
+        personnes_concernees=["agents"],
+        moyens=["geolocalisation"],
+        aipd={
+            "criteres_ecartes": [
+                {"code": "surveillance-systematique", "justification": "Relevé seulement à la demande, en cas de vol."}
+            ]
+        },
+    )
+    result = screen(tracked, member(40, "commune"))
+    assert codes(result) == ["personnes-vulnerables"]
+    assert result.verdict == "recommande"
+    assert [f.criterion.code for f in result.set_aside] == ["surveillance-systematique"]
+    assert any("Relevé seulement à la demande, en cas de vol." in r for r in result.reasons)
+    # Without the justification block, the facts decide.
+    assert screen(activity(personnes_concernees=["agents"], moyens=["geolocalisation"]), member(40)).required
+
+
+def test_a_declaration_is_never_removed_by_a_set_aside() -> None:
+    declared = activity(
+        aipd={
+            "criteres": ["usage-innovant"],
+            "criteres_ecartes": [{"code": "usage-innovant", "justification": "Contradictoire."}],
+        }
+    )
+    result = screen(declared)
+    assert codes(result) == ["usage-innovant"]
+    assert any("l'écart est sans effet" in r for r in result.reasons)
+
+
+def test_staff_are_vulnerable_towards_their_employer_only() -> None:
+    own = activity(personnes_concernees=["agents"])
+    client = activity(personnes_concernees=["agents"], role="sous-traitant")
+    assert codes(screen(own)) == ["personnes-vulnerables"]
+    assert codes(screen(client)) == []
+
+
+def test_the_policy_can_require_a_dpia_from_one_criterion() -> None:
+    library = activity(personnes_concernees=["enfants"])
+    strict = DpiaPolicy.from_data({"un_critere": "requise"})
+    assert screen(library).verdict == "recommande"
+    result = screen(library, None, None, strict)
+    assert result.verdict == "requis"
+    assert "politique de la Maison" in result.reasons[-1]
+
+
+def test_large_scale_follows_the_policys_thresholds() -> None:
+    roll = activity(volume={"personnes": 9_999, "enregistrements_par_an": 20})
+    assert codes(screen(roll)) == []
+    assert codes(screen(activity(volume=10_000))) == ["grande-echelle"]
+    assert codes(screen(activity(volume={"enregistrements_par_an": 100_000}))) == ["grande-echelle"]
+    share = DpiaPolicy.from_data({"grande_echelle": {"part_population": 50}})
+    assert codes(screen(activity(volume={"part_population": 60}), None, None, share)) == ["grande-echelle"]
+    assert codes(screen(activity(volume={"part_population": 40}), None, None, share)) == []
+    result = screen(activity(volume=12_000))
+    assert "12\u202f000 personnes (seuil de la Maison : 10\u202f000)" in result.reasons[0]
+
+
+def test_an_exemption_is_derived_from_the_purposes_and_prevails() -> None:
+    payroll = activity(
+        finalites={"principale": "Paie", "types": ["gestion-personnel"]},
+        personnes_concernees=["agents"],
+        categories_donnees=[{"code": "nir", "conservation": _retention()}],
+    )
+    result = screen(payroll, member(12, "commune"))
+    assert result.verdict == "exempte" and result.exemption_derived
+    assert result.exemption is not None and result.exemption.code == "rh-moins-250"
+    assert "délibération n° 2019-118, type n° 1" in result.reasons[0]
+    assert not any("critère" in r and "rempli" in r for r in result.reasons)
+    # A purpose outside the exemption: it no longer covers the processing.
+    mixed = activity(
+        finalites={"principale": "Paie", "types": ["gestion-personnel", "accompagnement-social"]},
+        personnes_concernees=["agents"],
+    )
+    assert screen(mixed, member(12, "commune")).verdict == "requis"
+
+
+def test_an_exemption_for_a_kind_of_member_only() -> None:
+    roll = activity(finalites={"principale": "Listes électorales", "types": ["fichier-electoral"]})
+    assert screen(roll, member(30, "commune")).verdict == "exempte"
+    result = screen(roll, member(30, "entreprise"))
+    assert result.verdict == "non-requis"
+    assert any("ne vaut pas pour un membre de type « Entreprise" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("aipd", "expected"),
+    [
+        ({"statut": "realisee", "date": "2024-03-12"}, "AIPD requise — réalisée le 12 mars 2024"),
+        ({"statut": "en-cours"}, "AIPD requise — en cours"),
+        ({"statut": "prevue", "date": "2027-01-15"}, "AIPD requise — prévue le 15 janvier 2027"),
+        ({"statut": "non-requise"}, "AIPD requise — non réalisée"),
+        (None, "AIPD requise — non réalisée"),
+    ],
+)
+def test_one_public_statement_reconciles_screening_and_status(aipd: dict[str, Any] | None, expected: str) -> None:
+    fields: dict[str, Any] = {"personnes_concernees": ["enfants"], "volume": 20_000}
+    if aipd:
+        fields["aipd"] = aipd
+    required = activity(**fields)
+    assert statement(screen(required), required) == expected
+
+
+def test_statements_of_the_other_verdicts() -> None:
+    rooms = activity()
+    assert statement(screen(rooms), rooms) == "AIPD non requise"
+    done = activity(aipd={"statut": "realisee", "date": "2023-01-05"})
+    assert statement(screen(done), done) == "AIPD non requise — réalisée le 5 janvier 2023"
+    one = activity(personnes_concernees=["enfants"])
+    assert statement(screen(one), one) == "AIPD à évaluer — non réalisée"
+    roll = activity(finalites={"principale": "Listes", "types": ["fichier-electoral"]})
+    assert statement(screen(roll, member(30, "commune")), roll) == (
+        "AIPD dispensée (délibération n° 2019-118, type n° 3)"
+    )
+
+
+def test_as_data_gives_each_criterion_its_origin() -> None:
+    video = activity(
+        personnes_concernees=["personnes-filmees"],
+        moyens=["videoprotection"],
+        volume=15_000,
+        aipd={"criteres": ["grande-echelle"], "statut": "realisee", "date": "2024-01-20"},
+    )
+    data = as_data(screen(video), video)
+    assert data["verdict"] == "requis"
+    assert data["enonce"] == "AIPD requise — réalisée le 20 janvier 2024"
+    origins = {c["code"]: (c["origine"], c["numero"]) for c in data["criteres_cepd"]}
+    assert origins == {"surveillance-systematique": ("deduit", 3), "grande-echelle": ("declare-et-deduit", 5)}
+    assert "« moyens » : Caméras" in data["criteres_cepd"][0]["deduit_de"]
+    assert data["dispense"] is None

@@ -406,6 +406,26 @@ def test_cli_label_json_and_member_filter(exemplary: Path, capsys: pytest.Captur
             "niveau": "exemplaire",
             "niveau_libelle": "Exemplaire",
             "niveau_suivant": None,
+            "activites": [
+                {
+                    "activite": "listes-electorales",
+                    "nom": "Gestion des listes électorales",
+                    "niveau": "exemplaire",
+                    "aipd": {
+                        "verdict": "non-requis",
+                        "libelle": "AIPD non requise",
+                        "enonce": "AIPD non requise",
+                        "etat_declare": None,
+                        "criteres_cepd": [],
+                        "types_liste_cnil": [],
+                        "dispense": None,
+                        "raisons": [
+                            "Aucun critère du CEPD n'est rempli et le traitement ne figure pas sur "
+                            "la liste de la CNIL : une AIPD n'est pas requise."
+                        ],
+                    },
+                }
+            ],
             "criteres_non_remplis": [],
         }
     ]

@@ -300,6 +300,19 @@ def _parser() -> argparse.ArgumentParser:
     _add_overlay(p, "évalue le registre complet, avec ce dépôt confidentiel (usage interne)")
 
     p = sub.add_parser(
+        "aipd",
+        help="dépistage des analyses d'impact (AIPD) de chaque activité, avec ses raisons",
+        description="Pour chaque activité : le verdict du dépistage (requise, à évaluer, non requise, "
+        "dispensée) réuni avec l'état déclaré, chaque critère du CEPD et type de la liste de la CNIL "
+        "(délibération n° 2018-327) avec son origine (déclaré ou déduit des faits, et de quel champ), "
+        "la dispense (délibération n° 2019-118) et les raisons. Les seuils viennent de registers/label.yml.",
+    )
+    _add_root(p)
+    p.add_argument("--member", metavar="ID", help="n'examine que ce membre (son identifiant)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    _add_overlay(p, "examine le registre complet, avec ce dépôt confidentiel (usage interne)")
+
+    p = sub.add_parser(
         "review",
         help="liste les fiches dont la revue est en retard ou approche",
         description="Pour chaque membre, les fiches d'activité en retard de revue, celles qui n'ont jamais été "
@@ -392,6 +405,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args.root, args.format, args.overlay)
     if args.command == "label":
         return _label(args.root, args.member, args.format, args.date, args.overlay)
+    if args.command == "aipd":
+        return _aipd(args.root, args.member, args.format, args.overlay)
     if args.command == "review":
         return _review(args.root, args.within, args.format, args.date)
     if args.command == "build":
@@ -770,6 +785,8 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
     import datetime as dt
     import json
 
+    from dote.dpia import as_data
+
     try:
         today = dt.date.fromisoformat(date) if date else None
     except ValueError:
@@ -805,6 +822,15 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
                         "niveau": m.level.id if m.level else None,
                         "niveau_libelle": m.level_title,
                         "niveau_suivant": m.next_level.id if m.next_level else None,
+                        "activites": [
+                            {
+                                "activite": r.activity.id,
+                                "nom": r.activity.name,
+                                "niveau": r.level.id if r.level else None,
+                                "aipd": as_data(r.screening, r.activity),
+                            }
+                            for r in m.activities.values()
+                        ],
                         "criteres_non_remplis": [
                             {
                                 "critere": f.criterion.id,
@@ -843,6 +869,81 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
         print(line)
         for failure in m.failures:
             print(failure.text())
+    return EXIT_OK
+
+
+def _aipd(root: Path, member_id: str | None, fmt: str, overlay: Path | None) -> int:
+    """Each activity's DPIA screening, with the origin of every criterion and its reasons."""
+    import json
+
+    from dote.dpia import as_data, screen
+
+    result = pipeline.run(root, overlay=overlay)
+    if result.errors or result.territory is None:
+        print(format_problems(result.errors, "text"))
+        n = len(result.errors)
+        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        return EXIT_PROBLEMS
+    territory = result.territory
+    members = list(territory.members)
+    if member_id is not None:
+        members = [m for m in members if m.id == member_id]
+        if not members:
+            known = ", ".join(m.id for m in territory.members)
+            print(f"dote : erreur : membre « {member_id} » inconnu (membres : {known})", file=sys.stderr)
+            return EXIT_USAGE
+    found = []
+    for member in members:
+        # The label judges the complete register (fields a member keeps back included).
+        evaluated = result.label.members.get(member.id) if result.label else None
+        rows = []
+        for activity in member.activities:
+            if evaluated is not None and activity.id in evaluated.activities:
+                screening = evaluated.activities[activity.id].screening
+                activity = evaluated.activities[activity.id].activity
+            else:
+                screening = screen(activity, member, territory.vocabularies, territory.dpia_policy)
+            rows.append((activity, screening))
+        found.append((member, rows))
+    if fmt == "json":
+        data = [
+            {
+                "membre": member.id,
+                "nom": member.name,
+                "activites": [
+                    {"activite": a.id, "nom": a.name, "file": a.position.file, **as_data(s, a)}
+                    for a, s in rows
+                ],
+            }
+            for member, rows in found
+        ]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    origins = {
+        "declare": "déclaré",
+        "deduit": "déduit des faits",
+        "declare-et-deduit": "déclaré et déduit des faits",
+    }
+    for member, rows in found:
+        print(f"\n{member.name} ({member.id})")
+        for a, s in rows:
+            entry = as_data(s, a)
+            print(f"  {a.position.file} : {a.name} — {entry['enonce']}")
+            for kind, items in (
+                ("type de la liste CNIL", entry["types_liste_cnil"]),
+                ("critère du CEPD", entry["criteres_cepd"]),
+            ):
+                for item in items:
+                    origin = origins[item["origine"]]
+                    facts = f" — {item['deduit_de']}" if item["deduit_de"] else ""
+                    aside = f" ; ÉCARTÉ : {item['ecarte']}" if "ecarte" in item else ""
+                    print(f"    {kind} n° {item['numero']} « {item['libelle']} » : {origin}{facts}{aside}")
+            if entry["dispense"]:
+                d = entry["dispense"]
+                how = "déduite des faits" if d["origine"] == "deduit" else "déclarée"
+                print(f"    dispense : « {d['libelle']} » ({d['reference']}, {how})")
+            for reason in entry["raisons"]:
+                print(f"    - {reason}")
     return EXIT_OK
 
 

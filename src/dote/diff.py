@@ -497,7 +497,7 @@ def _screenings(result: pipeline.Result) -> dict[tuple[str, str], Screening]:
             if evaluated is not None and a.id in evaluated.activities:
                 found[(member.id, a.id)] = evaluated.activities[a.id].screening
             else:
-                found[(member.id, a.id)] = screen(a, member, territory.vocabularies)
+                found[(member.id, a.id)] = screen(a, member, territory.vocabularies, territory.dpia_policy)
     return found
 
 
@@ -573,6 +573,8 @@ KEY_TITLES = {
     "service": "Service en charge",
     "finalites": "Finalités",
     "base_legale": "Base légale",
+    "cadre": "Cadre juridique",
+    "prospection": "Prospection commerciale",
     "conditions_sensibles": "Conditions des données sensibles ou pénales",
     "personnes_concernees": "Personnes concernées",
     "personnes_precisions": "Précisions sur les personnes concernées",
@@ -647,8 +649,27 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Base légale"] = basis.basis.label if basis else ""
     f["Référence de la base légale"] = basis.reference if basis else ""
     f["Précisions sur la base légale"] = basis.details if basis else ""
+    f["Base légale hors des missions de service public"] = _yes_no(True) if basis and basis.outside_public_tasks else ""
+    f["Cadre juridique"] = a.framework.label if a.framework is not None and a.police_directive else ""
+    f["Bases légales des finalités secondaires"] = tuple(
+        f"{p.purpose} : {p.basis.basis.label}" + (f" ({p.basis.reference})" if p.basis.reference else "")
+        for p in a.purposes_with_bases
+        if p.own and p.basis is not None
+    )
+    prospecting = a.prospecting
+    f["Canaux de prospection"] = tuple(c.label for c in prospecting.channels) if prospecting else ()
+    f["Prospection électronique des seuls clients (produits analogues)"] = (
+        _yes_no(prospecting.similar_products_customers) if prospecting else ""
+    )
     f["Conditions des données sensibles ou pénales"] = tuple(
         c.condition.label + (f" ({c.reference})" if c.reference else "") for c in a.conditions
+    )
+    f["Autorisations préalables"] = tuple(
+        f"{x.nature.label} : {x.reference}"
+        + (f", du {_date(x.date)}" if x.date else "")
+        + (f", pour {x.validity_text}" if x.validity else "")
+        + (f". {x.details}" if x.details else "")
+        for x in a.authorisations
     )
     f["Personnes concernées"] = tuple(s.label for s in a.subjects)
     f["Précisions sur les personnes concernées"] = a.subjects_details
@@ -659,6 +680,9 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
         r = c.retention
         f[f"Précisions sur les données ({label})"] = c.details
         f[f"Durée de conservation ({label})"] = r.duration_text if r else ""
+        f[f"Phases de conservation ({label})"] = (
+            tuple(p.text + (f". {p.details}" if p.details else "") for p in r.phases) if r else ()
+        )
         f[f"Critères de conservation ({label})"] = r.criteria if r else ""
         f[f"Point de départ de la conservation ({label})"] = r.start if r else ""
         f[f"Sort final ({label})"] = r.final_fate.label if r and r.final_fate else ""

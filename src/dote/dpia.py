@@ -1,49 +1,124 @@
-"""DPIA (AIPD) screening: does an activity require a data protection impact assessment?
+"""DPIA (AIPD) screening from the facts a register states.
 
-A pure function of an :class:`~dote.model.Activity` and its :class:`~dote.model.Member`
-(for the staff count). The law it applies is data, in the vocabularies: the EDPB's nine
-criteria (``criteres-aipd``), the CNIL list of processing that always requires a DPIA
-(``liste-cnil-aipd``, délibération n° 2018-327) and the list of exempt processing
-(``exemptions-aipd``, délibération n° 2019-118), whose conditions are term attributes.
+A pure function of an :class:`~dote.model.Activity`, its :class:`~dote.model.Member` (type
+and staff) and the Maison's :class:`DpiaPolicy` (``registers/label.yml``). The law it applies
+is data, in the vocabularies: the EDPB's nine criteria (``criteres-aipd``), the CNIL list of
+processing that always requires a DPIA (``liste-cnil-aipd``, délibération n° 2018-327) and
+the list of exempt processing (``exemptions-aipd``, délibération n° 2019-118). Each criterion
+and each CNIL type says, in its ``faits`` attribute, which facts meet it: a list of
+conditions, any of which suffices; a condition holds when all its facts do. Each exemption
+says which purposes it covers and under which conditions.
+
+The facts are what the register states: data categories, persons, sources, purposes'
+nature, means (cameras, geolocation, biometrics…), monitoring, scale, profiling, automated
+decisions, exclusion, combined datasets, innovative use. Declarations (``aipd.criteres``,
+``aipd.liste_cnil``, ``aipd.exemption``) may add; a derived criterion or type is removed only
+by a written justification (``aipd.criteres_ecartes``, ``aipd.liste_cnil_ecartes``), which
+the site publishes next to the verdict.
 
 The rules, in order:
 
-1. a declared type of the CNIL list → required;
-2. a declared exemption whose conditions hold → exempt;
-3. two EDPB criteria or more → required; exactly one → recommended; none → not required.
-
-Criteria the editor forgot are derived from the data (Art. 9/10/NIR categories,
-vulnerable data subjects, automated decision, profiling), and the reasons say which
-criteria were declared and which were derived.
+1. a CNIL-list type (derived or declared) → required;
+2. an exemption whose conditions hold (derived from the purposes, or declared) → exempt,
+   and the verdict says so without listing criteria;
+3. two EDPB criteria or more → required; exactly one → the policy's choice (WP248's
+   reading by default: to be assessed); none → not required.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from dote.model import Activity, Member
+from dote.model import Activity, Member, SetAside
 from dote.vocabulary import Term, Vocabularies, load_vocabularies
 
 Verdict = Literal["requis", "recommande", "non-requis", "exempte"]
 
 VERDICT_LABELS: dict[str, str] = {
     "requis": "AIPD requise",
-    "recommande": "AIPD recommandée",
+    "recommande": "AIPD à évaluer",
     "non-requis": "AIPD non requise",
-    "exempte": "Dispense d'AIPD",
+    "exempte": "AIPD dispensée",
 }
 
-_NATURES = {"sensible": "art. 9", "penale": "art. 10"}
+_NATURES = {"sensible": "données sensibles (art. 9) : ", "penale": "données d'infraction (art. 10) : ", "nir": ""}
+
+#: Where each list fact comes from: the register's field, and the vocabulary of its values.
+_LIST_FACTS: dict[str, tuple[str, str]] = {
+    "moyens": ("moyens", "moyens-traitement"),
+    "surveillance": ("surveillance", "lieux-surveillance"),
+    "categories": ("categories_donnees", "categories-donnees"),
+    "natures": ("categories_donnees", ""),
+    "personnes": ("personnes_concernees", "personnes-concernees"),
+    "sources": ("sources", "sources-donnees"),
+    "types_finalites": ("finalites.types", "types-finalites"),
+}
+_BOOL_FACTS = (
+    "profilage",
+    "decision_automatisee",
+    "croisement_donnees",
+    "exclusion",
+    "usage_innovant",
+    "personnes_vulnerables",
+    "grande_echelle",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DpiaPolicy:
+    """The Maison's reading where the law leaves a choice (``aipd`` in ``registers/label.yml``).
+
+    ``one_criterion``: what one EDPB criterion leads to. WP248 (rév. 01, III.B.a): a
+    processing meeting two criteria requires a DPIA in most cases; with one, it may — so
+    « recommande » (to be assessed) by default, « requis » for a stricter Maison.
+    ``large_scale_*``: the thresholds from which the scale counts as large (WP243 rév. 01,
+    point 2.1.3, gives factors, not numbers); ``None`` disables a threshold.
+    """
+
+    one_criterion: Literal["recommande", "requis"] = "recommande"
+    large_scale_persons: int | None = 10_000
+    large_scale_records: int | None = 100_000
+    large_scale_share: float | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any] | None) -> DpiaPolicy:
+        """The policy of a valid ``aipd`` block of ``registers/label.yml``; defaults filled in."""
+        data = data or {}
+        scale = data.get("grande_echelle") or {}
+        default = cls()
+        return cls(
+            "requis" if data.get("un_critere") == "requise" else "recommande",
+            scale.get("personnes", default.large_scale_persons),
+            scale.get("enregistrements_par_an", default.large_scale_records),
+            scale.get("part_population", default.large_scale_share),
+        )
+
+
+DEFAULT_POLICY = DpiaPolicy()
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One EDPB criterion met by the activity, and whether the editor declared it."""
+    """One EDPB criterion or CNIL type the activity meets, or that the register set aside."""
 
     criterion: Term
     declared: bool
-    derived_from: str = ""  # French: what in the data implies it ("" if only declared)
+    derived_from: str = ""  # French: the facts it follows from ("" if only declared)
+    set_aside: str = ""  # the register's written justification, when it removes a derived one
+
+    @property
+    def met(self) -> bool:
+        return not self.set_aside
+
+    @property
+    def origin(self) -> str:
+        """« déclaré », « déduit », or both: how the screening knows it."""
+        if self.declared and self.derived_from:
+            return "declare-et-deduit"
+        return "declare" if self.declared else "deduit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +127,11 @@ class Screening:
 
     verdict: Verdict
     reasons: tuple[str, ...]
-    findings: tuple[Finding, ...] = ()
-    cnil_types: tuple[Term, ...] = ()
+    findings: tuple[Finding, ...] = ()  # EDPB criteria, met or set aside
+    cnil: tuple[Finding, ...] = ()  # CNIL 2018-327 types, met or set aside
     exemption: Term | None = None  # the exemption that applies, if any
+    exemption_derived: bool = False
+    set_aside: tuple[Finding, ...] = field(default=())  # what the register removed, with why
 
     @property
     def label(self) -> str:
@@ -66,46 +143,180 @@ class Screening:
 
     @property
     def criteria(self) -> tuple[Term, ...]:
-        return tuple(f.criterion for f in self.findings)
+        return tuple(f.criterion for f in self.findings if f.met)
+
+    @property
+    def cnil_types(self) -> tuple[Term, ...]:
+        return tuple(f.criterion for f in self.cnil if f.met)
 
 
-def _derived(activity: Activity, vocabularies: Vocabularies) -> dict[str, str]:
-    """EDPB criteria implied by the data, with the French reason of each."""
-    criteria: dict[str, str] = {}
-    sensitive = [
-        f"{c.kind.label} ({_NATURES[c.nature]})" if c.nature in _NATURES else c.kind.label
-        for c in activity.sensitive_categories
+# --- the facts ------------------------------------------------------------------------
+
+
+def _vulnerable(activity: Activity) -> list[Term]:
+    """The persons vulnerable towards this controller (WP248, criterion 7).
+
+    ``vulnerable: true``: always (children, patients, aid applicants…);
+    ``vulnerable: employeur``: only towards their employer — the member's own staff, not a
+    client's staff whose data the member handles as a processor.
+    """
+    employer = activity.role.code != "sous-traitant"
+    return [
+        s
+        for s in activity.subjects
+        if s.attr("vulnerable") is True or (s.attr("vulnerable") == "employeur" and employer)
     ]
-    if sensitive:
-        criteria["donnees-sensibles"] = "catégories de données : " + ", ".join(sensitive)
-    vulnerable = [s.label for s in activity.subjects if s.attr("vulnerable")]
-    if vulnerable:
-        criteria["personnes-vulnerables"] = "personnes concernées : " + ", ".join(vulnerable)
-    if activity.automated_decision:
-        criteria["decision-automatisee"] = "décision entièrement automatisée déclarée"
+
+
+def _large_scale(activity: Activity, policy: DpiaPolicy) -> str:
+    """Why the scale is large under the policy's thresholds (French), or ``""``."""
+    from dote.fragments import number_fr
+
+    why = []
+    if policy.large_scale_persons is not None and (activity.volume or 0) >= policy.large_scale_persons:
+        why.append(
+            f"{number_fr(activity.volume or 0)} personnes (seuil de la Maison : "
+            f"{number_fr(policy.large_scale_persons)})"
+        )
+    records = activity.records_per_year
+    if policy.large_scale_records is not None and (records or 0) >= policy.large_scale_records:
+        why.append(
+            f"{number_fr(records or 0)} enregistrements par an (seuil de la Maison : "
+            f"{number_fr(policy.large_scale_records)})"
+        )
+    share = activity.population_share
+    if policy.large_scale_share is not None and share is not None and share >= policy.large_scale_share:
+        why.append(f"{share:g} % de la population (seuil de la Maison : {policy.large_scale_share:g} %)")
+    return " ; ".join(why)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the register states that the screening reads: sets of codes, and true flags."""
+
+    lists: Mapping[str, frozenset[str]]
+    flags: Mapping[str, str]  # fact → French: the field and what it says
+    labels: Mapping[str, Mapping[str, str]]  # fact → code → French label
+
+    def holds(self, condition: Mapping[str, Any]) -> str:
+        """The French account of a condition's facts when all hold, else ``""``."""
+        parts = []
+        for fact, wanted in condition.items():
+            if wanted is True:
+                if fact not in self.flags:
+                    return ""
+                parts.append(self.flags[fact])
+            else:
+                hit = [code for code in wanted if code in self.lists.get(fact, frozenset())]
+                if not hit:
+                    return ""
+                source, _ = _LIST_FACTS[fact]
+                names = ", ".join(self.labels[fact].get(code, code) for code in hit)
+                parts.append(f"« {source} » : {names}")
+        return " et ".join(parts)
+
+    def derive(self, term: Term) -> str:
+        """The facts that meet a criterion or a CNIL type (its ``faits``), or ``""``."""
+        for condition in term.attr("faits") or ():
+            if why := self.holds(condition):
+                return why
+        return ""
+
+
+def facts(activity: Activity, policy: DpiaPolicy = DEFAULT_POLICY) -> Facts:
+    """The facts of an activity, as the vocabularies' conditions read them."""
+    lists: dict[str, frozenset[str]] = {
+        "moyens": frozenset(t.code for t in activity.means),
+        "surveillance": frozenset(t.code for t in activity.monitoring),
+        "categories": frozenset(c.kind.code for c in activity.categories),
+        "natures": frozenset(c.nature for c in activity.categories),
+        "personnes": frozenset(t.code for t in activity.subjects),
+        "sources": frozenset(t.code for t in activity.sources),
+        "types_finalites": frozenset(t.code for t in activity.purpose_kinds),
+    }
+    labels: dict[str, dict[str, str]] = {
+        "moyens": {t.code: t.label for t in activity.means},
+        "surveillance": {t.code: t.label for t in activity.monitoring},
+        "categories": {c.kind.code: c.kind.label for c in activity.categories},
+        "natures": {
+            nature: prefix + ", ".join(c.kind.label for c in activity.categories if c.nature == nature)
+            for nature, prefix in _NATURES.items()
+        },
+        "personnes": {t.code: t.label for t in activity.subjects},
+        "sources": {t.code: t.label for t in activity.sources},
+        "types_finalites": {t.code: t.label for t in activity.purpose_kinds},
+    }
+    flags: dict[str, str] = {}
     if activity.profiling:
-        criteria["evaluation-notation"] = "profilage déclaré"
-    known = vocabularies["criteres-aipd"].terms
-    return {code: why for code, why in criteria.items() if code in known}
+        flags["profilage"] = "« profilage » : oui"
+    if activity.automated_decision:
+        flags["decision_automatisee"] = "« decision_automatisee » : oui"
+    if activity.combined_data:
+        flags["croisement_donnees"] = "« croisement_donnees » : oui"
+    if activity.exclusion:
+        flags["exclusion"] = "« exclusion » : oui"
+    if activity.innovative:
+        flags["usage_innovant"] = "« usage_innovant » : oui"
+    vulnerable = _vulnerable(activity)
+    if vulnerable:
+        names = ", ".join(
+            s.label + (" (face à leur employeur)" if s.attr("vulnerable") == "employeur" else "")
+            for s in vulnerable
+        )
+        flags["personnes_vulnerables"] = f"« personnes_concernees » : {names}"
+    if scale := _large_scale(activity, policy):
+        flags["grande_echelle"] = f"« volume » : {scale}"
+    return Facts(lists, flags, labels)
 
 
-def findings(activity: Activity, vocabularies: Vocabularies | None = None) -> tuple[Finding, ...]:
-    """The EDPB criteria the activity meets, declared or derived, in the vocabulary's order."""
+# --- criteria, CNIL types, exemptions -------------------------------------------------------
+
+
+def _found(
+    vocabulary: Sequence[Term] | Any,
+    declared: Sequence[Term],
+    aside: Sequence[SetAside],
+    known: Facts,
+) -> tuple[Finding, ...]:
+    """Each term of a vocabulary met by the facts or declared, in the vocabulary's order."""
+    declared_codes = {t.code for t in declared}
+    removed = {s.term.code: s.justification for s in aside}
+    found = []
+    for term in vocabulary:
+        derived = known.derive(term)
+        is_declared = term.code in declared_codes
+        if not (derived or is_declared):
+            continue
+        # A declaration adds and is never removed; a derivation is removed only with a reason.
+        reason = removed.get(term.code, "") if derived and not is_declared else ""
+        found.append(Finding(term, is_declared, derived, reason))
+    return tuple(found)
+
+
+def findings(
+    activity: Activity, vocabularies: Vocabularies | None = None, policy: DpiaPolicy = DEFAULT_POLICY
+) -> tuple[Finding, ...]:
+    """The EDPB criteria the activity meets (or that it sets aside), in the vocabulary's order."""
     vocabularies = vocabularies or load_vocabularies()
-    declared = {t.code for t in activity.dpia.criteria} if activity.dpia else set()
-    derived = _derived(activity, vocabularies)
-    return tuple(
-        Finding(term, term.code in declared, derived.get(term.code, ""))
-        for term in vocabularies["criteres-aipd"]
-        if term.code in declared or term.code in derived
+    dpia = activity.dpia
+    return _found(
+        vocabularies["criteres-aipd"],
+        dpia.criteria if dpia else (),
+        dpia.criteria_set_aside if dpia else (),
+        facts(activity, policy),
     )
 
 
-def _exemption_obstacles(
-    exemption: Term, activity: Activity, member: Member | None, met: tuple[Finding, ...]
-) -> list[str]:
-    """Why a declared exemption does not apply (empty when it does), in French."""
+def _exemption_obstacles(exemption: Term, activity: Activity, member: Member | None) -> list[str]:
+    """Why an exemption does not apply to the activity (empty when it does), in French."""
     obstacles = []
+    covered = set(exemption.attr("types_finalites") or ())
+    outside = [t.label for t in activity.purpose_kinds if t.code not in covered]
+    if outside:
+        obstacles.append("le traitement a aussi pour finalité : " + ", ".join(outside))
+    kinds = exemption.attr("types_membres")
+    if kinds and member is not None and member.kind.code not in kinds:
+        obstacles.append(f"elle ne vaut pas pour un membre de type « {member.kind.label} »")
     maximum = exemption.attr("effectif_maximum")
     if maximum is not None:
         staff = member.staff if member else None
@@ -115,86 +326,242 @@ def _exemption_obstacles(
             obstacles.append(f"l'effectif du membre ({staff}) dépasse {maximum}")
     if exemption.attr("sans_profilage") and activity.profiling:
         obstacles.append("le traitement comporte un profilage")
-    excluded = set(exemption.attr("criteres_exclus") or ())
-    for finding in met:
-        if finding.criterion.code in excluded:
-            obstacles.append(f"le critère « {finding.criterion.label} » est rempli")
-    excluded_categories = set(exemption.attr("categories_exclues") or ())
+    if exemption.attr("sans_donnees_sensibles"):
+        sensitive = [c.kind.label for c in activity.categories if c.nature in ("sensible", "penale")]
+        if sensitive:
+            obstacles.append("le traitement porte sur des données sensibles : " + ", ".join(sensitive))
+    excluded = set(exemption.attr("categories_exclues") or ())
     for category in activity.categories:
-        if category.kind.code in excluded_categories:
+        if category.kind.code in excluded:
             obstacles.append(f"le traitement porte sur la catégorie « {category.kind.label} »")
+    excluded_means = set(exemption.attr("moyens_exclus") or ())
+    for means in activity.means:
+        if means.code in excluded_means:
+            obstacles.append(f"le traitement emploie : {means.label}")
     return obstacles
 
 
-def _criteria_sentence(met: tuple[Finding, ...]) -> str:
+def _derived_exemption(activity: Activity, vocabularies: Vocabularies) -> Term | None:
+    """The exemption whose purposes cover all of the activity's (its conditions not yet checked)."""
+    kinds = {t.code for t in activity.purpose_kinds}
+    if not kinds:
+        return None
+    for exemption in vocabularies["exemptions-aipd"]:
+        if kinds <= set(exemption.attr("types_finalites") or ()):
+            return exemption
+    return None
+
+
+def exemption_reference(exemption: Term, vocabularies: Vocabularies | None = None) -> str:
+    """« délibération n° 2019-118, type n° 3 »: where an exemption is in the CNIL's list."""
+    vocabularies = vocabularies or load_vocabularies()
+    reference = vocabularies["exemptions-aipd"].reference.removeprefix("CNIL, ")
+    reference = reference.split(" du ")[0]
+    return f"{reference}, type n° {exemption.attr('numero')}"
+
+
+def _origin(f: Finding) -> str:
+    if f.declared and f.derived_from:
+        return f"déclaré, et déduit des faits — {f.derived_from}"
+    if f.declared:
+        return "déclaré par le registre"
+    return f"déduit des faits — {f.derived_from}"
+
+
+def _listed(found: Sequence[Finding], numbered: bool = False) -> str:
     parts = []
-    for f in met:
-        if f.declared and f.derived_from:
-            origin = f"déclaré, et déduit des données : {f.derived_from}"
-        elif f.declared:
-            origin = "déclaré"
-        else:
-            origin = f"non déclaré, déduit des données : {f.derived_from}"
-        parts.append(f"« {f.criterion.label} » ({origin})")
+    for f in found:
+        number = f"n° {f.criterion.attr('numero')} " if numbered else ""
+        parts.append(f"{number}« {f.criterion.label} » ({_origin(f)})")
     return " ; ".join(parts)
 
 
+def _set_aside_sentences(found: Sequence[Finding], what: str) -> list[str]:
+    return [
+        f"{what} « {f.criterion.label} », déduit des faits ({f.derived_from}), est écarté par le "
+        f"registre avec cette justification : « {f.set_aside} »."
+        for f in found
+        if f.set_aside
+    ]
+
+
+def _pointless_set_asides(
+    activity: Activity, criteria: Sequence[Finding], cnil: Sequence[Finding]
+) -> list[str]:
+    """Set-asides that remove nothing: the criterion is not derived, or is declared."""
+    if not activity.dpia:
+        return []
+    derived = {f.criterion.code for f in (*criteria, *cnil) if f.derived_from and not f.declared}
+    return [
+        f"« {s.term.label} » est écarté par le registre, mais ce n'est pas un critère déduit des "
+        "faits (ou il est aussi déclaré) : l'écart est sans effet."
+        for s in (*activity.dpia.criteria_set_aside, *activity.dpia.cnil_types_set_aside)
+        if s.term.code not in derived
+    ]
+
+
 def screen(
-    activity: Activity, member: Member | None = None, vocabularies: Vocabularies | None = None
+    activity: Activity,
+    member: Member | None = None,
+    vocabularies: Vocabularies | None = None,
+    policy: DpiaPolicy = DEFAULT_POLICY,
 ) -> Screening:
-    """Screen one activity against the CNIL lists and the EDPB criteria."""
+    """Screen one activity: CNIL lists, then the EDPB criteria, from its facts."""
     vocabularies = vocabularies or load_vocabularies()
-    met = findings(activity, vocabularies)
+    known = facts(activity, policy)
     dpia = activity.dpia
-    cnil = dpia.cnil_types if dpia else ()
-    reasons: list[str] = []
+    criteria = _found(
+        vocabularies["criteres-aipd"],
+        dpia.criteria if dpia else (),
+        dpia.criteria_set_aside if dpia else (),
+        known,
+    )
+    cnil = _found(
+        vocabularies["liste-cnil-aipd"],
+        dpia.cnil_types if dpia else (),
+        dpia.cnil_types_set_aside if dpia else (),
+        known,
+    )
+    met = [f for f in criteria if f.met]
+    listed = [f for f in cnil if f.met]
+    set_aside = tuple(f for f in (*cnil, *criteria) if f.set_aside)
+    notes = [
+        *_set_aside_sentences(cnil, "Le type de la liste de la CNIL"),
+        *_set_aside_sentences(criteria, "Le critère du CEPD"),
+        *_pointless_set_asides(activity, criteria, cnil),
+    ]
+
+    def result(
+        verdict: Verdict, reasons: list[str], exemption: Term | None = None, derived: bool = False
+    ) -> Screening:
+        return Screening(verdict, tuple(reasons + notes), criteria, cnil, exemption, derived, set_aside)
+
     count = len(met)
-    if met:
-        plural = "s" if count > 1 else ""
-        reasons.append(f"{count} critère{plural} du CEPD rempli{plural} : {_criteria_sentence(met)}.")
-
-    if cnil:
-        listed = ", ".join(f"« {t.label} »" for t in cnil)
+    plural = "s" if count > 1 else ""
+    criteria_sentence = f"{count} critère{plural} du CEPD rempli{plural} : {_listed(met)}." if met else ""
+    if listed:
         reference = vocabularies["liste-cnil-aipd"].reference
-        reasons.insert(
-            0,
-            f"Le traitement relève de la liste des traitements pour lesquels une AIPD est "
-            f"toujours requise ({reference}) : {listed}.",
-        )
-        return Screening("requis", tuple(reasons), met, cnil)
+        reasons = [
+            f"Le traitement relève de la liste des traitements pour lesquels une AIPD est toujours "
+            f"requise ({reference}) : type{'s' if len(listed) > 1 else ''} {_listed(listed, True)}."
+        ]
+        return result("requis", reasons + ([criteria_sentence] if criteria_sentence else []))
 
-    exemption = dpia.exemption if dpia else None
+    declared_exemption = dpia.exemption if dpia else None
+    derived_exemption = _derived_exemption(activity, vocabularies)
+    exemption = declared_exemption or derived_exemption
+    reasons = []
     if exemption is not None:
-        obstacles = _exemption_obstacles(exemption, activity, member, met)
-        reference = vocabularies["exemptions-aipd"].reference
+        obstacles = _exemption_obstacles(exemption, activity, member)
+        if declared_exemption is not None and not activity.purpose_kinds:
+            obstacles = [o for o in obstacles if not o.startswith("le traitement a aussi")]
         if not obstacles:
-            reasons.insert(
-                0,
-                f"Le traitement relève de la liste des traitements dispensés d'AIPD ({reference}) : "
-                f"« {exemption.label} ».",
+            how = "déclarée par le registre" if declared_exemption else "déduite de la nature de la finalité"
+            reasons.append(
+                f"Le traitement relève de la liste des traitements dispensés d'AIPD "
+                f"({exemption_reference(exemption, vocabularies)}) : « {exemption.label} » ({how}). "
+                "La dispense prévaut sur les critères du CEPD."
             )
-            return Screening("exempte", tuple(reasons), met, exemption=exemption)
+            return result("exempte", reasons, exemption, declared_exemption is None)
         reasons.append(
-            f"La dispense « {exemption.label} » ({reference}) ne s'applique pas : "
-            + " ; ".join(obstacles)
-            + "."
+            f"La dispense « {exemption.label} » ({exemption_reference(exemption, vocabularies)}) ne "
+            "s'applique pas : " + " ; ".join(obstacles) + "."
         )
+    if criteria_sentence:
+        reasons.insert(0, criteria_sentence)
 
     if count >= 2:
         reasons.append(
             "Deux critères du CEPD ou plus sont remplis : une AIPD est requise "
-            "(RGPD, art. 35 ; lignes directrices WP248)."
+            "(RGPD, art. 35(1) ; lignes directrices WP248 rév. 01)."
         )
-        return Screening("requis", tuple(reasons), met)
+        return result("requis", reasons)
+    if count == 1 and policy.one_criterion == "requis":
+        reasons.append(
+            "Un critère du CEPD est rempli et la politique de la Maison requiert alors une AIPD "
+            "(registers/label.yml, « aipd : un_critere »)."
+        )
+        return result("requis", reasons)
     if count == 1:
         reasons.append(
-            "Un seul critère du CEPD est rempli : l'AIPD n'est pas obligatoire, mais elle est "
-            "recommandée si le risque pour les personnes reste élevé ; le choix de ne pas la "
-            "mener doit être justifié."
+            "Un seul critère du CEPD est rempli : l'AIPD n'est pas obligatoire dans la plupart des "
+            "cas, mais le responsable doit évaluer si le risque reste élevé et justifier son choix "
+            "(lignes directrices WP248 rév. 01)."
         )
-        return Screening("recommande", tuple(reasons), met)
+        return result("recommande", reasons)
     reasons.append(
         "Aucun critère du CEPD n'est rempli et le traitement ne figure pas sur la liste de la CNIL : "
         "une AIPD n'est pas requise."
     )
-    return Screening("non-requis", tuple(reasons), met)
+    return result("non-requis", reasons)
+
+
+# --- one public statement -------------------------------------------------------------------
+
+
+def statement(screening: Screening, activity: Activity, vocabularies: Vocabularies | None = None) -> str:
+    """The screening and the declared status, reconciled into one public sentence.
+
+    « AIPD requise — réalisée le 12 mars 2024 », « AIPD requise — non réalisée », « AIPD non
+    requise », « AIPD dispensée (délibération n° 2019-118, type n° 3) ».
+    """
+    from dote.fragments import date_fr
+
+    if screening.verdict == "exempte" and screening.exemption is not None:
+        return f"AIPD dispensée ({exemption_reference(screening.exemption, vocabularies)})"
+    d = activity.dpia
+    status = d.status.code if d and d.status else ""
+    date: dt.date | None = d.date if d else None
+    if status == "realisee":
+        state = f"réalisée le {date_fr(date)}" if date else "réalisée"
+    elif status == "en-cours":
+        state = "en cours"
+    elif status == "prevue":
+        state = f"prévue le {date_fr(date)}" if date else "prévue"
+    else:
+        state = "non réalisée"
+    if screening.verdict == "non-requis":
+        return "AIPD non requise" + (f" — {state}" if status == "realisee" else "")
+    return f"{screening.label} — {state}"
+
+
+# --- as data --------------------------------------------------------------------------------
+
+
+def _finding_data(f: Finding) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "code": f.criterion.code,
+        "numero": f.criterion.attr("numero"),
+        "libelle": f.criterion.label,
+        "origine": f.origin,
+        "declare": f.declared,
+        "deduit_de": f.derived_from,
+    }
+    if f.set_aside:
+        found["ecarte"] = f.set_aside
+    return found
+
+
+def as_data(
+    screening: Screening, activity: Activity, vocabularies: Vocabularies | None = None
+) -> dict[str, Any]:
+    """One activity's screening as JSON-ready data (``dote aipd``, ``dote label``, open data)."""
+    exemption = screening.exemption
+    return {
+        "verdict": screening.verdict,
+        "libelle": screening.label,
+        "enonce": statement(screening, activity, vocabularies),
+        "etat_declare": activity.dpia.status.code if activity.dpia and activity.dpia.status else None,
+        "criteres_cepd": [_finding_data(f) for f in screening.findings],
+        "types_liste_cnil": [_finding_data(f) for f in screening.cnil],
+        "dispense": {
+            "code": exemption.code,
+            "numero": exemption.attr("numero"),
+            "libelle": exemption.label,
+            "reference": exemption_reference(exemption, vocabularies),
+            "origine": "deduit" if screening.exemption_derived else "declare",
+        }
+        if exemption is not None
+        else None,
+        "raisons": list(screening.reasons),
+    }

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from dote.model import Activity, DataCategory, Member, Person, Territory
+from dote.model import Activity, DataCategory, LegalBasis, Member, Person, Territory
 from dote.tabular import csv_text
 
 # The headings of the "Registre" sheet and of the CSV, in order: the single source of the
@@ -104,6 +104,12 @@ def _retention(c: DataCategory) -> str:
     r = c.retention
     if r is None:
         return f"{c.kind.label} : non renseignée"
+    if r.phases:
+        total = r.total_duration_text
+        how = r.phases_text + (f" ({total} au total)" if total and len(r.phases) > 1 else "")
+        return f"{c.kind.label} : " + _join(
+            [how, f"sort final : {r.final_fate.label}" if r.final_fate else "", r.reference], ", "
+        )
     parts = [
         r.duration_text or r.criteria,
         f"à compter de : {r.start}" if r.start else "",
@@ -111,6 +117,22 @@ def _retention(c: DataCategory) -> str:
         r.reference,
     ]
     return f"{c.kind.label} : " + _join(parts, ", ")
+
+
+def authorisations_text(a: Activity) -> str:
+    """The prior authorisations (prefect, CNIL, decree…): nature, reference, date, end of validity."""
+    return _join(
+        _join(
+            [
+                f"{x.nature.label} : {x.reference}",
+                f"du {x.date.isoformat()}" if x.date else "",
+                f"valable jusqu'au {x.expires.isoformat()}" if x.expires else "",
+                x.details,
+            ],
+            ", ",
+        )
+        for x in a.authorisations
+    )
 
 
 def member_identity(member: Member) -> str:
@@ -169,6 +191,27 @@ def security_text(a: Activity) -> str:
     return _join(f"{heading} : {text}" for heading, text in security) or "non renseignées"
 
 
+def legal_basis_text(a: Activity) -> str:
+    """The legal basis as the authority reads it: the framework when it is not the GDPR,
+    the main purpose's basis, each secondary purpose's own basis, and a public body's
+    legitimate interests outside its public tasks."""
+    if a.legal_basis is None:
+        return ""
+
+    def one(b: LegalBasis) -> str:
+        return _join([b.basis.label, b.basis.reference, b.reference], ", ")
+
+    text = one(a.legal_basis)
+    own = [f"{p.purpose} : {one(p.basis)}" for p in a.purposes_with_bases if p.own and p.basis is not None]
+    if own:
+        text = _join([f"{a.purpose} : {text}", *own])
+    if a.police_directive:
+        text = "Directive (UE) 2016/680, loi Informatique et Libertés, titre III (art. 87 et suivants) : " + text
+    if a.legal_basis.outside_public_tasks:
+        text += " ; traitement hors des missions de service public (RGPD, art. 6(1), dernier alinéa)"
+    return text
+
+
 def activity_row(territory: Territory, member: Member, a: Activity) -> dict[str, str]:
     """One activity as the authority reads it (French column names, :data:`COLUMNS`).
 
@@ -185,11 +228,7 @@ def activity_row(territory: Territory, member: Member, a: Activity) -> dict[str,
     else:
         controller = member_identity(member)
         on_behalf = ""
-        legal_basis = (
-            _join([a.legal_basis.basis.label, a.legal_basis.basis.reference, a.legal_basis.reference], ", ")
-            if a.legal_basis
-            else ""
-        )
+        legal_basis = legal_basis_text(a)
     return {
         "Identifiant": a.id,
         "Activité": a.name,

@@ -29,7 +29,7 @@ from dote.safe import safe_email, safe_url
 if TYPE_CHECKING:
     from dote.dpia import Screening
     from dote.label import Evaluation
-    from dote.model import Activity, Territory
+    from dote.model import Activity, LegalBasis, Retention, Territory
     from dote.watch import WatchItem
 
 #: What Jinja's autoescape does to a value (``markupsafe.escape``): the pieces below call it.
@@ -242,18 +242,38 @@ class Fragments:
         out.append('<dl class="dote-champs">\n  <dt>Finalité principale</dt>\n  <dd>')
         out.append(e(a.purpose) if a.purpose else self.missing(gap))
         if a.secondary_purposes:
-            out.append("    <ul>" + "".join(f"<li>{e(p)}</li>" for p in a.secondary_purposes) + "</ul>")
-        out.append(f"</dd>\n\n  <dt>{self.gloss(page.href_term, 'base-legale', 'Base légale')}</dt>\n  <dd>")
-        if basis := a.legal_basis:
-            reference = f" ; {e(basis.reference)}" if basis.reference else ""
+            items = []
+            for p in a.purposes_with_bases:
+                if p.main:
+                    continue
+                own = f" ({_basis_html(p.basis)})" if p.own and p.basis is not None else ""
+                items.append(f"<li>{e(p.purpose)}{own}</li>")
+            out.append("    <ul>" + "".join(items) + "</ul>")
+        out.append("</dd>\n\n")
+        if a.police_directive:
             out.append(
-                f'{e(basis.basis.label)} <span class="dote-ref">({e(basis.basis.reference)}{reference})</span>'
+                "  <dt>Cadre juridique</dt>\n  <dd>Directive (UE) 2016/680 « police-justice », transposée au "
+                "titre III de la loi Informatique et Libertés (art. 87 et suivants) : le RGPD ne s'applique pas ; "
+                "les droits des personnes sont ceux des articles 104 à 108 de cette loi</dd>\n"
             )
+        out.append(f"  <dt>{self.gloss(page.href_term, 'base-legale', 'Base légale')}</dt>\n  <dd>")
+        if basis := a.legal_basis:
+            out.append(_basis_html(basis))
             if basis.details:
                 out.append(f". {e(basis.details.strip('. '))}")
+            if basis.outside_public_tasks:
+                out.append(f". {e(notices.OUTSIDE_PUBLIC_TASKS)}")
+            if any(p.own for p in a.purposes_with_bases):
+                out.append(". Les finalités secondaires qui reposent sur une autre base l'indiquent")
         else:
             out.append(self.missing(gap))
         out.append("</dd>")
+        if (prospecting := a.prospecting) is not None and prospecting.channels:
+            out.append(
+                "  <dt>Prospection commerciale</dt>\n  <dd>"
+                + e(" ".join(notices.prospecting_texts(a)))
+                + "</dd>"
+            )
         if a.conditions:
             term = self.gloss(page.href_term, "donnees-sensibles", "données sensibles")
             out.append(f"  <dt>Condition des {term}</dt>\n  <dd><ul>")
@@ -263,6 +283,8 @@ class Fragments:
                     f'<li>{e(c.condition.label)} <span class="dote-ref">({e(c.condition.reference)}{reference})</span></li>'
                 )
             out.append("</ul></dd>")
+        if a.authorisations:
+            out.append(self.authorisations(a))
         term = self.gloss(page.href_term, "personne-concernee", "Personnes concernées")
         out.append(f"\n  <dt>{term}</dt>\n  <dd>")
         out.append(e(", ".join(s.label for s in a.subjects)) if a.subjects else self.missing(gap))
@@ -270,6 +292,12 @@ class Fragments:
             out.append(f". {e(a.subjects_details.strip('. '))}")
         if a.volume is not None:
             out.append(f" (environ {e(number_fr(a.volume))} personnes)")
+        if a.deceased_subjects:
+            out.append(
+                '. <span class="dote-ref">Le RGPD ne s\'applique pas aux données des personnes décédées '
+                "(considérant 27) ; la loi Informatique et Libertés en règle le sort "
+                "(loi n° 78-17 du 6 janvier 1978, art. 84 et 85)</span>"
+            )
         out.append("</dd>\n\n  <dt>Sources des données</dt>\n  <dd>")
         out.append(e(" ; ".join(s.label for s in a.sources)) if a.sources else self.missing(gap))
         if a.sources_details:
@@ -298,7 +326,10 @@ class Fragments:
         for c in a.categories:
             out.append(f'    <tr>\n      <th scope="row">{e(c.kind.label)} {self.nature_badge(c)}</th>\n')
             out.append(f"      <td>{e(c.details)}</td>\n      <td>")
-            if r := c.retention:
+            if (r := c.retention) and r.phases:
+                out.append(self.retention_phases(r))
+                out.append(f"</td>\n      <td>{self.term(r.final_fate)}</td>\n    </tr>")
+            elif r := c.retention:
                 duration = duration_text(r.duration) if r.duration else ""
                 out.append(e(duration or r.criteria))
                 if duration and r.criteria:
@@ -317,6 +348,41 @@ class Fragments:
         if not a.categories:
             out.append(f'    <tr><td colspan="4">{self.missing(gap)}</td></tr>')
         out.append("  </tbody>\n</table>\n</div>\n\n")
+
+    @staticmethod
+    def retention_phases(r: Retention) -> Markup:
+        """A retention in phases, for a cell of the data table: « 1 an en base active, à compter de : X,
+        puis 4 ans en archivage intermédiaire (5 ans au total) », its reference, each phase's details."""
+        html = e(r.phases_text)
+        total = r.total_duration_text
+        if total and len(r.phases) > 1:
+            html += Markup(f" ({e(total)} au total)")
+        if r.reference:
+            html += Markup(f' <span class="dote-ref">({e(r.reference)})</span>')
+        for phase in r.phases:
+            if phase.details:
+                html += Markup(f". {e(phase.phase.label)} : {e(phase.details.strip('. '))}")
+        if r.details:
+            html += Markup(f". {e(r.details)}")
+        return html
+
+    def authorisations(self, a: Activity) -> Markup:
+        """The prior authorisations of the processing: nature, reference, date, validity."""
+        items = []
+        for x in a.authorisations:
+            text = f"{e(x.nature.label)} : {e(x.reference)}"
+            if x.nature.reference:
+                text += f' <span class="dote-ref">({e(x.nature.reference)})</span>'
+            if x.date:
+                text += f", du {self.date(x.date)}"
+            if x.validity:
+                text += f", pour {e(x.validity_text)}"
+                if x.expires:
+                    text += f" (jusqu'au {self.date(x.expires)})"
+            if x.details:
+                text += f". {e(x.details)}"
+            items.append(f"<li>{text}</li>")
+        return Markup(f"  <dt>Autorisations préalables</dt>\n  <dd><ul>{''.join(items)}</ul></dd>")
 
     def _recipients(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
         """Recipients; transfers outside the EU, declared and through processors."""
@@ -484,37 +550,52 @@ class Fragments:
         out = [
             f'  <dt>Analyse d\'impact ({self.gloss(href, "aipd", "AIPD")})</dt>\n  <dd class="dote-aipd">\n    <p>'
         ]
-        if s:
-            screened = self.gloss(href, "depistage-aipd", "dépistage")
+        screened = self.gloss(href, "depistage-aipd", "dépistage")
+        if s and not a.member_id:
             out.append(
-                f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(s.label)}</strong> d\'après le {screened} de la Maison'
+                f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(s.label)}</strong> d\'après le '
+                f"{screened} de la Maison, pour les activités qui reprennent ce modèle."
             )
-            if status or a.member_id:
-                out.append(" ; ")
-        else:
-            who = who.capitalize()
-        if status == "realisee":
-            out.append(f"{e(who)} indique l'avoir réalisée")
+        elif s and a.withheld and not d:
+            out.append(
+                f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(s.label)}</strong> d\'après le '
+                f"{screened} de la Maison ; "
+                + self.missing("le membre ne publie pas où en est l'analyse (son choix)")
+                + "."
+            )
+        elif s:
+            from dote.dpia import statement  # dote.dpia imports this module's helpers
+
+            out.append(
+                f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(statement(s, a))}</strong>'
+                f" d'après le {screened} de la Maison et l'état déclaré par le membre."
+            )
+            if s.verdict in ("requis", "recommande") and status == "non-requise":
+                out.append(
+                    " Le membre la déclare non requise : les raisons du dépistage sont détaillées ci-dessous."
+                )
+        elif status == "realisee":
+            out.append(f"{e(who.capitalize())} indique l'avoir réalisée")
             out.append(f" le {self.date(date)}." if date else ".")
         elif status in ("en-cours", "prevue"):
             state = "en cours" if status == "en-cours" else "prévue"
-            out.append(f"{e(who)} indique qu'elle est {state}")
+            out.append(f"{e(who.capitalize())} indique qu'elle est {state}")
             out.append(f" (date indiquée : {self.date(date)})." if date else ".")
         elif status == "non-requise":
-            out.append(f"{e(who)} indique qu'elle n'est pas requise.")
-        elif not a.member_id:
-            out.append(", pour les activités qui reprennent ce modèle." if s else self.missing())
-        elif a.withheld:
-            out.append(self.missing(who + " ne publie pas où en est l'analyse (son choix)") + ".")
+            out.append(f"{e(who.capitalize())} indique qu'elle n'est pas requise.")
         else:
-            out.append(self.missing(who + " n'indique pas si elle a été menée") + ".")
-        if s and s.required and status == "non-requise":
-            out.append(" Les deux avis divergent : les raisons du dépistage sont détaillées ci-dessous.")
+            out.append(self.missing())
         out.append("    </p>")
         if d and (d.summary or d.link):
             summary = f"Résumé publié : {e(d.summary)}" if d.summary else ""
             link = " " + self.link(d.link, "Résumé de l'analyse") if d.link else ""
             out.append(f"    <p>{summary}{link}</p>")
+        if s and s.set_aside and not a.withheld:
+            items = "".join(f"<li>« {e(f.criterion.label)} » : {e(f.set_aside)}</li>" for f in s.set_aside)
+            out.append(
+                "    <p>Déduit des faits mais écarté dans le registre, avec sa justification :</p>"
+                f'\n    <ul class="dote-aipd-ecarts">{items}</ul>'
+            )
         if s and a.withheld:
             out.append('    <p class="dote-ref">Raisons du dépistage non publiées, au choix du membre.</p>')
         elif s:
@@ -535,6 +616,12 @@ class Fragments:
                 out.append("Cette activité remplit tous les critères du label.")
             out.append("</dd>")
         return Markup("".join(out))
+
+
+def _basis_html(basis: LegalBasis) -> str:
+    """A legal basis: its label, then its article and the text that states it."""
+    reference = f" ; {e(basis.reference)}" if basis.reference else ""
+    return f'{e(basis.basis.label)} <span class="dote-ref">({e(basis.basis.reference)}{reference})</span>'
 
 
 def _overdue_review(a: Activity, label: Evaluation | None) -> tuple[dt.date, int] | None:

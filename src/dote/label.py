@@ -141,7 +141,7 @@ def _legal_basis(s: Subject, p: Mapping[str, Any]) -> list[str]:
     if basis is None:
         return ["base légale non renseignée"]
     if basis.basis.attr("provisoire"):
-        return [f"base légale « {basis.basis.label} »"]
+        return [f"base légale encore « {basis.basis.label} » (RGPD, art. 6(1) : il en faut une parmi six)"]
     return []
 
 
@@ -149,7 +149,10 @@ def _sensitive_conditions(s: Subject, p: Mapping[str, Any]) -> list[str]:
     a = s.the_activity
     sensitive = [c.kind.label for c in a.categories if c.nature in ("sensible", "penale")]
     if sensitive and not a.conditions:
-        return ["aucune condition de l'art. 9(2) ou de l'art. 10 pour : " + ", ".join(sensitive)]
+        return [
+            "données sensibles ou d'infraction sans l'exception qui en permet le traitement "
+            "(RGPD, art. 9(2) pour les données sensibles, art. 10 pour les infractions) : " + ", ".join(sensitive)
+        ]
     return []
 
 
@@ -170,7 +173,10 @@ def _transfers(s: Subject, p: Mapping[str, Any]) -> list[str]:
         found.append("transferts non renseignés (écrivez « transferts: aucun » s'il n'y en a pas)")
     for t in a.transfers_outside_eea:
         if t.safeguard is None:
-            found.append(f"transfert vers {t.country.label} ({t.recipient}) sans garantie")
+            found.append(
+                f"transfert vers {t.country.label} ({t.recipient}) sans garantie "
+                "(RGPD, chapitre V : décision d'adéquation, clauses contractuelles types…)"
+            )
     for pid in a.recipients.processors:
         processor = s.territory.processors.get(pid)
         if processor is None:
@@ -197,14 +203,28 @@ def _dpia_done(s: Subject, p: Mapping[str, Any]) -> list[str]:
     status = dpia.status if dpia else None
     if status is not None and status.code in p["statuts_acceptes"]:
         return []
-    state = f"état : {status.label.lower()}" if status else "aucune AIPD indiquée"
-    return [f"AIPD requise mais non réalisée ({state})"]
+    screening = s.screening
+    if screening.cnil_types:
+        numbers = ", ".join(f"n° {t.attr('numero')}" for t in screening.cnil_types)
+        why = f"le traitement figure sur la liste de la CNIL, type {numbers}"
+    else:
+        count = len(screening.criteria)
+        why = (
+            f"{count} critères du CEPD sont remplis"
+            if count > 1
+            else "un critère du CEPD est rempli et la politique de la Maison en requiert une dès un critère"
+        )
+    if status is None or status.code == "non-requise":
+        state = "elle n'est pas réalisée" + (" (le registre la dit non requise)" if status else "")
+    else:
+        state = f"elle est seulement {status.label.lower()}"
+    return [f"analyse d'impact (AIPD, RGPD art. 35) requise car {why} ; {state}"]
 
 
 def _dpia_summary(s: Subject, p: Mapping[str, Any]) -> list[str]:
     dpia = s.the_activity.dpia
     if dpia and dpia.status and dpia.status.code == "realisee" and not (dpia.summary or dpia.link):
-        return ["AIPD réalisée sans résumé public"]
+        return ["analyse d'impact (AIPD) réalisée, mais sans résumé public pour les habitants"]
     return []
 
 
@@ -229,7 +249,9 @@ def _processor_contracts(s: Subject, p: Mapping[str, Any]) -> list[str]:
         status = processor.contract_status
         if status is None or status.code not in p["statuts_acceptes"]:
             state = status.label.lower() if status else "non renseigné"
-            found.append(f"sous-traitant « {processor.name} » : contrat article 28 {state}")
+            found.append(
+                f"sous-traitant « {processor.name} » : contrat de sous-traitance (RGPD, art. 28) {state}"
+            )
     return found
 
 
@@ -648,7 +670,7 @@ def evaluate_member(member: Member, territory: Territory, policy: Policy, today:
     results: dict[str, ActivityResult] = {}
     activity_failures: list[Failure] = []
     for activity in member.activities:
-        screening = screen(activity, member, vocabularies)
+        screening = screen(activity, member, vocabularies, territory.dpia_policy)
         subject = Subject(member, activity, territory, screening, today)
         found = tuple(
             Failure(c, activity.position, tuple(details), activity.id, activity.name)

@@ -9,15 +9,19 @@ here: the public model cannot carry them.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dote.problems import Position
 from dote.vocabulary import Term, Vocabularies, slugify
+
+if TYPE_CHECKING:
+    from dote.dpia import DpiaPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +42,39 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionPhase:
+    """One phase of a retention: active base, then intermediate archiving (CNIL, « Les durées de
+    conservation »; code du patrimoine, art. R212-10 to R212-12), with its duration or criteria."""
+
+    phase: Term  # phases-conservation
+    duration: str = ""  # ISO 8601
+    criteria: str = ""
+    start: str = ""
+    details: str = ""
+
+    @property
+    def duration_text(self) -> str:
+        return duration_in_words(self.duration) if self.duration else ""
+
+    @property
+    def text(self) -> str:
+        """« 1 an en base active, à compter de : clôture du dossier » (without the details)."""
+        where = str(self.phase.attr("en_texte") or self.phase.label.lower())
+        if self.duration:
+            text = f"{self.duration_text} {where}"
+            if self.criteria:
+                text += f" ({self.criteria})"
+            return text + (f", à compter de : {self.start}" if self.start else "")
+        return f"{where} : {self.criteria}" + (f" ; point de départ : {self.start}" if self.start else "")
+
+
+@dataclass(frozen=True, slots=True)
 class Retention:
-    """How long one data category is kept, from when, and what happens then (Art. 30(1)(f))."""
+    """How long one data category is kept, from when, and what happens then (Art. 30(1)(f)).
+
+    Either one ``duration`` (or ``criteria``), or ``phases``: active base, then intermediate
+    archiving, each with its own duration; validation refuses both at once.
+    """
 
     duration: str = ""  # ISO 8601, e.g. P1Y6M
     criteria: str = ""
@@ -47,10 +82,53 @@ class Retention:
     final_fate: Term | None = None
     reference: str = ""
     details: str = ""
+    phases: tuple[RetentionPhase, ...] = ()
 
     @property
     def duration_text(self) -> str:
         return duration_in_words(self.duration) if self.duration else ""
+
+    @property
+    def is_defined(self) -> bool:
+        """Whether the register says how long: a duration, criteria, or phases."""
+        return bool(self.duration or self.criteria or self.phases)
+
+    @property
+    def total_duration(self) -> str:
+        """The whole retention in ISO 8601: the duration, or the sum of the phases' durations
+        (``""`` when a phase has criteria instead of a duration: no total can be given)."""
+        if not self.phases:
+            return self.duration
+        if not all(p.duration for p in self.phases):
+            return ""
+        return add_durations(p.duration for p in self.phases)
+
+    @property
+    def total_duration_text(self) -> str:
+        """The whole retention in words (« 5 ans »), or ``""`` when it has no figure."""
+        total = self.total_duration
+        return duration_in_words(total) if total else ""
+
+    @property
+    def phases_text(self) -> str:
+        """« 1 an en base active, à compter de : X, puis 4 ans en archivage intermédiaire »."""
+        return ", puis ".join(p.text for p in self.phases)
+
+    @property
+    def summary(self) -> str:
+        """How long, in one French phrase, final fate included: « 1 an en base active, puis 4 ans en
+        archivage intermédiaire, puis destruction » ; « 10 ans, à compter de : X, puis destruction »."""
+        if self.phases:
+            text = self.phases_text
+        else:
+            text = self.duration_text or self.criteria
+            if self.duration and self.criteria:
+                text += f" ({self.criteria})"
+            if self.start:
+                text += f", à compter de : {self.start}" if self.duration else f" ; point de départ : {self.start}"
+        if self.final_fate is not None:
+            text += f", puis {self.final_fate.label[:1].lower()}{self.final_fate.label[1:]}"
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +146,11 @@ class DataCategory:
     def is_sensitive(self) -> bool:
         return self.nature != "courante"
 
+    @property
+    def retention_defined(self) -> bool:
+        """Whether the register says how long this category is kept (duration, criteria or phases)."""
+        return self.retention is not None and self.retention.is_defined
+
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
@@ -83,9 +166,39 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class LegalBasis:
+    """The lawful basis of a purpose (GDPR Art. 6(1)), or under the Law Enforcement Directive
+    (``cadre: directive-police``) the text that authorises the processing: ``basis`` is then
+    the framework's own term (code ``directive-police``), never a GDPR Art. 6 code."""
+
     basis: Term
     reference: str = ""
     details: str = ""
+    #: A public body relying on legitimate interests outside its public tasks (GDPR Art. 6(1), last subparagraph).
+    outside_public_tasks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeBasis:
+    """One purpose of an activity and the legal basis it rests on."""
+
+    purpose: str
+    basis: LegalBasis | None
+    main: bool = False  # the main purpose
+    own: bool = False  # a secondary purpose with a basis of its own (not the main purpose's)
+
+
+@dataclass(frozen=True, slots=True)
+class Prospecting:
+    """Direct marketing done by the activity (CPCE art. L34-5; GDPR Art. 21(2)-(3))."""
+
+    channels: tuple[Term, ...] = ()
+    #: Electronic prospecting of customers only, for similar products or services (CPCE art. L34-5, al. 4).
+    similar_products_customers: bool = False
+
+    @property
+    def electronic_channels(self) -> tuple[Term, ...]:
+        """E-mail, text messages, automated calls: the channels that need prior consent."""
+        return tuple(c for c in self.channels if c.attr("electronique"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +207,31 @@ class Condition:
 
     condition: Term
     reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Authorisation:
+    """A prior authorisation of the processing: by the prefect (video-protection, code de la
+    sécurité intérieure, art. L252-1), the CNIL (loi n° 78-17, art. 66), a decree or an order."""
+
+    nature: Term  # natures-autorisation
+    reference: str
+    date: dt.date | None = None
+    validity: str = ""  # ISO 8601 duration, e.g. P5Y
+    details: str = ""
+
+    @property
+    def validity_text(self) -> str:
+        return duration_in_words(self.validity) if self.validity else ""
+
+    @property
+    def expires(self) -> dt.date | None:
+        """The day the authorisation ends (its date plus its validity), if it has one."""
+        return add_duration(self.date, self.validity) if self.date and self.validity else None
+
+    def expired(self, today: dt.date) -> bool:
+        expires = self.expires
+        return expires is not None and expires <= today
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +245,19 @@ class Recipients:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAside:
+    """A derived DPIA criterion or CNIL type the register sets aside, with its written reason."""
+
+    term: Term
+    justification: str
+
+
+@dataclass(frozen=True, slots=True)
 class Dpia:
     criteria: tuple[Term, ...] = ()
     cnil_types: tuple[Term, ...] = ()
+    criteria_set_aside: tuple[SetAside, ...] = ()
+    cnil_types_set_aside: tuple[SetAside, ...] = ()
     exemption: Term | None = None
     status: Term | None = None
     date: dt.date | None = None
@@ -168,7 +316,12 @@ class Activity:
     purpose: str = ""
     secondary_purposes: tuple[str, ...] = ()
     legal_basis: LegalBasis | None = None
+    #: Per secondary purpose (same order): its own legal basis, None when it shares the main one.
+    secondary_bases: tuple[LegalBasis | None, ...] = ()
+    framework: Term | None = None  # cadres-juridiques; None (not converted) reads as the GDPR
+    prospecting: Prospecting | None = None
     conditions: tuple[Condition, ...] = ()
+    authorisations: tuple[Authorisation, ...] = ()
     subjects: tuple[Term, ...] = ()
     subjects_details: str = ""
     categories: tuple[DataCategory, ...] = ()
@@ -178,7 +331,16 @@ class Activity:
     recipients: Recipients = field(default_factory=Recipients)
     transfers: tuple[Transfer, ...] | None = None  # None: not stated; (): "aucun"
     tools: tuple[str, ...] = ()
-    volume: int | None = None
+    volume: int | None = None  # persons concerned
+    records_per_year: int | None = None
+    population_share: float | None = None  # percent of the population of the area served
+    extent: Term | None = None  # geographical extent (etendues)
+    means: tuple[Term, ...] = ()  # moyens-traitement
+    monitoring: tuple[Term, ...] = ()  # lieux-surveillance
+    purpose_kinds: tuple[Term, ...] = ()  # types-finalites
+    combined_data: bool | None = None  # data crossed or combined from several datasets
+    exclusion: bool | None = None  # may exclude from a right, service or contract
+    innovative: bool | None = None
     rights_not_applicable: tuple[Term, ...] = ()
     rights_details: str = ""
     automated_decision: bool | None = None
@@ -200,6 +362,41 @@ class Activity:
     @property
     def transfers_outside_eea(self) -> tuple[Transfer, ...]:
         return tuple(t for t in self.transfers or () if t.leaves_eea)
+
+    @property
+    def police_directive(self) -> bool:
+        """Processing under Directive (EU) 2016/680 (loi Informatique et Libertés, title III), not the GDPR."""
+        return self.framework is not None and self.framework.code == "directive-police"
+
+    @property
+    def purposes_with_bases(self) -> tuple[PurposeBasis, ...]:
+        """Every purpose with the legal basis it rests on: the main purpose first, then each
+        secondary purpose with its own basis, or the main one when it has none of its own."""
+        found = [PurposeBasis(self.purpose, self.legal_basis, main=True)] if self.purpose else []
+        for i, text in enumerate(self.secondary_purposes):
+            own = self.secondary_bases[i] if i < len(self.secondary_bases) else None
+            found.append(PurposeBasis(text, own or self.legal_basis, own=own is not None))
+        return tuple(found)
+
+    @property
+    def legal_bases(self) -> tuple[LegalBasis, ...]:
+        """The distinct legal bases of the activity (by code), the main purpose's first."""
+        seen: dict[str, LegalBasis] = {}
+        for b in (self.legal_basis, *self.secondary_bases):
+            if b is not None:
+                seen.setdefault(b.basis.code, b)
+        return tuple(seen.values())
+
+    @property
+    def deceased_subjects(self) -> bool:
+        """Whether deceased persons are among the data subjects (the GDPR does not protect their
+        data, recital 27; loi n° 78-17, art. 84 and 85 do)."""
+        return any(s.attr("defunts") for s in self.subjects)
+
+    @property
+    def living_subjects(self) -> tuple[Term, ...]:
+        """The data subjects other than deceased persons: those the GDPR protects."""
+        return tuple(s for s in self.subjects if not s.attr("defunts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +522,12 @@ class Maison:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # for page macros
 
 
+def _default_dpia_policy() -> DpiaPolicy:
+    from dote.dpia import DEFAULT_POLICY
+
+    return DEFAULT_POLICY
+
+
 @dataclass(frozen=True)
 class Territory:
     """A whole territory, validated and resolved: what every output is made from."""
@@ -335,6 +538,7 @@ class Territory:
     vocabularies: Vocabularies
     models: Mapping[str, Model] = field(default_factory=dict)
     drift: tuple[Drift, ...] = ()
+    dpia_policy: DpiaPolicy = field(default_factory=_default_dpia_policy)
 
     def models_for(self, sector: str) -> list[Model]:
         """The models meant for a sector (``public`` or ``prive``), by name."""
@@ -386,6 +590,40 @@ _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 _UNITS = (("an", "ans"), ("mois", "mois"), ("semaine", "semaines"), ("jour", "jours"))
 
 
+def _duration_parts(iso: str) -> tuple[int, int, int, int] | None:
+    match = _DURATION.match(iso)
+    if not match:
+        return None
+    years, months, weeks, days = (int(n) if n else 0 for n in match.groups())
+    return years, months, weeks, days
+
+
+def add_durations(durations: Iterable[str]) -> str:
+    """``P1Y`` + ``P4Y6M`` → ``P5Y6M``: ISO 8601 durations added unit by unit (twelve months make
+    a year); a duration of another shape is left out."""
+    years = months = weeks = days = 0
+    for iso in durations:
+        parts = _duration_parts(iso)
+        if parts is None:
+            continue
+        years, months, weeks, days = (a + b for a, b in zip((years, months, weeks, days), parts, strict=True))
+    years, months = years + months // 12, months % 12
+    text = "".join(f"{n}{unit}" for n, unit in zip((years, months, weeks, days), "YMWD", strict=True) if n)
+    return "P" + (text or "0D")
+
+
+def add_duration(day: dt.date, iso: str) -> dt.date | None:
+    """``day`` plus an ISO 8601 duration (a month later on the 31st: the month's last day)."""
+    parts = _duration_parts(iso)
+    if parts is None:
+        return None
+    years, months, weeks, days = parts
+    month_index = day.month - 1 + months + 12 * years
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return dt.date(year, month, min(day.day, last)) + dt.timedelta(weeks=weeks, days=days)
+
+
 def duration_in_words(iso: str) -> str:
     """``P1Y6M`` → « 1 an et 6 mois »; unknown shapes are returned unchanged."""
     match = _DURATION.match(iso)
@@ -425,6 +663,13 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _volume(value: Any) -> Mapping[str, Any]:
+    """``volume`` is a number of persons, or a mapping of the scale's facts."""
+    if isinstance(value, Mapping):
+        return value
+    return {"personnes": value} if value is not None else {}
+
+
 def _texts(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or ())
 
@@ -451,6 +696,30 @@ class Converter:
 
     def term(self, vocabulary: str, code: Any) -> Term:
         return self.vocabularies[vocabulary][str(code)]
+
+    def legal_basis(self, data: Any, framework: Term) -> LegalBasis | None:
+        """A ``base_legale`` block; under the police directive its term is the framework's own."""
+        if not isinstance(data, Mapping):
+            return None
+        if framework.code == "directive-police":
+            term = Term(
+                "bases-legales",
+                framework.code,
+                str(framework.attr("libelle_base", framework.label)),
+                framework.label_en,
+                framework.description,
+                str(framework.attr("reference_base", framework.reference)),
+            )
+        elif "code" in data:
+            term = self.term("bases-legales", data["code"])
+        else:
+            return None
+        return LegalBasis(
+            term,
+            data.get("reference", ""),
+            data.get("precisions", ""),
+            bool(data.get("hors_missions_publiques", False)),
+        )
 
     def maybe_term(self, vocabulary: str, code: Any) -> Term | None:
         return self.term(vocabulary, code) if code is not None else None
@@ -565,7 +834,12 @@ class Converter:
         withheld: bool = False,
     ) -> Activity:
         purposes = data.get("finalites") or {}
-        basis = data.get("base_legale")
+        framework = self.term("cadres-juridiques", data.get("cadre", "rgpd"))
+        secondary = purposes.get("secondaires") or ()
+        secondary_bases = tuple(
+            self.legal_basis(p.get("base_legale"), framework) if isinstance(p, Mapping) else None for p in secondary
+        )
+        prospecting = data.get("prospection")
         recipients = data.get("destinataires") or {}
         rights = data.get("droits") or {}
         algorithm = data.get("traitement_algorithmique") or {}
@@ -586,17 +860,29 @@ class Converter:
             ),
             department=data.get("service", ""),
             purpose=purposes.get("principale", ""),
-            secondary_purposes=_texts(purposes.get("secondaires")),
-            legal_basis=LegalBasis(
-                self.term("bases-legales", basis["code"]),
-                basis.get("reference", ""),
-                basis.get("precisions", ""),
+            secondary_purposes=tuple(str(p["libelle"] if isinstance(p, Mapping) else p) for p in secondary),
+            legal_basis=self.legal_basis(data.get("base_legale"), framework),
+            secondary_bases=secondary_bases if any(b is not None for b in secondary_bases) else (),
+            framework=framework,
+            prospecting=Prospecting(
+                self.terms("canaux-prospection", prospecting.get("canaux")),
+                bool(prospecting.get("clients_produits_analogues", False)),
             )
-            if basis
+            if isinstance(prospecting, Mapping)
             else None,
             conditions=tuple(
                 Condition(self.term("conditions-sensibles", c["code"]), c.get("reference", ""))
                 for c in data.get("conditions_sensibles") or ()
+            ),
+            authorisations=tuple(
+                Authorisation(
+                    self.term("natures-autorisation", x["nature"]),
+                    x.get("reference", ""),
+                    _date(x.get("date")),
+                    x.get("duree_validite", ""),
+                    x.get("precisions", ""),
+                )
+                for x in data.get("autorisations") or ()
             ),
             subjects=self.terms("personnes-concernees", data.get("personnes_concernees")),
             subjects_details=data.get("personnes_precisions", ""),
@@ -611,7 +897,16 @@ class Converter:
             ),
             transfers=self.transfers(data.get("transferts")),
             tools=_texts(data.get("outils")),
-            volume=data.get("volume"),
+            volume=_volume(data.get("volume")).get("personnes"),
+            records_per_year=_volume(data.get("volume")).get("enregistrements_par_an"),
+            population_share=_volume(data.get("volume")).get("part_population"),
+            extent=self.maybe_term("etendues", _volume(data.get("volume")).get("etendue")),
+            means=self.terms("moyens-traitement", data.get("moyens")),
+            monitoring=self.terms("lieux-surveillance", data.get("surveillance")),
+            purpose_kinds=self.terms("types-finalites", purposes.get("types")),
+            combined_data=data.get("croisement_donnees"),
+            exclusion=data.get("exclusion"),
+            innovative=data.get("usage_innovant"),
             rights_not_applicable=self.terms("droits", rights.get("non_applicables")),
             rights_details=rights.get("precisions", ""),
             automated_decision=data.get("decision_automatisee"),
@@ -621,6 +916,14 @@ class Converter:
             dpia=Dpia(
                 criteria=self.terms("criteres-aipd", dpia.get("criteres")),
                 cnil_types=self.terms("liste-cnil-aipd", dpia.get("liste_cnil")),
+                criteria_set_aside=tuple(
+                    SetAside(self.term("criteres-aipd", x["code"]), x["justification"])
+                    for x in dpia.get("criteres_ecartes") or ()
+                ),
+                cnil_types_set_aside=tuple(
+                    SetAside(self.term("liste-cnil-aipd", x["code"]), x["justification"])
+                    for x in dpia.get("liste_cnil_ecartes") or ()
+                ),
                 exemption=self.maybe_term("exemptions-aipd", dpia.get("exemption")),
                 status=self.maybe_term("statuts-aipd", dpia.get("statut")),
                 date=_date(dpia.get("date")),
@@ -665,6 +968,16 @@ class Converter:
                 final_fate=self.maybe_term("sorts-finaux", retention.get("sort_final")),
                 reference=retention.get("reference", ""),
                 details=retention.get("precisions", ""),
+                phases=tuple(
+                    RetentionPhase(
+                        self.term("phases-conservation", ph["phase"]),
+                        ph.get("duree", ""),
+                        ph.get("criteres", ""),
+                        ph.get("depart", ""),
+                        ph.get("precisions", ""),
+                    )
+                    for ph in retention.get("phases") or ()
+                ),
             )
             if retention
             else None,

@@ -27,7 +27,8 @@ from markupsafe import Markup, escape
 
 # A module, not names: dote.fragments imports this module (a cycle resolved at call time).
 from dote import csp, fragments
-from dote.model import Activity, DataCategory, Member, Person, Territory
+from dote.model import Activity, DataCategory, LegalBasis, Member, Person, Territory
+from dote.vocabulary import in_sentence
 
 Kind = Literal["titre", "section", "sous-section", "paragraphe", "puce", "saut"]
 
@@ -43,6 +44,27 @@ class Block:
 #: The CNIL's postal address for complaints and its online complaint service (Art. 77 GDPR).
 CNIL_ADDRESS = "CNIL, 3 place de Fontenoy, TSA 80715, 75334 Paris Cedex 07"
 CNIL_COMPLAINTS = "https://www.cnil.fr/fr/plaintes"
+
+#: Deceased persons among the data subjects: the GDPR does not protect their data (recital 27);
+#: the loi Informatique et Libertés does (art. 84: rights end at death, save art. 85).
+DECEASED_NOTE = (
+    "Le RGPD ne s'applique pas aux données des personnes décédées (RGPD, considérant 27). La loi "
+    "Informatique et Libertés en règle le sort : les droits d'une personne s'éteignent à son décès, "
+    "sauf directives qu'elle a laissées ou demandes de ses héritiers (loi n° 78-17 du 6 janvier 1978, "
+    "art. 84 et 85), sans préjudice des règles des archives publiques."
+)
+#: Post-mortem directives, for every notice whose data subjects include living persons.
+DIRECTIVES_NOTE = (
+    "Vous pouvez aussi définir des directives relatives à la conservation, à l'effacement et à la "
+    "communication de vos données après votre décès (loi n° 78-17 du 6 janvier 1978, art. 85)."
+)
+#: What intermediate archiving means, when a retention has that phase (CNIL, « Les durées de
+#: conservation »; code du patrimoine, art. R212-11).
+INTERMEDIATE_NOTE = (
+    "En archivage intermédiaire, les données ne servent plus à l'objectif du traitement : elles sont "
+    "gardées à part pour une obligation légale ou un éventuel litige, et seules des personnes "
+    "spécialement habilitées peuvent les consulter, ponctuellement et pour un motif précis."
+)
 
 #: Rights whose use depends on the legal basis (GDPR Art. 7(3), 20(1)(a), 21(1)).
 _RIGHT_BASES = {
@@ -94,14 +116,24 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         if direct
         else ("14" if not any(s.code == "personne-concernee" for s in a.sources) else "13 et 14")
     )
-    out.append(
-        Block(
-            "paragraphe",
-            f"{member.name} traite des données personnelles vous concernant pour l'activité « {a.name} ». "
-            f"Ce document vous en informe, comme le prévoit le règlement général sur la protection des "
-            f"données (RGPD, art. {article}).",
+    if a.police_directive:
+        out.append(
+            Block(
+                "paragraphe",
+                f"{member.name} traite des données personnelles vous concernant pour l'activité « {a.name} ». "
+                f"{POLICE_FRAMEWORK} Ce document vous en informe, comme le prévoit cette loi "
+                "(loi Informatique et Libertés, art. 104).",
+            )
         )
-    )
+    else:
+        out.append(
+            Block(
+                "paragraphe",
+                f"{member.name} traite des données personnelles vous concernant pour l'activité « {a.name} ». "
+                f"Ce document vous en informe, comme le prévoit le règlement général sur la protection des "
+                f"données (RGPD, art. {article}).",
+            )
+        )
     out.append(Block("section", "Qui traite vos données ?"))
     where = ", ".join(x for x in (member.address, member.website) if x)
     out.append(
@@ -134,22 +166,35 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         out.append(Block("paragraphe", "Elles servent aussi à :"))
         out += [Block("puce", p) for p in a.secondary_purposes]
     out.append(Block("section", "Sur quelle base légale ?"))
-    if a.legal_basis is not None:
+    pairs = a.purposes_with_bases
+    if a.legal_basis is not None and not any(p.own for p in pairs):
         b = a.legal_basis
-        text = f"{b.basis.label} ({b.basis.reference})"
-        if b.reference:
-            text += f" : {b.reference}"
-        out.append(Block("paragraphe", text + "."))
+        out.append(Block("paragraphe", basis_text(b) + "."))
         if b.details:
             out.append(Block("paragraphe", b.details))
-        if b.basis.code == "consentement":
-            out.append(
-                Block(
-                    "paragraphe",
-                    "Vous pouvez retirer votre consentement à tout moment, aussi simplement que vous l'avez "
-                    "donné ; ce retrait ne remet pas en cause ce qui a été fait avant (RGPD, art. 7(3)).",
-                )
+    elif a.legal_basis is not None:
+        out.append(Block("paragraphe", "Chaque finalité repose sur sa propre base légale :"))
+        out += [Block("puce", f"{p.purpose} : {basis_text(p.basis)}") for p in pairs if p.basis is not None]
+        out += [Block("paragraphe", b.details) for b in a.legal_bases if b.details]
+    if a.legal_basis is not None and a.legal_basis.outside_public_tasks:
+        out.append(Block("paragraphe", OUTSIDE_PUBLIC_TASKS + "."))
+    consented = [p for p in pairs if p.basis is not None and p.basis.basis.code == "consentement"]
+    if consented and not a.police_directive:
+        which = "" if len(consented) == len(pairs) else " (" + " ; ".join(p.purpose for p in consented) + ")"
+        out.append(
+            Block(
+                "paragraphe",
+                f"Vous pouvez retirer votre consentement{which} à tout moment, aussi simplement que vous "
+                "l'avez donné ; ce retrait ne remet pas en cause ce qui a été fait avant (RGPD, art. 7(3)).",
             )
+        )
+    for x in a.authorisations:
+        text = f"Ce traitement a été autorisé au préalable : {x.nature.label.lower()}, {x.reference}"
+        if x.date:
+            text += f", du {fragments.date_fr(x.date)}"
+        if x.expires:
+            text += f", valable jusqu'au {fragments.date_fr(x.expires)}"
+        out.append(Block("paragraphe", text + (f" ({x.nature.reference})." if x.nature.reference else ".")))
     for cond in a.conditions:
         out.append(
             Block(
@@ -162,12 +207,17 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         out.append(
             Block(
                 "paragraphe",
-                "Fournir ces données est obligatoire : sans elles, votre demande ne peut pas être traitée "
-                "(RGPD, art. 13(2)(e)).",
+                "Fournir ces données est obligatoire : sans elles, votre demande ne peut pas être traitée"
+                + ("." if a.police_directive else " (RGPD, art. 13(2)(e))."),
             )
         )
     elif a.mandatory_collection is False:
-        out.append(Block("paragraphe", "Fournir ces données est facultatif (RGPD, art. 13(2)(e))."))
+        out.append(
+            Block(
+                "paragraphe",
+                "Fournir ces données est facultatif" + ("." if a.police_directive else " (RGPD, art. 13(2)(e))."),
+            )
+        )
     out.append(Block("section", "Quelles données et d'où viennent-elles ?"))
     if a.subjects:
         out.append(
@@ -175,6 +225,8 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
                 "paragraphe", "Personnes concernées : " + ", ".join(s.label.lower() for s in a.subjects) + "."
             )
         )
+    if a.deceased_subjects:
+        out.append(Block("paragraphe", DECEASED_NOTE))
     for c in a.categories:
         text = c.kind.label + (f" : {c.details}" if c.details else "")
         if c.is_sensitive:
@@ -206,23 +258,39 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
     out.append(Block("section", "Combien de temps sont-elles conservées ?"))
     for c in a.categories:
         out.append(Block("puce", f"{c.kind.label} : {_retention(c)}"))
+    phases = {p.phase.code for c in a.categories if c.retention for p in c.retention.phases}
+    if "archivage-intermediaire" in phases:
+        out.append(Block("paragraphe", INTERMEDIATE_NOTE))
+    if a.prospecting is not None and a.prospecting.channels:
+        out.append(Block("section", "Prospection commerciale"))
+        out += [Block("paragraphe", text) for text in prospecting_texts(a)]
     out.append(Block("section", "Vos droits"))
-    rights = applicable_rights(territory, a)
     out.append(Block("paragraphe", "Vous pouvez exercer les droits suivants :"))
-    out += [Block("puce", f"{label} ({reference})") for label, reference in rights]
+    for label, reference, purposes in rights_by_purpose(territory, a):
+        only = f", pour : {' ; '.join(purposes)}" if purposes else ""
+        out.append(Block("puce", f"{label} ({reference}){only}"))
+    if a.police_directive:
+        out.append(Block("paragraphe", POLICE_RESTRICTIONS))
     if a.rights_details:
         out.append(Block("paragraphe", a.rights_details))
     out.append(Block("paragraphe", "Pour les exercer, écrivez à " + _contact(member) + "."))
-    out.append(
-        Block(
-            "paragraphe",
-            "Une réponse vous est due dans un délai d'un mois, qui peut être prolongé de deux mois "
-            "si la demande est complexe ; vous êtes alors prévenu dans le premier mois (RGPD, art. 12(3)).",
+    if a.living_subjects:
+        out.append(Block("paragraphe", DIRECTIVES_NOTE))
+    if not a.police_directive:
+        out.append(
+            Block(
+                "paragraphe",
+                "Une réponse vous est due dans un délai d'un mois, qui peut être prolongé de deux mois "
+                "si la demande est complexe ; vous êtes alors prévenu dans le premier mois (RGPD, art. 12(3)).",
+            )
         )
-    )
     if a.automated_decision is not None or a.profiling:
         out.append(Block("section", "Décision automatisée et profilage"))
-        if a.automated_decision:
+        if a.automated_decision and a.police_directive:
+            out.append(
+                Block("paragraphe", "Une décision vous concernant est prise de façon entièrement automatisée.")
+            )
+        elif a.automated_decision:
             out.append(
                 Block(
                     "paragraphe",
@@ -249,7 +317,8 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         Block(
             "paragraphe",
             "Si vous estimez que vos droits ne sont pas respectés, vous pouvez adresser une réclamation "
-            f"à la CNIL (RGPD, art. 77) : en ligne sur {CNIL_COMPLAINTS}, ou par courrier : {CNIL_ADDRESS}.",
+            f"à la CNIL ({'loi Informatique et Libertés, art. 104' if a.police_directive else 'RGPD, art. 77'}) : "
+            f"en ligne sur {CNIL_COMPLAINTS}, ou par courrier : {CNIL_ADDRESS}.",
         )
     )
     updated = a.dates.updated or a.dates.reviewed
@@ -269,17 +338,110 @@ def applicable_rights(territory: Territory, activity: Activity) -> list[tuple[st
 
     Withdrawing consent, portability and objection depend on the legal basis (GDPR
     Art. 7(3), 20(1)(a), 21(1)); the register can also rule others out (``droits.non_applicables``).
+    See :func:`rights_by_purpose` for which purposes each right covers.
     """
-    basis = activity.legal_basis.basis.code if activity.legal_basis else ""
+    return [(label, reference) for label, reference, _ in rights_by_purpose(territory, activity)]
+
+
+def rights_by_purpose(territory: Territory, activity: Activity) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The rights over this activity: (label, legal reference, purposes it is limited to).
+
+    A right that depends on the legal basis applies when one of the activity's bases
+    allows it (each purpose may have its own, see :attr:`Activity.purposes_with_bases`);
+    when only some purposes allow it, they are named (empty: every purpose). Direct
+    marketing adds the right to object to it, whatever the basis (GDPR Art. 21(2)-(3)).
+    Under the police directive, the rights are those of the loi Informatique et Libertés,
+    title III (:data:`POLICE_RIGHTS`).
+    """
+    if activity.police_directive:
+        return [(label, reference, ()) for label, reference in POLICE_RIGHTS]
+    pairs = [p for p in activity.purposes_with_bases if p.basis is not None]
     excluded = {t.code for t in activity.rights_not_applicable}
-    found = []
+    found: list[tuple[str, str, tuple[str, ...]]] = []
     for term in territory.vocabularies["droits"]:
         if term.code in excluded:
             continue
-        if term.code in _RIGHT_BASES and basis not in _RIGHT_BASES[term.code]:
-            continue
-        found.append((term.label, term.reference))
+        if term.code in _RIGHT_BASES:
+            allowed = [p.purpose for p in pairs if p.basis is not None and p.basis.basis.code in _RIGHT_BASES[term.code]]
+            if not allowed:
+                continue
+            found.append((term.label, term.reference, () if len(allowed) == len(pairs) else tuple(allowed)))
+        else:
+            found.append((term.label, term.reference, ()))
+    if activity.prospecting is not None and activity.prospecting.channels:
+        found.append(PROSPECTING_OBJECTION)
     return found
+
+
+#: Where the processing falls under Directive (EU) 2016/680 rather than the GDPR.
+POLICE_FRAMEWORK = (
+    "Ce traitement relève de la directive (UE) 2016/680 dite « police-justice », transposée au titre III "
+    "de la loi n° 78-17 du 6 janvier 1978 dite Informatique et Libertés (art. 87 et suivants), et non du RGPD."
+)
+#: The rights of the loi Informatique et Libertés, title III (articles 104 to 106).
+POLICE_RIGHTS: tuple[tuple[str, str], ...] = (
+    ("Droit d'être informé", "loi Informatique et Libertés, art. 104"),
+    ("Droit d'accès", "loi Informatique et Libertés, art. 105"),
+    (
+        "Droit de rectification, d'effacement et de limitation du traitement",
+        "loi Informatique et Libertés, art. 106",
+    ),
+)
+#: How they may be restricted, and exercised then through the CNIL (articles 107 and 108).
+POLICE_RESTRICTIONS = (
+    "Ces droits peuvent être retardés, limités ou refusés quand l'acte qui crée le traitement le prévoit, "
+    "pour ne pas gêner les enquêtes et les poursuites pénales ou pour protéger la sécurité publique "
+    "(loi Informatique et Libertés, art. 107). Vous pouvez alors les exercer par l'intermédiaire de la CNIL "
+    "(loi Informatique et Libertés, art. 108)."
+)
+#: A public body relying on legitimate interests outside its public tasks.
+OUTSIDE_PUBLIC_TASKS = (
+    "Ce traitement est mené en dehors des missions de service public de l'organisme : l'intérêt légitime "
+    "peut alors le fonder (RGPD, art. 6(1), dernier alinéa)"
+)
+#: The right to object to direct marketing, whatever the legal basis.
+PROSPECTING_OBJECTION: tuple[str, str, tuple[str, ...]] = (
+    "Droit de vous opposer à tout moment à la prospection, sans avoir à vous justifier",
+    "RGPD, art. 21(2) et 21(3)",
+    (),
+)
+
+
+def basis_text(b: LegalBasis) -> str:
+    """« Consentement de la personne (RGPD, art. 6(1)(a) et art. 7) : reference »."""
+    text = f"{b.basis.label} ({b.basis.reference})"
+    return text + (f" : {b.reference}" if b.reference else "")
+
+
+def prospecting_texts(a: Activity) -> list[str]:
+    """What a notice says of the activity's direct marketing: its channels, the consent it needs
+    or its exception, and the right to object (CPCE art. L34-5; GDPR Art. 21(2)-(3))."""
+    p = a.prospecting
+    if p is None or not p.channels:
+        return []
+    texts = [
+        "Vos coordonnées peuvent servir à vous adresser des offres commerciales par : "
+        + ", ".join(in_sentence(c.label) for c in p.channels)
+        + "."
+    ]
+    if p.electronic_channels:
+        if p.similar_products_customers:
+            texts.append(
+                "Par voie électronique, ces offres ne sont adressées qu'aux clients, pour des produits ou "
+                "services analogues à ceux qu'ils ont achetés ; vous pouvez le refuser dès la collecte de "
+                "vos coordonnées (code des postes et des communications électroniques, art. L34-5)."
+            )
+        else:
+            texts.append(
+                "Par voie électronique, ces offres ne vous sont adressées qu'avec votre accord préalable "
+                "(code des postes et des communications électroniques, art. L34-5)."
+            )
+    texts.append(
+        "Vous pouvez vous opposer à tout moment, sans avoir à vous justifier, à l'utilisation de vos "
+        "données pour la prospection (RGPD, art. 21(2) et 21(3)) ; chaque message électronique indique "
+        "comment le faire (code des postes et des communications électroniques, art. L34-5)."
+    )
+    return texts
 
 
 def member_notices(territory: Territory, member: Member) -> list[Block]:
@@ -465,6 +627,17 @@ def _retention(category: DataCategory) -> str:
     r = category.retention
     if r is None:
         return "durée non indiquée"
+    if r.phases:
+        text = r.phases_text
+        total = r.total_duration_text
+        if total and len(r.phases) > 1:
+            text += f" (soit {total} au total)"
+        if r.final_fate is not None:
+            text += f", puis {r.final_fate.label.lower()}"
+        details = [f"{p.phase.label} : {p.details.strip('. ')}" for p in r.phases if p.details]
+        if r.details:
+            details.append(r.details)
+        return text + "".join(f". {d}" for d in details)
     text = fragments.duration_text(r.duration) if r.duration else r.criteria
     if r.duration and r.criteria:
         text += f" ({r.criteria})"

@@ -36,9 +36,9 @@ import jinja2
 
 from dote import workers
 from dote.confidential import PUBLIC
-from dote.dpia import Screening
+from dote.dpia import Screening, as_data
 from dote.label import Evaluation, MemberResult
-from dote.model import Activity, Member, Person, Territory, Transfer
+from dote.model import Activity, LegalBasis, Member, Person, Territory, Transfer
 from dote.render import GeneratedPage, label_context, relative_url
 from dote.schema import KINDS, SHARED, annotation, compiled_schemas, published_schemas, schema_chain
 from dote.tabular import csv_text
@@ -116,6 +116,20 @@ def _without_empty(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None and v != "" and v != [] and v != {}}
 
 
+def _basis(a: Activity, basis: LegalBasis | None) -> dict[str, Any] | None:
+    """A legal basis in the registers' format (no GDPR code under the police directive)."""
+    if basis is None:
+        return None
+    return _without_empty(
+        {
+            "code": None if a.police_directive else basis.basis.code,
+            "reference": basis.reference,
+            "precisions": basis.details,
+            "hors_missions_publiques": True if basis.outside_public_tasks else None,
+        }
+    )
+
+
 def activity_data(activity: Activity) -> dict[str, Any]:
     """An activity's public record written back in the registers' format (French keys, codes).
 
@@ -137,6 +151,18 @@ def activity_data(activity: Activity) -> dict[str, Any]:
                     "duree": r.duration,
                     "criteres": r.criteria,
                     "depart": r.start,
+                    "phases": [
+                        _without_empty(
+                            {
+                                "phase": p.phase.code,
+                                "duree": p.duration,
+                                "criteres": p.criteria,
+                                "depart": p.start,
+                                "precisions": p.details,
+                            }
+                        )
+                        for p in r.phases
+                    ],
                     "sort_final": r.final_fate.code if r.final_fate else None,
                     "reference": r.reference,
                     "precisions": r.details,
@@ -170,18 +196,38 @@ def activity_data(activity: Activity) -> dict[str, Any]:
         "responsables_conjoints": [_person(p) for p in a.joint_controllers],
         "pour_le_compte_de": [c if isinstance(c, str) else _person(c) for c in a.controllers_served],
         "service": a.department,
-        "finalites": _without_empty({"principale": a.purpose, "secondaires": list(a.secondary_purposes)}),
-        "base_legale": _without_empty(
+        "finalites": _without_empty(
             {
-                "code": a.legal_basis.basis.code,
-                "reference": a.legal_basis.reference,
-                "precisions": a.legal_basis.details,
+                "principale": a.purpose,
+                "secondaires": [
+                    {"libelle": p.purpose, "base_legale": _basis(a, p.basis)} if p.own else p.purpose
+                    for p in a.purposes_with_bases
+                    if not p.main
+                ],
             }
-        )
-        if a.legal_basis
+        ),
+        "base_legale": _basis(a, a.legal_basis),
+        "cadre": a.framework.code if a.framework is not None and a.police_directive else None,
+        "prospection": {
+            "canaux": _codes(a.prospecting.channels),
+            "clients_produits_analogues": a.prospecting.similar_products_customers,
+        }
+        if a.prospecting is not None
         else None,
         "conditions_sensibles": [
             _without_empty({"code": c.condition.code, "reference": c.reference}) for c in a.conditions
+        ],
+        "autorisations": [
+            _without_empty(
+                {
+                    "nature": x.nature.code,
+                    "reference": x.reference,
+                    "date": x.date.isoformat() if x.date else None,
+                    "duree_validite": x.validity,
+                    "precisions": x.details,
+                }
+            )
+            for x in a.authorisations
         ],
         "personnes_concernees": _codes(a.subjects),
         "personnes_precisions": a.subjects_details,
@@ -226,21 +272,19 @@ def activity_data(activity: Activity) -> dict[str, Any]:
 # --- what the engine computes about an activity and a member ------------------------------------
 
 
-def screening_data(screening: Screening, withheld: bool) -> dict[str, Any]:
+def screening_data(screening: Screening, activity: Activity) -> dict[str, Any]:
     """The DPIA screening of an activity; its reasons only where the site shows them."""
     found: dict[str, Any] = {"verdict": screening.verdict, "libelle": screening.label}
-    if withheld:
+    if activity.withheld:
         found["motifs_publies"] = False  # as on the member page: the member's choice
         return found
+    data = as_data(screening, activity)
+    found["enonce"] = data["enonce"]
     found["motifs_publies"] = True
-    found["motifs"] = list(screening.reasons)
-    found["criteres_cepd"] = [
-        {"code": f.criterion.code, "declare": f.declared, "deduit_de": f.derived_from}
-        for f in screening.findings
-    ]
-    found["types_liste_cnil"] = _codes(screening.cnil_types)
-    if screening.exemption is not None:
-        found["dispense"] = screening.exemption.code
+    found["motifs"] = data["raisons"]
+    found["criteres_cepd"] = data["criteres_cepd"]
+    found["types_liste_cnil"] = data["types_liste_cnil"]
+    found["dispense"] = data["dispense"]
     return found
 
 
@@ -307,7 +351,11 @@ COLUMNS = (
     "Finalités secondaires",
     "Base légale",
     "Référence de la base légale",
+    "Cadre juridique",
+    "Bases légales des finalités secondaires",
+    "Canaux de prospection",
     "Conditions des données sensibles",
+    "Autorisations préalables",
     "Personnes concernées",
     "Catégories de données",
     "Données sensibles",
@@ -361,7 +409,11 @@ def activity_row(
     retention = []
     for c in a.categories:
         if c.retention is not None:
-            how = c.retention.duration_text or c.retention.criteria
+            r = c.retention
+            how = r.duration_text or r.criteria
+            if r.phases:
+                total = r.total_duration_text
+                how = r.phases_text + (f" ({total} au total)" if total and len(r.phases) > 1 else "")
             if how:
                 retention.append(f"{c.kind.label} : {how}")
     if a.transfers is None:
@@ -389,7 +441,20 @@ def activity_row(
         "Finalités secondaires": LIST_SEPARATOR.join(a.secondary_purposes),
         "Base légale": a.legal_basis.basis.label if a.legal_basis else "",
         "Référence de la base légale": a.legal_basis.reference if a.legal_basis else "",
+        "Cadre juridique": a.framework.label if a.framework is not None else "",
+        "Bases légales des finalités secondaires": LIST_SEPARATOR.join(
+            f"{p.purpose} : {p.basis.basis.label}" + (f" ({p.basis.reference})" if p.basis.reference else "")
+            for p in a.purposes_with_bases
+            if p.own and p.basis is not None
+        ),
+        "Canaux de prospection": _labels(a.prospecting.channels) if a.prospecting else "",
         "Conditions des données sensibles": _labels(c.condition for c in a.conditions),
+        "Autorisations préalables": LIST_SEPARATOR.join(
+            f"{x.nature.label} : {x.reference}"
+            + (f" du {x.date.isoformat()}" if x.date else "")
+            + (f", jusqu'au {x.expires.isoformat()}" if x.expires else "")
+            for x in a.authorisations
+        ),
         "Personnes concernées": _labels(a.subjects),
         "Catégories de données": _labels(c.kind for c in a.categories),
         "Données sensibles": _labels(c.kind for c in a.sensitive_categories),
@@ -535,7 +600,7 @@ class OpenData:
                 "identifiant": activity.id,
                 "page": page,
                 "activite": activity_data(activity),
-                "depistage_aipd": screening_data(screening, activity.withheld),
+                "depistage_aipd": screening_data(screening, activity),
             }
             if result is not None:
                 entry["label"] = {

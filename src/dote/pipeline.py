@@ -20,13 +20,20 @@ from typing import Any
 
 from dote.cache import DocumentCache
 from dote.confidential import merge_overlay, published_fields, published_view
+from dote.dpia import DpiaPolicy
 from dote.label import Evaluation, evaluate, parse_policy
 from dote.load import Document
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
-from dote.validate import Sources, check_processor_transfers, check_references, read_sources
+from dote.validate import (
+    Sources,
+    check_legal_bases,
+    check_processor_transfers,
+    check_references,
+    read_sources,
+)
 from dote.vocabulary import load_vocabularies
 from dote.watch import Watch, check_watch_references, load_watch
 
@@ -84,6 +91,7 @@ def run(
     sources, resolve_problems, drift = resolve_sources(sources)
     problems += resolve_problems
     problems += check_processor_transfers(sources)
+    problems += check_legal_bases(sources)
     watch, watch_problems = load_watch(root)
     problems += watch_problems
     problems += check_watch_references(
@@ -250,4 +258,7 @@ def build_territory(
         pid: convert.processor(pid, doc.data, doc.position()) for pid, doc in sources.processors.items()
     }
     models = {mid: convert.model(mid, doc.data, doc.position()) for mid, doc in sources.models.items()}
-    return Territory(maison, tuple(members), processors, load_vocabularies(), models, tuple(drift))
+    policy = DpiaPolicy.from_data(sources.label.data.get("aipd") if sources.label is not None else None)
+    return Territory(
+        maison, tuple(members), processors, load_vocabularies(), models, tuple(drift), dpia_policy=policy
+    )

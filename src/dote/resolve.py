@@ -10,7 +10,9 @@ The rules, the same for a model that extends another model:
   (``personnes_concernees``, ``sources``, ``outils``, ``destinataires.externes``…);
 * lists of records are merged **by their key**: a data category written with the code
   of an inherited one completes and replaces its fields (``categories_donnees`` by
-  ``code``, ``conditions_sensibles`` by ``code``, ``responsables_conjoints`` by ``nom``);
+  ``code``, ``conditions_sensibles`` by ``code``, ``responsables_conjoints`` by ``nom``,
+  a retention's ``phases`` by ``phase``, ``autorisations`` by ``reference``); a retention
+  written as ``phases`` replaces an inherited ``duree`` or ``criteres``, and the reverse;
 * ``retirer`` removes inherited list items (by value, code or name); removing an item
   the model does not have is an error;
 * a model's own bookkeeping (``version``, ``secteurs``, ``references``, ``journal``) is
@@ -41,7 +43,13 @@ KEYED_LISTS: Mapping[JsonPath, str] = {
     ("categories_donnees",): "code",
     ("conditions_sensibles",): "code",
     ("responsables_conjoints",): "nom",
+    ("categories_donnees", "*", "conservation", "phases"): "phase",
+    ("autorisations",): "reference",
 }
+#: A data category's retention is one duration (or criteria, from a start) or phases (each with
+#: its start): the form an activity writes replaces the other form its model gives.
+_RETENTION = ("categories_donnees", "*", "conservation")
+_SINGLE_RETENTION = frozenset({"duree", "criteres", "depart"})
 #: Values replaced as a whole even when they are lists or blocks.
 REPLACED: frozenset[JsonPath] = frozenset({("transferts",), ("mention_information",)})
 
@@ -240,6 +248,10 @@ def _merge(base: Any, own: Any, path: JsonPath) -> Any:
         return own
     if isinstance(base, dict) and isinstance(own, dict):
         result = dict(base)
+        if path == _RETENTION and "phases" in own:
+            result = {k: v for k, v in result.items() if k not in _SINGLE_RETENTION}
+        elif path == _RETENTION and own.keys() & {"duree", "criteres"}:
+            result.pop("phases", None)
         for key, value in own.items():
             result[key] = _merge(base[key], value, (*path, key)) if key in base else value
         return result

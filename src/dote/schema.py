@@ -358,7 +358,11 @@ def _translate(error: ValidationError, doc: Document, vocab: Vocabularies) -> li
     if keyword == "required":
         missing = [k for k in expected if k not in instance]
         return [
-            Problem(at, f"champ obligatoire « {key} » manquant dans {_label(path) if path else 'le fichier'}")
+            Problem(
+                at,
+                f"champ obligatoire « {key} » manquant dans {_label(path) if path else 'le fichier'}",
+                custom or "",
+            )
             for key in missing
         ]
     if keyword in ("additionalProperties", "unevaluatedProperties"):

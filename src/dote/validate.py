@@ -21,16 +21,17 @@ from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
 from dote.load import Document, forget_folders, load_bytes, read_source
-from dote.model import ModelRef
+from dote.model import ModelRef, add_duration, duration_in_words
 from dote.problems import Position, Problem, relative_name
 from dote.schema import validate_document
-from dote.vocabulary import load_vocabularies, slugify
+from dote.vocabulary import in_sentence, load_vocabularies, slugify
 
 __all__ = [
     "LABEL_FILE",
     "MEMBER_FILE",
     "REGISTERS",
     "Sources",
+    "check_legal_bases",
     "check_processor_transfers",
     "check_references",
     "read_sources",
@@ -232,6 +233,8 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
     for doc in sources.models.values():
         problems.extend(_model_reference(doc, sources.models))
         problems.extend(_processor_references(doc, sources))
+        problems.extend(_retention_problems(doc, vocab))
+        problems.extend(_authorisation_problems(doc, today))
     for docs in sources.activities.values():
         names: dict[str, str] = {}
         for activity_id, doc in docs.items():
@@ -240,6 +243,8 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
             problems.extend(_model_reference(doc, sources.models))
             problems.extend(_controllers_served(doc, members))
             problems.extend(_date_problems(doc, today))
+            problems.extend(_retention_problems(doc, vocab))
+            problems.extend(_authorisation_problems(doc, today))
             problems.extend(_transfer_warnings(doc, vocab))
             name = str(data.get("nom", ""))
             key = slugs.get(name)
@@ -392,6 +397,87 @@ def _date_problems(doc: Document, today: dt.date) -> list[Problem]:
     return problems
 
 
+def _retention_problems(doc: Document, vocab: Any) -> list[Problem]:
+    """A retention is one duration (or criteria) or phases, never both; each phase once, in order."""
+    problems = []
+    order = list(vocab["phases-conservation"].terms)
+    for i, category in enumerate(doc.data.get("categories_donnees") or ()):
+        retention = category.get("conservation") if isinstance(category, Mapping) else None
+        if not isinstance(retention, Mapping) or not isinstance(retention.get("phases"), list):
+            continue
+        at = ("categories_donnees", i, "conservation")
+        for key in (k for k in ("duree", "criteres", "depart") if k in retention):
+            problems.append(
+                Problem(
+                    doc.key_position((*at, key)),
+                    f"conservation décrite à la fois par « {key} » et par des phases (« phases »)",
+                    "gardez une seule forme : les phases (base active, puis archivage intermédiaire) "
+                    "remplacent la durée unique, et chaque phase a son point de départ ; "
+                    f"retirez « {key} » ou « phases »",
+                )
+            )
+        seen: list[str] = []
+        for j, phase in enumerate(retention["phases"]):
+            code = str(phase.get("phase")) if isinstance(phase, Mapping) else ""
+            if code not in order:
+                continue  # the schema reports an unknown or missing phase
+            label = vocab["phases-conservation"][code].label.lower()
+            if code in seen:
+                problems.append(
+                    Problem(
+                        doc.position((*at, "phases", j, "phase")),
+                        f"la phase « {label} » apparaît deux fois",
+                        "décrivez chaque phase une seule fois, avec sa durée totale",
+                    )
+                )
+            elif seen and order.index(code) < order.index(seen[-1]):
+                problems.append(
+                    Problem(
+                        doc.position((*at, "phases", j, "phase")),
+                        f"phases dans le désordre : « {label} » après "
+                        f"« {vocab['phases-conservation'][seen[-1]].label.lower()} »",
+                        "écrivez les phases dans l'ordre où les données les traversent : "
+                        "base active, puis archivage intermédiaire",
+                        "avertissement",
+                    )
+                )
+            seen.append(code)
+    return problems
+
+
+def _authorisation_problems(doc: Document, today: dt.date) -> list[Problem]:
+    """A prior authorisation dated in the future is an error; one whose validity ended, a warning."""
+    problems = []
+    for i, item in enumerate(doc.data.get("autorisations") or ()):
+        if not isinstance(item, Mapping) or not isinstance(item.get("date"), str):
+            continue
+        try:
+            day = dt.date.fromisoformat(item["date"])
+        except ValueError:
+            continue  # the schema reports it
+        if day > today:
+            problems.append(
+                Problem(
+                    doc.position(("autorisations", i, "date")),
+                    f"date d'autorisation {day.isoformat()} dans le futur",
+                    "indiquez la date de l'acte qui a autorisé le traitement",
+                )
+            )
+            continue
+        validity = str(item.get("duree_validite", ""))
+        end = add_duration(day, validity) if validity else None
+        if end is not None and end <= today:
+            problems.append(
+                Problem(
+                    doc.position(("autorisations", i, "duree_validite")),
+                    f"autorisation expirée le {end.isoformat()} ({item['date']} + {duration_in_words(validity)})",
+                    "faites renouveler l'autorisation, puis indiquez la référence et la date du nouvel acte",
+                    "avertissement",
+                )
+            )
+    return problems
+
+
 def _transfer_warnings(doc: Document, vocab: Any) -> list[Problem]:
     transfers = doc.data.get("transferts")
     if not isinstance(transfers, list):
@@ -409,3 +495,123 @@ def _transfer_warnings(doc: Document, vocab: Any) -> list[Problem]:
                 )
             )
     return problems
+
+
+# --- legal bases, once activities carry what their model gives ------------------------------------
+
+#: Data subjects that direct marketing reaches as natural persons (CPCE art. L34-5).
+_PROSPECTED = frozenset({"prospects", "clients"})
+
+
+def check_legal_bases(sources: Sources) -> list[Problem]:
+    """Rules on the legal bases of resolved activities (and models), inherited fields included.
+
+    * under the police directive (``cadre: directive-police``), no GDPR Art. 6 code;
+    * a public-sector member cannot rest a processing on legitimate interests (GDPR
+      Art. 6(1), last subparagraph) unless it says the processing is outside its public
+      tasks (``base_legale.hors_missions_publiques: true``);
+    * direct marketing by e-mail, text message or automated calls to customers or prospects
+      needs their consent (CPCE art. L34-5), except customers for similar products.
+    """
+    vocab = load_vocabularies()
+    problems: list[Problem] = []
+    for doc in sources.models.values():
+        problems.extend(_basis_problems(doc, public=False))
+    for member_id, docs in sources.activities.items():
+        member = sources.members.get(member_id)
+        kind = vocab["types-membres"].terms.get(str(member.data.get("type"))) if member is not None else None
+        public = kind is not None and kind.attr("secteur") == "public"
+        for doc in docs.values():
+            problems.extend(_basis_problems(doc, public=public))
+    return problems
+
+
+def _bases(data: Mapping[str, Any]) -> list[tuple[tuple[Any, ...], Mapping[str, Any]]]:
+    """Every ``base_legale`` block of an activity with its path: the main one, then each purpose's."""
+    found: list[tuple[tuple[Any, ...], Mapping[str, Any]]] = []
+    if isinstance(data.get("base_legale"), Mapping):
+        found.append((("base_legale",), data["base_legale"]))
+    purposes = data.get("finalites")
+    secondary = purposes.get("secondaires") if isinstance(purposes, Mapping) else None
+    for i, purpose in enumerate(secondary if isinstance(secondary, list) else ()):
+        if isinstance(purpose, Mapping) and isinstance(purpose.get("base_legale"), Mapping):
+            found.append((("finalites", "secondaires", i, "base_legale"), purpose["base_legale"]))
+    return found
+
+
+def _basis_problems(doc: Document, *, public: bool) -> list[Problem]:
+    data = doc.data
+    if not isinstance(data, Mapping):
+        return []
+    inherited = f"après fusion avec le modèle « {data['modele']} » ; " if "modele" in data else ""
+    bases = _bases(data)
+    if data.get("cadre") == "directive-police":
+        return [
+            Problem(
+                doc.position((*path, "code")),
+                "sous la directive « police-justice », les bases légales du RGPD (art. 6) ne s'appliquent pas",
+                inherited + "retirez « code » : la base légale est le texte qui autorise le traitement, "
+                "à indiquer dans « reference » (directive (UE) 2016/680 ; loi Informatique et Libertés, art. 87)",
+            )
+            for path, basis in bases
+            if "code" in basis
+        ]
+    problems = []
+    main = data.get("base_legale")
+    if public and not (isinstance(main, Mapping) and main.get("hors_missions_publiques")):
+        for path, basis in bases:
+            if basis.get("code") == "interet-legitime" and not basis.get("hors_missions_publiques"):
+                problems.append(
+                    Problem(
+                        doc.position((*path, "code")),
+                        "l'intérêt légitime ne peut pas fonder un traitement mené par une autorité publique "
+                        "dans l'exécution de ses missions (RGPD, art. 6(1), dernier alinéa)",
+                        inherited + "choisissez la base qui convient (mission-interet-public, obligation-legale, "
+                        "contrat, consentement…) ; si ce traitement sort de vos missions de service public "
+                        "(gestion du domaine privé, par exemple), écrivez « hors_missions_publiques: true » "
+                        "dans la base légale",
+                    )
+                )
+    problems.extend(_prospecting_problems(doc, bases, inherited))
+    return problems
+
+
+def _prospecting_problems(
+    doc: Document, bases: list[tuple[tuple[Any, ...], Mapping[str, Any]]], inherited: str
+) -> list[Problem]:
+    """CPCE art. L34-5: electronic direct marketing to natural persons needs their prior consent."""
+    prospecting = doc.data.get("prospection")
+    if not isinstance(prospecting, Mapping) or not isinstance(prospecting.get("canaux"), list):
+        return []
+    channels = load_vocabularies()["canaux-prospection"].terms
+    electronic = [
+        (i, code)
+        for i, code in enumerate(prospecting["canaux"])
+        if code in channels and channels[code].attr("electronique")
+    ]
+    subjects = doc.data.get("personnes_concernees")
+    reached = _PROSPECTED & set(subjects) if isinstance(subjects, list) else set()
+    if not electronic or not reached or any(b.get("code") == "consentement" for _, b in bases):
+        return []
+    exception = prospecting.get("clients_produits_analogues") is True
+    if exception and set(subjects) == {"clients"}:
+        return []
+    index = electronic[0][0]
+    named = ", ".join(in_sentence(channels[c].label) for _, c in electronic)
+    if exception:
+        message = (
+            f"prospection par {named} sans consentement : l'exception des produits ou services analogues "
+            "ne vaut que pour des clients, or les personnes concernées ne sont pas que des clients"
+        )
+        hint = "retirez les prospects des personnes concernées, ou fondez sur le consentement une finalité de prospection"
+    else:
+        message = (
+            f"prospection par {named} de personnes physiques sans leur consentement préalable "
+            "(code des postes et des communications électroniques, art. L34-5)"
+        )
+        hint = (
+            "donnez à la finalité de prospection la base « consentement » (finalites.secondaires : "
+            "libelle et base_legale), ou, pour des clients seulement et des produits ou services analogues, "
+            "écrivez « clients_produits_analogues: true » (art. L34-5, quatrième alinéa)"
+        )
+    return [Problem(doc.position(("prospection", "canaux", index)), message, inherited + hint)]

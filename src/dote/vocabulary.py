@@ -114,3 +114,10 @@ def load_vocabularies() -> Vocabularies:
             reference=doc.get("reference", ""),
         )
     return result
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: « Courrier postal » → « courrier postal », « SMS ou MMS » unchanged."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
