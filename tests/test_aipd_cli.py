@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import copy_demo
 
 from dote.cli import main
-from tests.conftest import copy_demo
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +67,16 @@ def test_text_names_each_criterion_and_where_it_comes_from(
     assert main(["aipd", str(territory), "--member", "valmont"]) == 0
     out = capsys.readouterr().out
     assert "Géolocalisation des véhicules des services techniques — AIPD requise — non réalisée" in out
-    assert "type de la liste CNIL n° 4 « Surveillance constante de l'activité des employés » : déduit des faits" in out
+    assert (
+        "type de la liste CNIL n° 4 « Surveillance constante de l'activité des employés » : déduit des faits"
+        in out
+    )
     assert "critère du CEPD n° 7 « Données concernant des personnes vulnérables »" in out
 
 
-def test_the_label_json_carries_the_same_screening(territory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_label_json_carries_the_same_screening(
+    territory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["aipd", str(territory), "--member", "valmont", "--format", "json"]) == 0
     screening = {a["activite"]: a for a in json.loads(capsys.readouterr().out)[0]["activites"]}
     assert main(["label", str(territory), "--member", "valmont", "--format", "json"]) == 0
@@ -82,7 +87,8 @@ def test_the_label_json_carries_the_same_screening(territory: Path, capsys: pyte
         assert by_activity[activity_id] == expected
     failures = [f for f in label["criteres_non_remplis"] if f["activite"] == "geolocalisation-vehicules"]
     assert any(
-        f["critere"] == "aipd-realisee" and "liste de la CNIL, type n° 4" in " ".join(f["details"]) for f in failures
+        f["critere"] == "aipd-realisee" and "liste de la CNIL, type n° 4" in " ".join(f["details"])
+        for f in failures
     )
 
 
@@ -91,7 +97,9 @@ def test_unknown_member_is_a_usage_error(territory: Path, capsys: pytest.Capture
     assert "membre « inconnu » inconnu" in capsys.readouterr().err
 
 
-def test_an_invalid_territory_is_reported_in_french(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_invalid_territory_is_reported_in_french(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = copy_demo(tmp_path / "territoire")
     source = root / "registers" / "members" / "valmont" / "subventions-associations.yml"
     data = yaml.safe_load(source.read_text(encoding="utf-8"))

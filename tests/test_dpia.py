@@ -227,7 +227,10 @@ def test_a_derived_criterion_is_removed_only_with_a_published_justification() ->
         moyens=["geolocalisation"],
         aipd={
             "criteres_ecartes": [
-                {"code": "surveillance-systematique", "justification": "Relevé seulement à la demande, en cas de vol."}
+                {
+                    "code": "surveillance-systematique",
+                    "justification": "Relevé seulement à la demande, en cas de vol.",
+                }
             ]
         },
     )
@@ -254,9 +257,43 @@ def test_a_declaration_is_never_removed_by_a_set_aside() -> None:
 
 def test_staff_are_vulnerable_towards_their_employer_only() -> None:
     own = activity(personnes_concernees=["agents"])
-    client = activity(personnes_concernees=["agents"], role="sous-traitant")
+    # As a processor, the member serves the employer: the DPIA is the employer's (Art. 35(1)).
+    for_the_employer = activity(personnes_concernees=["agents"], role="sous-traitant")
+    # A client's staff processed on the member's own account are not its subordinates.
+    clients_staff = activity(personnes_concernees=["personnel-clients"])
     assert codes(screen(own)) == ["personnes-vulnerables"]
-    assert codes(screen(client)) == []
+    assert codes(screen(for_the_employer)) == ["personnes-vulnerables"]
+    assert codes(screen(clients_staff)) == []
+
+
+def test_a_processor_cannot_use_an_exemption_that_depends_on_the_controller() -> None:
+    payroll = activity(
+        role="sous-traitant",
+        finalites={"principale": "Paie du client", "types": ["gestion-personnel"]},
+        personnes_concernees=["agents"],
+    )
+    result = screen(payroll, member(15))
+    assert result.verdict == "recommande"
+    assert any("c'est à ce responsable de l'établir" in r for r in result.reasons)
+
+
+def test_the_regulations_own_cases_beat_an_exemption() -> None:
+    canteen = activity(
+        finalites={"principale": "Restauration scolaire", "types": ["affaires-scolaires-petite-enfance"]},
+        personnes_concernees=["enfants"],
+        categories_donnees=[{"code": "sante", "conservation": _retention("P1Y")}],
+        volume=16_000,
+    )
+    result = screen(canteen, member(2400, "commune"))
+    assert result.verdict == "requis"
+    assert any("art. 35(3)(b) du RGPD" in r and "ne s'applique pas" in r for r in result.reasons)
+    small = activity(
+        finalites={"principale": "Restauration scolaire", "types": ["affaires-scolaires-petite-enfance"]},
+        personnes_concernees=["enfants"],
+        categories_donnees=[{"code": "sante", "conservation": _retention("P1Y")}],
+        volume=300,
+    )
+    assert screen(small, member(40, "commune")).verdict == "exempte"
 
 
 def test_the_policy_can_require_a_dpia_from_one_criterion() -> None:
@@ -317,7 +354,9 @@ def test_an_exemption_for_a_kind_of_member_only() -> None:
         (None, "AIPD requise — non réalisée"),
     ],
 )
-def test_one_public_statement_reconciles_screening_and_status(aipd: dict[str, Any] | None, expected: str) -> None:
+def test_one_public_statement_reconciles_screening_and_status(
+    aipd: dict[str, Any] | None, expected: str
+) -> None:
     fields: dict[str, Any] = {"personnes_concernees": ["enfants"], "volume": 20_000}
     if aipd:
         fields["aipd"] = aipd

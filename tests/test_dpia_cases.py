@@ -95,7 +95,9 @@ def _variants(path: Path) -> dict[str, tuple[Screening, Activity]]:
     policy = DpiaPolicy.from_data(data.get("politique"))
     declared, facts = data.get("declare") or {}, data.get("faits") or {}
     assert not FACT_FIELDS & set(declared), f"{path.name}: « declare » states facts"
-    assert "types" not in (declared.get("finalites") or {}), f"{path.name}: « declare » states finalites.types"
+    assert "types" not in (declared.get("finalites") or {}), (
+        f"{path.name}: « declare » states finalites.types"
+    )
     assert "aipd" not in facts or not {"criteres", "liste_cnil", "exemption"} & set(facts["aipd"]), (
         f"{path.name}: « faits » declares criteria"
     )

@@ -649,10 +649,14 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Base légale"] = basis.basis.label if basis else ""
     f["Référence de la base légale"] = basis.reference if basis else ""
     f["Précisions sur la base légale"] = basis.details if basis else ""
-    f["Base légale hors des missions de service public"] = _yes_no(True) if basis and basis.outside_public_tasks else ""
+    f["Base légale hors des missions de service public"] = (
+        _yes_no(True) if basis and basis.outside_public_tasks else ""
+    )
     f["Cadre juridique"] = a.framework.label if a.framework is not None and a.police_directive else ""
     f["Bases légales des finalités secondaires"] = tuple(
-        f"{p.purpose} : {p.basis.basis.label}" + (f" ({p.basis.reference})" if p.basis.reference else "")
+        f"{p.purpose} : {p.basis.basis.label}"
+        + (f" ({p.basis.reference})" if p.basis.reference else "")
+        + (", hors des missions de service public" if p.basis.outside_public_tasks else "")
         for p in a.purposes_with_bases
         if p.own and p.basis is not None
     )

@@ -44,7 +44,11 @@ VERDICT_LABELS: dict[str, str] = {
     "exempte": "AIPD dispensée",
 }
 
-_NATURES = {"sensible": "données sensibles (art. 9) : ", "penale": "données d'infraction (art. 10) : ", "nir": ""}
+_NATURES = {
+    "sensible": "données sensibles (art. 9) : ",
+    "penale": "données d'infraction (art. 10) : ",
+    "nir": "",
+}
 
 #: Where each list fact comes from: the register's field, and the vocabulary of its values.
 _LIST_FACTS: dict[str, tuple[str, str]] = {
@@ -98,6 +102,13 @@ class DpiaPolicy:
 
 
 DEFAULT_POLICY = DpiaPolicy()
+
+#: The fact a declared EDPB criterion stands for, when the Regulation's own cases are checked.
+_DECLARED_FLAGS = {
+    "grande-echelle": "grande_echelle",
+    "evaluation-notation": "profilage",
+    "decision-automatisee": "decision_automatisee",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,18 +165,14 @@ class Screening:
 
 
 def _vulnerable(activity: Activity) -> list[Term]:
-    """The persons vulnerable towards this controller (WP248, criterion 7).
+    """The persons vulnerable towards the controller (WP248, criterion 7).
 
-    ``vulnerable: true``: always (children, patients, aid applicants…);
-    ``vulnerable: employeur``: only towards their employer — the member's own staff, not a
-    client's staff whose data the member handles as a processor.
+    ``vulnerable: true``: always (children, patients, aid applicants…); ``vulnerable:
+    employeur``: staff, towards their employer — the controller, also when the member is its
+    processor (the DPIA is the controller's, Art. 35(1)). A client's staff processed on the
+    member's own account is « personnel-clients », not vulnerable towards it.
     """
-    employer = activity.role.code != "sous-traitant"
-    return [
-        s
-        for s in activity.subjects
-        if s.attr("vulnerable") is True or (s.attr("vulnerable") == "employeur" and employer)
-    ]
+    return [s for s in activity.subjects if s.attr("vulnerable") in (True, "employeur")]
 
 
 def _large_scale(activity: Activity, policy: DpiaPolicy) -> str:
@@ -310,6 +317,15 @@ def findings(
 def _exemption_obstacles(exemption: Term, activity: Activity, member: Member | None) -> list[str]:
     """Why an exemption does not apply to the activity (empty when it does), in French."""
     obstacles = []
+    if activity.role.code == "sous-traitant" and (
+        exemption.attr("effectif_maximum") is not None or exemption.attr("types_membres")
+    ):
+        # Its conditions are the controller's (its staff, its kind), not the processor's.
+        obstacles.append(
+            "ses conditions portent sur le responsable du traitement, que le membre sert comme "
+            "sous-traitant : c'est à ce responsable de l'établir"
+        )
+        return obstacles
     covered = set(exemption.attr("types_finalites") or ())
     outside = [t.label for t in activity.purpose_kinds if t.code not in covered]
     if outside:
@@ -447,12 +463,28 @@ def screen(
         ]
         return result("requis", reasons + ([criteria_sentence] if criteria_sentence else []))
 
+    # The Regulation's own cases (art. 35(3)): they imply two criteria, and no exemption
+    # list (art. 35(5)) can set them aside.
+    # A criterion the register declares stands for its fact here (a declared « grande
+    # échelle » with Art. 9 data is Art. 35(3)(b)).
+    flags = dict(known.flags)
+    for f in met:
+        if f.declared and f.criterion.code in _DECLARED_FLAGS:
+            flag = _DECLARED_FLAGS[f.criterion.code]
+            flags.setdefault(flag, f"critère « {f.criterion.label} » déclaré")
+    regulation = Facts(known.lists, flags, known.labels)
+    article = [
+        f"art. 35(3)({t.attr('lettre')}) du RGPD : {t.label[0].lower()}{t.label[1:]} ({why})"
+        for t in vocabularies["cas-article-35-3"]
+        if (why := regulation.derive(t))
+    ]
     declared_exemption = dpia.exemption if dpia else None
     derived_exemption = _derived_exemption(activity, vocabularies)
     exemption = declared_exemption or derived_exemption
     reasons = []
     if exemption is not None:
         obstacles = _exemption_obstacles(exemption, activity, member)
+        obstacles += [f"le règlement exige lui-même une AIPD, {case}" for case in article]
         if declared_exemption is not None and not activity.purpose_kinds:
             obstacles = [o for o in obstacles if not o.startswith("le traitement a aussi")]
         if not obstacles:
@@ -469,6 +501,8 @@ def screen(
         )
     if criteria_sentence:
         reasons.insert(0, criteria_sentence)
+    if article and exemption is None:
+        reasons.append("Le règlement exige lui-même une AIPD : " + " ; ".join(article) + ".")
 
     if count >= 2:
         reasons.append(
@@ -565,3 +599,135 @@ def as_data(
         else None,
         "raisons": list(screening.reasons),
     }
+
+
+# --- the rules, in words (the editors' guide) -----------------------------------------------
+
+_FLAG_WORDS = {
+    "profilage": "profilage",
+    "decision_automatisee": "décision entièrement automatisée",
+    "croisement_donnees": "croisement de données",
+    "exclusion": "exclusion d'un droit, d'un service ou d'un contrat",
+    "usage_innovant": "usage innovant",
+    "personnes_vulnerables": "personnes vulnérables face au responsable",
+    "grande_echelle": "grande échelle (seuils de la Maison)",
+}
+_NATURE_WORDS = {"sensible": "données sensibles (art. 9)", "penale": "infractions (art. 10)", "nir": "NIR"}
+
+
+def describe_condition(condition: Mapping[str, Any], vocabularies: Vocabularies | None = None) -> str:
+    """One condition of a vocabulary's ``faits``, in French: « moyens : Caméras ou Drones, et profilage »."""
+    vocabularies = vocabularies or load_vocabularies()
+    parts = []
+    for fact, wanted in condition.items():
+        if wanted is True:
+            parts.append(_FLAG_WORDS.get(fact, fact))
+            continue
+        source, vocabulary = _LIST_FACTS[fact]
+        if vocabulary:
+            terms = vocabularies[vocabulary].terms
+            names = [terms[c].label if c in terms else c for c in wanted]
+        else:
+            names = [_NATURE_WORDS.get(c, c) for c in wanted]
+        parts.append(f"« {source} » : " + " ou ".join(names))
+    return ", et ".join(parts)
+
+
+def describe_exemption(exemption: Term, vocabularies: Vocabularies | None = None) -> str:
+    """An exemption's purposes and conditions, in French."""
+    vocabularies = vocabularies or load_vocabularies()
+    kinds = vocabularies["types-finalites"].terms
+    members = vocabularies["types-membres"].terms
+    parts = [
+        "« finalites.types » : uniquement "
+        + " ou ".join(kinds[c].label if c in kinds else c for c in exemption.attr("types_finalites") or ())
+    ]
+    if exemption.attr("types_membres"):
+        parts.append("membre : " + " ou ".join(members[c].label for c in exemption.attr("types_membres")))
+    if exemption.attr("effectif_maximum") is not None:
+        parts.append(f"effectif du membre d'au plus {exemption.attr('effectif_maximum')}")
+    if exemption.attr("sans_profilage"):
+        parts.append("sans profilage")
+    if exemption.attr("sans_donnees_sensibles"):
+        parts.append("sans données sensibles ni d'infraction")
+    categories = vocabularies["categories-donnees"].terms
+    for code in exemption.attr("categories_exclues") or ():
+        parts.append(f"sans la catégorie « {categories[code].label} »")
+    means = vocabularies["moyens-traitement"].terms
+    for code in exemption.attr("moyens_exclus") or ():
+        parts.append(f"sans « {means[code].label} »")
+    return " ; ".join(parts)
+
+
+def rules_markdown(vocabularies: Vocabularies | None = None, policy: DpiaPolicy = DEFAULT_POLICY) -> str:
+    """The screening's rules as Markdown tables, for the editors' guide (``{{ regles_aipd() }}``)."""
+    from dote.fragments import number_fr
+    from dote.safe import markdown_text as md
+
+    vocabularies = vocabularies or load_vocabularies()
+
+    def facts_of(term: Term) -> str:
+        conditions = term.attr("faits") or ()
+        return " ; ou ".join(md(describe_condition(c, vocabularies)) for c in conditions) or "—"
+
+    lines = [
+        f"**Critères du CEPD** ({md(vocabularies['criteres-aipd'].reference)}) :",
+        "",
+        "| N° | Critère | Déduit des faits |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {t.attr('numero')} | {md(t.label)} (`{t.code}`) | {facts_of(t)} |"
+        for t in vocabularies["criteres-aipd"]
+    ]
+    lines += [
+        "",
+        f"**Traitements pour lesquels une AIPD est toujours requise** ({md(vocabularies['liste-cnil-aipd'].reference)}) :",
+        "",
+        "| N° | Type | Déduit des faits |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {t.attr('numero')} | {md(t.label)} (`{t.code}`) | {facts_of(t)} |"
+        for t in vocabularies["liste-cnil-aipd"]
+    ]
+    lines += [
+        "",
+        "**Cas où le règlement exige lui-même une AIPD** (RGPD, art. 35(3)) : aucune dispense ne les écarte.",
+        "",
+        "| Cas | Déduit des faits |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| art. 35(3)({t.attr('lettre')}) : {md(t.label)} | {facts_of(t)} |"
+        for t in vocabularies["cas-article-35-3"]
+    ]
+    lines += [
+        "",
+        f"**Traitements dispensés d'AIPD** ({md(vocabularies['exemptions-aipd'].reference)}) :",
+        "",
+        "| N° | Type | Conditions |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {t.attr('numero')} | {md(t.label)} (`{t.code}`) | {md(describe_exemption(t, vocabularies))} |"
+        for t in vocabularies["exemptions-aipd"]
+    ]
+    one = "requise" if policy.one_criterion == "requis" else "à évaluer"
+    thresholds = [
+        f"{number_fr(policy.large_scale_persons)} personnes"
+        if policy.large_scale_persons is not None
+        else "",
+        f"{number_fr(policy.large_scale_records)} enregistrements par an"
+        if policy.large_scale_records is not None
+        else "",
+        f"{policy.large_scale_share:g} % de la population" if policy.large_scale_share is not None else "",
+    ]
+    lines += [
+        "",
+        f"**Politique de ce territoire** (registers/label.yml, bloc `aipd`) : un seul critère du CEPD rend "
+        f"l'AIPD {one} ; la grande échelle commence à "
+        + md(" ou ".join(t for t in thresholds if t) or "aucun seuil fixé")
+        + ".",
+    ]
+    return "\n".join(lines)

@@ -199,16 +199,19 @@ def legal_basis_text(a: Activity) -> str:
         return ""
 
     def one(b: LegalBasis) -> str:
-        return _join([b.basis.label, b.basis.reference, b.reference], ", ")
+        outside = "hors des missions de service public (RGPD, art. 6(1), dernier alinéa)"
+        return _join(
+            [b.basis.label, b.basis.reference, b.reference, outside if b.outside_public_tasks else ""], ", "
+        )
 
     text = one(a.legal_basis)
     own = [f"{p.purpose} : {one(p.basis)}" for p in a.purposes_with_bases if p.own and p.basis is not None]
     if own:
         text = _join([f"{a.purpose} : {text}", *own])
     if a.police_directive:
-        text = "Directive (UE) 2016/680, loi Informatique et Libertés, titre III (art. 87 et suivants) : " + text
-    if a.legal_basis.outside_public_tasks:
-        text += " ; traitement hors des missions de service public (RGPD, art. 6(1), dernier alinéa)"
+        text = (
+            "Directive (UE) 2016/680, loi Informatique et Libertés, titre III (art. 87 et suivants) : " + text
+        )
     return text
 
 

@@ -261,19 +261,14 @@ class Fragments:
             out.append(_basis_html(basis))
             if basis.details:
                 out.append(f". {e(basis.details.strip('. '))}")
-            if basis.outside_public_tasks:
-                out.append(f". {e(notices.OUTSIDE_PUBLIC_TASKS)}")
             if any(p.own for p in a.purposes_with_bases):
                 out.append(". Les finalités secondaires qui reposent sur une autre base l'indiquent")
         else:
             out.append(self.missing(gap))
         out.append("</dd>")
         if (prospecting := a.prospecting) is not None and prospecting.channels:
-            out.append(
-                "  <dt>Prospection commerciale</dt>\n  <dd>"
-                + e(" ".join(notices.prospecting_texts(a)))
-                + "</dd>"
-            )
+            texts = e(" ".join(notices.prospecting_texts(a)))
+            out.append(f"\n  <dt>Prospection commerciale</dt>\n  <dd>{texts}</dd>")
         if a.conditions:
             term = self.gloss(page.href_term, "donnees-sensibles", "données sensibles")
             out.append(f"  <dt>Condition des {term}</dt>\n  <dd><ul>")
@@ -621,7 +616,8 @@ class Fragments:
 def _basis_html(basis: LegalBasis) -> str:
     """A legal basis: its label, then its article and the text that states it."""
     reference = f" ; {e(basis.reference)}" if basis.reference else ""
-    return f'{e(basis.basis.label)} <span class="dote-ref">({e(basis.basis.reference)}{reference})</span>'
+    outside = f" ; {e(notices.OUTSIDE_PUBLIC_TASKS)}" if basis.outside_public_tasks else ""
+    return f'{e(basis.basis.label)} <span class="dote-ref">({e(basis.basis.reference)}{reference})</span>{outside}'
 
 
 def _overdue_review(a: Activity, label: Evaluation | None) -> tuple[dt.date, int] | None:

@@ -19,6 +19,7 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 from dote.dashboard import compute as compute_dashboard
+from dote.dpia import rules_markdown as dpia_rules_markdown
 from dote.label import level_counts
 from dote.model import Territory
 from dote.render import number_fr
@@ -77,6 +78,13 @@ def define_env(env: Any) -> None:
         board = compute_dashboard(territory, evaluation, dt.date.today())
     env.variables["tableau_de_bord"] = board.figures()
     env.filter(number_fr, "nombre")  # 4200 → « 4 200 »
+
+    def regles_aipd() -> str:
+        """The screening's rules, from the vocabularies: what facts meet each criterion and type."""
+        return dpia_rules_markdown(territory.vocabularies, territory.dpia_policy)
+
+    env.macro(regles_aipd, "regles_aipd")
+
     licence = territory.maison.licence
     env.variables["licence"] = markdown_values(
         {"code": licence.code, "libelle": licence.label, "url": licence.attr("url", "")}, urls=URL_KEYS

@@ -837,7 +837,8 @@ class Converter:
         framework = self.term("cadres-juridiques", data.get("cadre", "rgpd"))
         secondary = purposes.get("secondaires") or ()
         secondary_bases = tuple(
-            self.legal_basis(p.get("base_legale"), framework) if isinstance(p, Mapping) else None for p in secondary
+            self.legal_basis(p.get("base_legale"), framework) if isinstance(p, Mapping) else None
+            for p in secondary
         )
         prospecting = data.get("prospection")
         recipients = data.get("destinataires") or {}

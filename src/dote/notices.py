@@ -176,8 +176,6 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         out.append(Block("paragraphe", "Chaque finalité repose sur sa propre base légale :"))
         out += [Block("puce", f"{p.purpose} : {basis_text(p.basis)}") for p in pairs if p.basis is not None]
         out += [Block("paragraphe", b.details) for b in a.legal_bases if b.details]
-    if a.legal_basis is not None and a.legal_basis.outside_public_tasks:
-        out.append(Block("paragraphe", OUTSIDE_PUBLIC_TASKS + "."))
     consented = [p for p in pairs if p.basis is not None and p.basis.basis.code == "consentement"]
     if consented and not a.police_directive:
         which = "" if len(consented) == len(pairs) else " (" + " ; ".join(p.purpose for p in consented) + ")"
@@ -215,7 +213,8 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         out.append(
             Block(
                 "paragraphe",
-                "Fournir ces données est facultatif" + ("." if a.police_directive else " (RGPD, art. 13(2)(e))."),
+                "Fournir ces données est facultatif"
+                + ("." if a.police_directive else " (RGPD, art. 13(2)(e))."),
             )
         )
     out.append(Block("section", "Quelles données et d'où viennent-elles ?"))
@@ -288,7 +287,9 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
         out.append(Block("section", "Décision automatisée et profilage"))
         if a.automated_decision and a.police_directive:
             out.append(
-                Block("paragraphe", "Une décision vous concernant est prise de façon entièrement automatisée.")
+                Block(
+                    "paragraphe", "Une décision vous concernant est prise de façon entièrement automatisée."
+                )
             )
         elif a.automated_decision:
             out.append(
@@ -362,7 +363,11 @@ def rights_by_purpose(territory: Territory, activity: Activity) -> list[tuple[st
         if term.code in excluded:
             continue
         if term.code in _RIGHT_BASES:
-            allowed = [p.purpose for p in pairs if p.basis is not None and p.basis.basis.code in _RIGHT_BASES[term.code]]
+            allowed = [
+                p.purpose
+                for p in pairs
+                if p.basis is not None and p.basis.basis.code in _RIGHT_BASES[term.code]
+            ]
             if not allowed:
                 continue
             found.append((term.label, term.reference, () if len(allowed) == len(pairs) else tuple(allowed)))
@@ -396,8 +401,8 @@ POLICE_RESTRICTIONS = (
 )
 #: A public body relying on legitimate interests outside its public tasks.
 OUTSIDE_PUBLIC_TASKS = (
-    "Ce traitement est mené en dehors des missions de service public de l'organisme : l'intérêt légitime "
-    "peut alors le fonder (RGPD, art. 6(1), dernier alinéa)"
+    "traitement mené en dehors des missions de service public de l'organisme, que l'intérêt légitime "
+    "peut alors fonder (RGPD, art. 6(1), dernier alinéa)"
 )
 #: The right to object to direct marketing, whatever the legal basis.
 PROSPECTING_OBJECTION: tuple[str, str, tuple[str, ...]] = (
@@ -408,9 +413,10 @@ PROSPECTING_OBJECTION: tuple[str, str, tuple[str, ...]] = (
 
 
 def basis_text(b: LegalBasis) -> str:
-    """« Consentement de la personne (RGPD, art. 6(1)(a) et art. 7) : reference »."""
-    text = f"{b.basis.label} ({b.basis.reference})"
-    return text + (f" : {b.reference}" if b.reference else "")
+    """« Consentement de la personne (RGPD, art. 6(1)(a) et art. 7) : reference », and a public
+    body's legitimate interests outside its public tasks."""
+    text = f"{b.basis.label} ({b.basis.reference})" + (f" : {b.reference}" if b.reference else "")
+    return text + (f" ; {OUTSIDE_PUBLIC_TASKS}" if b.outside_public_tasks else "")
 
 
 def prospecting_texts(a: Activity) -> list[str]:

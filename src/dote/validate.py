@@ -566,7 +566,8 @@ def _basis_problems(doc: Document, *, public: bool) -> list[Problem]:
                         doc.position((*path, "code")),
                         "l'intérêt légitime ne peut pas fonder un traitement mené par une autorité publique "
                         "dans l'exécution de ses missions (RGPD, art. 6(1), dernier alinéa)",
-                        inherited + "choisissez la base qui convient (mission-interet-public, obligation-legale, "
+                        inherited
+                        + "choisissez la base qui convient (mission-interet-public, obligation-legale, "
                         "contrat, consentement…) ; si ce traitement sort de vos missions de service public "
                         "(gestion du domaine privé, par exemple), écrivez « hors_missions_publiques: true » "
                         "dans la base légale",
