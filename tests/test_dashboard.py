@@ -98,7 +98,7 @@ def expected(root: Path) -> dict[str, Any]:
             },
             "aipd-depistage": {
                 label_: verdicts[label_]
-                for label_ in ("AIPD requise", "AIPD recommandée", "AIPD non requise", "Dispense d'AIPD")
+                for label_ in ("AIPD requise", "AIPD à évaluer", "AIPD non requise", "AIPD dispensée")
             },
             "aipd-requises": dict(required),
             "transferts": {name: len(c["own"] | c["via"]) for name, c in countries.items()},

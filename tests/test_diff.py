@@ -93,11 +93,7 @@ def editor_changes(root: Path) -> None:
     )
     (members / "valmont" / "mediatheque.yml").unlink()
     # A DPIA verdict that moves: profiling is a second EDPB criterion.
-    edit(
-        members / "saint-exemple" / "etat-civil.yml",
-        "decision_automatisee: false\n",
-        "decision_automatisee: false\nprofilage: true\n",
-    )
+    edit(members / "saint-exemple" / "recensement-citoyen.yml", "\nnom:", "\nprofilage: true\nnom:")
     # A label level that moves: a record sent back to draft.
     edit(members / "saint-exemple" / "paie.yml", "statut: valide\n", "statut: brouillon\n")
     # A model bumped: Les Granges stays on version 1 of « etat-civil », now two behind.
@@ -119,11 +115,11 @@ def test_changes_between_two_commits(repo: Path, capsys: pytest.CaptureFixture[s
     )
     expected = [
         "#### Commune de Saint-Exemple",
-        "- Ajoutée : **Registre des arbres remarquables** (AIPD recommandée)",
-        "- Modifiée : **État civil**",
-        "  - Profilage : *non renseigné* → Oui",
+        "- Ajoutée : **Registre des arbres remarquables** (AIPD requise)",
         "- Modifiée : **Paie des agents et indemnités des élus**",
         "  - Statut de la fiche : Validé par le DPO → Brouillon",
+        "- Modifiée : **Recensement citoyen obligatoire**",
+        "  - Profilage : Non → Oui",
         "#### Commune de Valmont-sur-Exemple",
         "- Supprimée : **Médiathèque (inscriptions et prêts)**",
         "- Modifiée : **Portail famille (restauration, périscolaire et accueil de loisirs)**",
@@ -134,11 +130,11 @@ def test_changes_between_two_commits(repo: Path, capsys: pytest.CaptureFixture[s
         "### Niveaux de label",
         "- Commune de Saint-Exemple : Exemplaire → Engagé",
         "### Dépistage d'analyse d'impact (AIPD)",
-        "- Commune de Saint-Exemple, État civil : AIPD recommandée → AIPD requise",
+        "- Commune de Saint-Exemple, Recensement citoyen obligatoire : AIPD à évaluer → AIPD requise",
         "### Modèles de traitements",
         "- **État civil** : version 2 → 3",
         "- Commune des Granges-d'Exemple, État civil : modèle État civil, version 1 (la dernière est la 3) ; "
-        "champs changés depuis : Catégories de données, Destinataires, Finalités",
+        "champs changés depuis : Catégories de données, Destinataires, Finalités, Personnes concernées",
     ]
     content = [line for line in lines if line.strip()]
     positions = [content.index(line) for line in expected]  # each line is there, whole
@@ -340,7 +336,7 @@ def test_json_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "retraits": ["Élèves et étudiants"],
     } in family["champs"]
     assert by_id[("saint-exemple", "registre-arbres")]["changement"] == "ajout"
-    assert by_id[("saint-exemple", "registre-arbres")]["aipd"] == "AIPD recommandée"
+    assert by_id[("saint-exemple", "registre-arbres")]["aipd"] == "AIPD requise"
     assert by_id[("valmont", "mediatheque")]["changement"] == "retrait"
     assert data["niveaux_label"] == [
         {

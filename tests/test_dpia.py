@@ -391,3 +391,11 @@ def test_as_data_gives_each_criterion_its_origin() -> None:
     assert origins == {"surveillance-systematique": ("deduit", 3), "grande-echelle": ("declare-et-deduit", 5)}
     assert "« moyens » : Caméras" in data["criteres_cepd"][0]["deduit_de"]
     assert data["dispense"] is None
+
+
+def test_a_processor_is_told_the_dpia_is_the_controllers() -> None:
+    hosting = activity(role="sous-traitant", personnes_concernees=["agents"], volume=50_000)
+    result = screen(hosting, member(15))
+    assert result.verdict == "requis"
+    assert statement(result, hosting) == "AIPD requise — à la charge du responsable du traitement"
+    assert any("art. 28(3)(f)" in r for r in result.reasons)

@@ -391,7 +391,7 @@ def test_completion_offers_codes_with_their_french_labels(
         (COMPLETE, "  principale:", ["Finalité principale", "Finalité principale : un texte."]),
         (COMPLETE, "collecte_obligatoire:", ["Fourniture des données obligatoire", "true si la personne"]),
         (EXTENDING, "modele:", ["Modèle", "L'identifiant d'un modèle"]),
-        (EXTENDING, "  secondaires:", ["Finalités secondaires", "une liste de textes"]),
+        (EXTENDING, "  secondaires:", ["Finalités secondaires", "elle partage alors la base légale"]),
         (MEMBER, "siren:", ["SIREN", "Le numéro SIREN à 9 chiffres"]),
     ],
     ids=["finalites", "principale", "booleen", "modele", "secondaires", "siren"],

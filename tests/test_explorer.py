@@ -510,8 +510,8 @@ def test_filtering_30000_activities_takes_under_100_ms(browser: Any, large_site:
             ("type de membre", lambda: _checkbox(page, "Type de membre", "Commune").check()),
             ("+ AIPD requise", lambda: _checkbox(page, "Analyse d'impact (AIPD)", "AIPD requise").check()),
             (
-                "+ AIPD recommandée",
-                lambda: _checkbox(page, "Analyse d'impact (AIPD)", "AIPD recommandée").check(),
+                "+ AIPD à évaluer",
+                lambda: _checkbox(page, "Analyse d'impact (AIPD)", "AIPD à évaluer").check(),
             ),
             ("+ thème", lambda: theme.first.check()),
             ("+ membre", lambda: member.select_option(index=2)),

@@ -177,7 +177,7 @@ def test_update_brings_new_versions_and_new_models(
     _bump(fake_library, "etat-civil", "Nouvelle description de l'état civil.")
     _bump(fake_library, "cimetiere", "Nouvelle description du cimetière.")
     (fake_library.models / "nouveau-modele.yml").write_text(
-        (fake_library.models / "recrutement.yml").read_text(encoding="utf-8"), encoding="utf-8"
+        (fake_library.models / "location-salles.yml").read_text(encoding="utf-8"), encoding="utf-8"
     )
     capsys.readouterr()
 

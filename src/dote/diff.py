@@ -585,7 +585,12 @@ KEY_TITLES = {
     "destinataires": "Destinataires",
     "transferts": "Transferts hors de l'Union européenne",
     "outils": "Logiciels et outils",
-    "volume": "Nombre approximatif de personnes",
+    "volume": "Volume du traitement",
+    "moyens": "Moyens et technologies employés",
+    "surveillance": "Surveillance des personnes",
+    "croisement_donnees": "Croisement de données",
+    "exclusion": "Exclusion d'un droit, d'un service ou d'un contrat",
+    "usage_innovant": "Usage innovant",
     "droits": "Exercice des droits",
     "decision_automatisee": "Décision entièrement automatisée",
     "profilage": "Profilage",
@@ -678,6 +683,15 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Personnes concernées"] = tuple(s.label for s in a.subjects)
     f["Précisions sur les personnes concernées"] = a.subjects_details
     f["Nombre approximatif de personnes"] = number_fr(a.volume) if a.volume is not None else ""
+    f["Enregistrements par an"] = number_fr(a.records_per_year) if a.records_per_year is not None else ""
+    f["Part de la population"] = f"{a.population_share:g} %" if a.population_share is not None else ""
+    f["Étendue géographique"] = a.extent.label if a.extent else ""
+    f["Nature du traitement"] = tuple(t.label for t in a.purpose_kinds)
+    f["Moyens employés"] = tuple(t.label for t in a.means)
+    f["Surveillance des personnes"] = tuple(t.label for t in a.monitoring)
+    f["Croisement de données"] = _yes_no(a.combined_data)
+    f["Exclusion d'un droit, d'un service ou d'un contrat"] = _yes_no(a.exclusion)
+    f["Usage innovant"] = _yes_no(a.innovative)
     f["Catégories de données"] = tuple(c.kind.label for c in a.categories)
     for c in a.categories:
         label = c.kind.label
@@ -710,6 +724,14 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Traitement algorithmique : lien"] = a.algorithm_link
     dpia = a.dpia
     f["AIPD : critères du CEPD déclarés"] = tuple(t.label for t in dpia.criteria) if dpia else ()
+    f["AIPD : critères écartés"] = (
+        tuple(
+            f"{x.term.label} : {x.justification}"
+            for x in (*dpia.criteria_set_aside, *dpia.cnil_types_set_aside)
+        )
+        if dpia
+        else ()
+    )
     f["AIPD : types de la liste de la CNIL"] = tuple(t.label for t in dpia.cnil_types) if dpia else ()
     f["AIPD : type dispensé"] = dpia.exemption.label if dpia and dpia.exemption else ""
     f["État de l'AIPD"] = dpia.status.label if dpia and dpia.status else ""

@@ -447,6 +447,13 @@ def screen(
         *_pointless_set_asides(activity, criteria, cnil),
     ]
 
+    if activity.role.code == "sous-traitant":
+        notes.append(
+            "Le membre agit comme sous-traitant : l'AIPD incombe au responsable du traitement "
+            "(RGPD, art. 35(1)), que le sous-traitant aide (art. 28(3)(f)) ; le dépistage se fait "
+            "de son point de vue."
+        )
+
     def result(
         verdict: Verdict, reasons: list[str], exemption: Term | None = None, derived: bool = False
     ) -> Screening:
@@ -552,6 +559,8 @@ def statement(screening: Screening, activity: Activity, vocabularies: Vocabulari
         state = "en cours"
     elif status == "prevue":
         state = f"prévue le {date_fr(date)}" if date else "prévue"
+    elif activity.role.code == "sous-traitant":
+        state = "à la charge du responsable du traitement"
     else:
         state = "non réalisée"
     if screening.verdict == "non-requis":

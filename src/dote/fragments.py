@@ -499,6 +499,7 @@ class Fragments:
             out.append(f"  <dt>{term}</dt>\n  <dd>{e(', '.join(p.name for p in a.joint_controllers))}</dd>")
         if a.tools:
             out.append(f"  <dt>Logiciels et outils</dt>\n  <dd>{e(', '.join(a.tools))}</dd>")
+        out.extend(_facts_html(a))
 
     def _review_and_watch(self, out: list[str], a: Activity, page: ActivityContext) -> None:
         """The last review; the newest watch items of the activity (member pages only)."""
@@ -611,6 +612,41 @@ class Fragments:
                 out.append("Cette activité remplit tous les critères du label.")
             out.append("</dd>")
         return Markup("".join(out))
+
+
+def _facts_html(a: Activity) -> list[str]:
+    """What the DPIA screening reads beyond the usual fields: the processing's nature, means,
+    monitoring, scale, and the facts stated as yes/no (only those the register states)."""
+    out = []
+    if a.purpose_kinds:
+        out.append(
+            f"  <dt>Nature du traitement</dt>\n  <dd>{e(', '.join(t.label for t in a.purpose_kinds))}</dd>"
+        )
+    if a.means:
+        out.append(f"  <dt>Moyens employés</dt>\n  <dd>{e(', '.join(t.label for t in a.means))}</dd>")
+    if a.monitoring:
+        out.append(f"  <dt>Surveillance</dt>\n  <dd>{e(', '.join(t.label for t in a.monitoring))}</dd>")
+    scale = []
+    if a.records_per_year is not None:
+        scale.append(f"environ {number_fr(a.records_per_year)} enregistrements par an")
+    if a.population_share is not None:
+        scale.append(f"{a.population_share:g} % de la population concernée")
+    if a.extent is not None:
+        scale.append(f"étendue : {a.extent.label.lower()}")
+    if scale:
+        out.append(f"  <dt>Échelle</dt>\n  <dd>{e(' ; '.join(scale))}</dd>")
+    stated = [
+        text
+        for value, text in (
+            (a.combined_data, "croise des données d'autres traitements ou d'autres organismes"),
+            (a.exclusion, "peut priver une personne d'un droit, d'une prestation ou d'un contrat"),
+            (a.innovative, "met en œuvre une solution nouvelle"),
+        )
+        if value
+    ]
+    if stated:
+        out.append(f"  <dt>À savoir</dt>\n  <dd>Le traitement {e(' ; '.join(stated))}.</dd>")
+    return out
 
 
 def _basis_html(basis: LegalBasis) -> str:

@@ -137,12 +137,20 @@ def _article_30_fields(s: Subject, p: Mapping[str, Any]) -> list[str]:
 
 
 def _legal_basis(s: Subject, p: Mapping[str, Any]) -> list[str]:
-    basis = s.the_activity.legal_basis
-    if basis is None:
+    """Every purpose rests on an established basis: the main one, and each with its own."""
+    a = s.the_activity
+    if a.legal_basis is None:
         return ["base légale non renseignée"]
-    if basis.basis.attr("provisoire"):
-        return [f"base légale encore « {basis.basis.label} » (RGPD, art. 6(1) : il en faut une parmi six)"]
-    return []
+    found = []
+    for purpose in a.purposes_with_bases:
+        basis = purpose.basis
+        if basis is None or not basis.basis.attr("provisoire") or not (purpose.main or purpose.own):
+            continue  # a secondary purpose without a basis of its own shares the main one
+        where = "" if purpose.main else f" pour la finalité « {purpose.purpose} »"
+        found.append(
+            f"base légale encore « {basis.basis.label} »{where} (RGPD, art. 6(1) : il en faut une parmi six)"
+        )
+    return found
 
 
 def _sensitive_conditions(s: Subject, p: Mapping[str, Any]) -> list[str]:
@@ -151,7 +159,8 @@ def _sensitive_conditions(s: Subject, p: Mapping[str, Any]) -> list[str]:
     if sensitive and not a.conditions:
         return [
             "données sensibles ou d'infraction sans l'exception qui en permet le traitement "
-            "(RGPD, art. 9(2) pour les données sensibles, art. 10 pour les infractions) : " + ", ".join(sensitive)
+            "(RGPD, art. 9(2) pour les données sensibles, art. 10 pour les infractions) : "
+            + ", ".join(sensitive)
         ]
     return []
 
@@ -199,6 +208,8 @@ def _transfers(s: Subject, p: Mapping[str, Any]) -> list[str]:
 def _dpia_done(s: Subject, p: Mapping[str, Any]) -> list[str]:
     if s.screening is None or not s.screening.required:
         return []
+    if s.the_activity.role.code == "sous-traitant":
+        return []  # the controller's duty (Art. 35(1)); the processor assists (Art. 28(3)(f))
     dpia = s.the_activity.dpia
     status = dpia.status if dpia else None
     if status is not None and status.code in p["statuts_acceptes"]:

@@ -125,7 +125,11 @@ class Retention:
             if self.duration and self.criteria:
                 text += f" ({self.criteria})"
             if self.start:
-                text += f", à compter de : {self.start}" if self.duration else f" ; point de départ : {self.start}"
+                text += (
+                    f", à compter de : {self.start}"
+                    if self.duration
+                    else f" ; point de départ : {self.start}"
+                )
         if self.final_fate is not None:
             text += f", puis {self.final_fate.label[:1].lower()}{self.final_fate.label[1:]}"
         return text

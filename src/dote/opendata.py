@@ -130,6 +130,20 @@ def _basis(a: Activity, basis: LegalBasis | None) -> dict[str, Any] | None:
     )
 
 
+def _volume(a: Activity) -> Any:
+    """``volume`` as the register wrote it: a number of persons, or the scale's details."""
+    if a.records_per_year is None and a.population_share is None and a.extent is None:
+        return a.volume
+    return _without_empty(
+        {
+            "personnes": a.volume,
+            "enregistrements_par_an": a.records_per_year,
+            "part_population": a.population_share,
+            "etendue": a.extent.code if a.extent else None,
+        }
+    )
+
+
 def activity_data(activity: Activity) -> dict[str, Any]:
     """An activity's public record written back in the registers' format (French keys, codes).
 
@@ -176,6 +190,12 @@ def activity_data(activity: Activity) -> dict[str, Any]:
             {
                 "criteres": _codes(d.criteria),
                 "liste_cnil": _codes(d.cnil_types),
+                "criteres_ecartes": [
+                    {"code": x.term.code, "justification": x.justification} for x in d.criteria_set_aside
+                ],
+                "liste_cnil_ecartes": [
+                    {"code": x.term.code, "justification": x.justification} for x in d.cnil_types_set_aside
+                ],
                 "exemption": d.exemption.code if d.exemption else None,
                 "statut": d.status.code if d.status else None,
                 "date": d.date.isoformat() if d.date else None,
@@ -204,6 +224,7 @@ def activity_data(activity: Activity) -> dict[str, Any]:
                     for p in a.purposes_with_bases
                     if not p.main
                 ],
+                "types": _codes(a.purpose_kinds),
             }
         ),
         "base_legale": _basis(a, a.legal_basis),
@@ -244,7 +265,12 @@ def activity_data(activity: Activity) -> dict[str, Any]:
         ),
         "transferts": transfers,
         "outils": list(a.tools),
-        "volume": a.volume,
+        "volume": _volume(a),
+        "moyens": _codes(a.means),
+        "surveillance": _codes(a.monitoring),
+        "croisement_donnees": a.combined_data,
+        "exclusion": a.exclusion,
+        "usage_innovant": a.innovative,
         "droits": _without_empty(
             {"non_applicables": _codes(a.rights_not_applicable), "precisions": a.rights_details}
         ),
@@ -367,6 +393,10 @@ COLUMNS = (
     "Transferts hors UE",
     "Outils",
     "Nombre de personnes",
+    "Enregistrements par an",
+    "Nature du traitement",
+    "Moyens employés",
+    "Surveillance",
     "Droits non applicables",
     "Décision automatisée",
     "Profilage",
@@ -466,6 +496,10 @@ def activity_row(
         "Transferts hors UE": transfers,
         "Outils": LIST_SEPARATOR.join(a.tools),
         "Nombre de personnes": str(a.volume) if a.volume is not None else "",
+        "Enregistrements par an": str(a.records_per_year) if a.records_per_year is not None else "",
+        "Nature du traitement": _labels(a.purpose_kinds),
+        "Moyens employés": _labels(a.means),
+        "Surveillance": _labels(a.monitoring),
         "Droits non applicables": _labels(a.rights_not_applicable),
         "Décision automatisée": _yes_no(a.automated_decision),
         "Profilage": _yes_no(a.profiling),
@@ -1078,6 +1112,16 @@ def _walk(
             items = step.get("items")
             if isinstance(items, Mapping) and _properties(items):
                 yield from _walk(items, f"{name}[].", shown, depth + 1, frozenset())
+                break
+            # Items that are a text or a block (a secondary purpose with its own legal basis).
+            blocks = [
+                b
+                for n in (schema_chain(items) if isinstance(items, Mapping) else ())
+                for b in n.get("anyOf", ())
+                if isinstance(b, Mapping) and _properties(b)
+            ]
+            if blocks:
+                yield from _walk(blocks[0], f"{name}[].", shown, depth + 1, frozenset())
                 break
             branches = [b for b in step.get("anyOf", ()) if isinstance(b, Mapping)]
             objects = [
