@@ -349,7 +349,7 @@ def test_json_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
         }
     ]
     assert [(v["activite"], v["avant"], v["apres"]) for v in data["aipd"]] == [
-        ("etat-civil", "recommande", "requis")
+        ("recensement-citoyen", "recommande", "requis")
     ]
     assert [(m["modele"], m["version_avant"], m["version_apres"]) for m in data["modeles"]] == [
         ("etat-civil", 2, 3)
