@@ -557,8 +557,10 @@ def test_dpia_is_one_reconciled_statement(
             assert len(terms) == 1, terms
             statement = _text(section.split("Analyse d'impact", 1)[1].split("</dd>", 1)[0])
             assert "d'après le dépistage de la Maison" in statement
-            if "le membre indique" in statement:
+            if "et l'état déclaré par le membre" in statement:
                 declared_and_screened += 1
+                # One sentence: the verdict and the declared state (« AIPD requise — réalisée le … »).
+                assert re.search(r"AIPD (requise|à évaluer|non requise|dispensée)", statement), statement
             assert "Non requise" not in statement  # the declared status is a sentence, not a label
     assert declared_and_screened > 10 or not site_to_check.demo
 

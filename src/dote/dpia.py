@@ -197,36 +197,78 @@ def _large_scale(activity: Activity, policy: DpiaPolicy) -> str:
     return " ; ".join(why)
 
 
+_Condition = tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...]
+#: Each term's ``faits``, compiled once: (fact, wanted codes in order, as a set — None for a flag).
+_COMPILED: dict[tuple[str, str], tuple[object, tuple[_Condition, ...]]] = {}
+_NOTHING: frozenset[str] = frozenset()
+
+
+def _conditions(term: Term) -> tuple[_Condition, ...]:
+    raw = term.attr("faits")
+    key = (term.vocabulary, term.code)
+    cached = _COMPILED.get(key)
+    if cached is None or cached[0] is not raw:
+        compiled = tuple(
+            tuple(
+                (fact, (), None) if wanted is True else (fact, tuple(wanted), frozenset(wanted))
+                for fact, wanted in condition.items()
+            )
+            for condition in raw or ()
+        )
+        cached = _COMPILED[key] = (raw, compiled)
+    return cached[1]
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the register states that the screening reads: sets of codes, and true flags."""
 
+    activity: Activity
     lists: Mapping[str, frozenset[str]]
     flags: Mapping[str, str]  # fact → French: the field and what it says
-    labels: Mapping[str, Mapping[str, str]]  # fact → code → French label
 
-    def holds(self, condition: Mapping[str, Any]) -> str:
-        """The French account of a condition's facts when all hold, else ``""``."""
+    def _names(self, fact: str, codes: Sequence[str]) -> str:
+        a = self.activity
+        if fact == "natures":
+            return ", ".join(
+                _NATURES[n] + ", ".join(c.kind.label for c in a.categories if c.nature == n) for n in codes
+            )
+        terms: Sequence[Term] = {
+            "moyens": a.means,
+            "surveillance": a.monitoring,
+            "categories": tuple(c.kind for c in a.categories),
+            "personnes": a.subjects,
+            "sources": a.sources,
+            "types_finalites": a.purpose_kinds,
+        }[fact]
+        labels = {t.code: t.label for t in terms}
+        return ", ".join(labels.get(code, code) for code in codes)
+
+    def _explain(self, condition: _Condition) -> str:
         parts = []
-        for fact, wanted in condition.items():
-            if wanted is True:
-                if fact not in self.flags:
-                    return ""
+        for fact, wanted, _ in condition:
+            if not wanted:
                 parts.append(self.flags[fact])
-            else:
-                hit = [code for code in wanted if code in self.lists.get(fact, frozenset())]
-                if not hit:
-                    return ""
-                source, _ = _LIST_FACTS[fact]
-                names = ", ".join(self.labels[fact].get(code, code) for code in hit)
-                parts.append(f"« {source} » : {names}")
+                continue
+            present = self.lists.get(fact, _NOTHING)
+            hit = [code for code in wanted if code in present]
+            parts.append(f"« {_LIST_FACTS[fact][0]} » : {self._names(fact, hit)}")
         return " et ".join(parts)
+
+    def _met(self, condition: _Condition) -> bool:
+        for fact, _, wanted in condition:
+            if wanted is None:
+                if fact not in self.flags:
+                    return False
+            elif wanted.isdisjoint(self.lists.get(fact, _NOTHING)):
+                return False
+        return True
 
     def derive(self, term: Term) -> str:
         """The facts that meet a criterion or a CNIL type (its ``faits``), or ``""``."""
-        for condition in term.attr("faits") or ():
-            if why := self.holds(condition):
-                return why
+        for condition in _conditions(term):
+            if self._met(condition):
+                return self._explain(condition)
         return ""
 
 
@@ -240,18 +282,6 @@ def facts(activity: Activity, policy: DpiaPolicy = DEFAULT_POLICY) -> Facts:
         "personnes": frozenset(t.code for t in activity.subjects),
         "sources": frozenset(t.code for t in activity.sources),
         "types_finalites": frozenset(t.code for t in activity.purpose_kinds),
-    }
-    labels: dict[str, dict[str, str]] = {
-        "moyens": {t.code: t.label for t in activity.means},
-        "surveillance": {t.code: t.label for t in activity.monitoring},
-        "categories": {c.kind.code: c.kind.label for c in activity.categories},
-        "natures": {
-            nature: prefix + ", ".join(c.kind.label for c in activity.categories if c.nature == nature)
-            for nature, prefix in _NATURES.items()
-        },
-        "personnes": {t.code: t.label for t in activity.subjects},
-        "sources": {t.code: t.label for t in activity.sources},
-        "types_finalites": {t.code: t.label for t in activity.purpose_kinds},
     }
     flags: dict[str, str] = {}
     if activity.profiling:
@@ -273,7 +303,7 @@ def facts(activity: Activity, policy: DpiaPolicy = DEFAULT_POLICY) -> Facts:
         flags["personnes_vulnerables"] = f"« personnes_concernees » : {names}"
     if scale := _large_scale(activity, policy):
         flags["grande_echelle"] = f"« volume » : {scale}"
-    return Facts(lists, flags, labels)
+    return Facts(activity, lists, flags)
 
 
 # --- criteria, CNIL types, exemptions -------------------------------------------------------
@@ -479,7 +509,7 @@ def screen(
         if f.declared and f.criterion.code in _DECLARED_FLAGS:
             flag = _DECLARED_FLAGS[f.criterion.code]
             flags.setdefault(flag, f"critère « {f.criterion.label} » déclaré")
-    regulation = Facts(known.lists, flags, known.labels)
+    regulation = Facts(activity, known.lists, flags)
     article = [
         f"art. 35(3)({t.attr('lettre')}) du RGPD : {t.label[0].lower()}{t.label[1:]} ({why})"
         for t in vocabularies["cas-article-35-3"]
