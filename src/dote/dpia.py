@@ -28,7 +28,7 @@ The rules, in order:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -203,6 +203,18 @@ _COMPILED: dict[tuple[str, str], tuple[object, tuple[_Condition, ...]]] = {}
 _NOTHING: frozenset[str] = frozenset()
 
 
+_COMPILED_VOCABULARIES: dict[int, tuple[object, tuple[tuple[Term, tuple[_Condition, ...]], ...]]] = {}
+
+
+def _compiled(vocabulary: Iterable[Term]) -> tuple[tuple[Term, tuple[_Condition, ...]], ...]:
+    """A vocabulary's terms with their compiled conditions (cached while the vocabulary lives)."""
+    cached = _COMPILED_VOCABULARIES.get(id(vocabulary))
+    if cached is None or cached[0] is not vocabulary:
+        cached = (vocabulary, tuple((t, _conditions(t)) for t in vocabulary))
+        _COMPILED_VOCABULARIES[id(vocabulary)] = cached
+    return cached[1]
+
+
 def _conditions(term: Term) -> tuple[_Condition, ...]:
     raw = term.attr("faits")
     key = (term.vocabulary, term.code)
@@ -264,9 +276,9 @@ class Facts:
                 return False
         return True
 
-    def derive(self, term: Term) -> str:
+    def derive(self, term: Term, conditions: tuple[_Condition, ...] | None = None) -> str:
         """The facts that meet a criterion or a CNIL type (its ``faits``), or ``""``."""
-        for condition in _conditions(term):
+        for condition in _conditions(term) if conditions is None else conditions:
             if self._met(condition):
                 return self._explain(condition)
         return ""
@@ -319,8 +331,8 @@ def _found(
     declared_codes = {t.code for t in declared}
     removed = {s.term.code: s.justification for s in aside}
     found = []
-    for term in vocabulary:
-        derived = known.derive(term)
+    for term, conditions in _compiled(vocabulary):
+        derived = known.derive(term, conditions)
         is_declared = term.code in declared_codes
         if not (derived or is_declared):
             continue
@@ -512,8 +524,8 @@ def screen(
     regulation = Facts(activity, known.lists, flags)
     article = [
         f"art. 35(3)({t.attr('lettre')}) du RGPD : {t.label[0].lower()}{t.label[1:]} ({why})"
-        for t in vocabularies["cas-article-35-3"]
-        if (why := regulation.derive(t))
+        for t, conditions in _compiled(vocabularies["cas-article-35-3"])
+        if (why := regulation.derive(t, conditions))
     ]
     declared_exemption = dpia.exemption if dpia else None
     derived_exemption = _derived_exemption(activity, vocabularies)
