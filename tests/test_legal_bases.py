@@ -172,6 +172,7 @@ def test_notice_under_the_police_directive(result: pipeline.Result) -> None:
     for article in ("art. 104", "art. 105", "art. 106", "art. 107", "art. 108"):
         assert f"loi Informatique et Libertés, {article}" in joined
     assert "RGPD, art. 13" not in joined and "RGPD, art. 15" not in joined and "RGPD, art. 77" not in joined
+    assert notices.DIRECTIVES_NOTE not in joined  # art. 85 belongs to the law's GDPR title
     assert [label for label, _ in notices.applicable_rights(territory, a)] == [
         r[0] for r in notices.POLICE_RIGHTS
     ]

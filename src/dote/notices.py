@@ -273,7 +273,7 @@ def notice(territory: Territory, member: Member, activity: Activity) -> list[Blo
     if a.rights_details:
         out.append(Block("paragraphe", a.rights_details))
     out.append(Block("paragraphe", "Pour les exercer, écrivez à " + _contact(member) + "."))
-    if a.living_subjects:
+    if a.living_subjects and not a.police_directive:  # art. 85 belongs to the law's GDPR title
         out.append(Block("paragraphe", DIRECTIVES_NOTE))
     if not a.police_directive:
         out.append(
