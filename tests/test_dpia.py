@@ -238,7 +238,8 @@ def test_a_derived_criterion_is_removed_only_with_a_published_justification() ->
     assert codes(result) == ["personnes-vulnerables"]
     assert result.verdict == "recommande"
     assert [f.criterion.code for f in result.set_aside] == ["surveillance-systematique"]
-    assert any("Relevé seulement à la demande, en cas de vol." in r for r in result.reasons)
+    assert result.set_aside[0].set_aside == "Relevé seulement à la demande, en cas de vol."
+    assert any("écarté par le registre, avec une justification écrite" in r for r in result.reasons)
     # Without the justification block, the facts decide.
     assert screen(activity(personnes_concernees=["agents"], moyens=["geolocalisation"]), member(40)).required
 
@@ -371,6 +372,8 @@ def test_statements_of_the_other_verdicts() -> None:
     assert statement(screen(done), done) == "AIPD non requise — réalisée le 5 janvier 2023"
     one = activity(personnes_concernees=["enfants"])
     assert statement(screen(one), one) == "AIPD à évaluer — non réalisée"
+    judged = activity(personnes_concernees=["enfants"], aipd={"statut": "non-requise"})
+    assert statement(screen(judged), judged) == "AIPD à évaluer — jugée non nécessaire par le membre"
     roll = activity(finalites={"principale": "Listes", "types": ["fichier-electoral"]})
     assert statement(screen(roll, member(30, "commune")), roll) == (
         "AIPD dispensée (délibération n° 2019-118, type n° 3)"

@@ -437,7 +437,7 @@ def _listed(found: Sequence[Finding], numbered: bool = False) -> str:
 def _set_aside_sentences(found: Sequence[Finding], what: str) -> list[str]:
     return [
         f"{what} « {f.criterion.label} », déduit des faits ({f.derived_from}), est écarté par le "
-        f"registre avec cette justification : « {f.set_aside} »."
+        "registre, avec une justification écrite publiée à côté du verdict."
         for f in found
         if f.set_aside
     ]
@@ -603,6 +603,8 @@ def statement(screening: Screening, activity: Activity, vocabularies: Vocabulari
         state = f"prévue le {date_fr(date)}" if date else "prévue"
     elif activity.role.code == "sous-traitant":
         state = "à la charge du responsable du traitement"
+    elif status == "non-requise" and screening.verdict == "recommande":
+        state = "jugée non nécessaire par le membre"
     else:
         state = "non réalisée"
     if screening.verdict == "non-requis":

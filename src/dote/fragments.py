@@ -566,7 +566,7 @@ class Fragments:
                 f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(statement(s, a))}</strong>'
                 f" d'après le {screened} de la Maison et l'état déclaré par le membre."
             )
-            if s.verdict in ("requis", "recommande") and status == "non-requise":
+            if s.verdict == "requis" and status == "non-requise":
                 out.append(
                     " Le membre la déclare non requise : les raisons du dépistage sont détaillées ci-dessous."
                 )

@@ -165,6 +165,17 @@ class _Archetype:
     dpia_criteria: tuple[str, ...] = ()
 
 
+#: The DPIA screening's facts of each archetype (the synthetic territory states them too).
+_FACTS: dict[str, dict[str, Any]] = {
+    "listes-electorales": {"types": ["fichier-electoral"]},
+    "inscriptions-scolaires": {"types": ["affaires-scolaires-petite-enfance"]},
+    "restauration-scolaire": {"types": ["affaires-scolaires-petite-enfance"], "moyens": ["badge"]},
+    "paie": {"types": ["gestion-personnel"]},
+    "recrutement": {"types": ["recrutement"]},
+    "videoprotection": {"moyens": ["videoprotection"], "surveillance": ["espace-public"]},
+    "aide-sociale": {"types": ["accompagnement-social"]},
+}
+
 _ARCHETYPES = (
     _Archetype(
         "etat-civil",
@@ -568,6 +579,12 @@ def _activity(a: _Archetype, round_: int, rng: random.Random, base: dt.date) -> 
             "prochaine_revue": (max(created, reviewed) + dt.timedelta(days=365)).isoformat(),
         },
     }
+    facts = _FACTS.get(a.id, {})
+    if "types" in facts:
+        data["finalites"]["types"] = list(facts["types"])
+    for key in ("moyens", "surveillance"):
+        if key in facts:
+            data[key] = list(facts[key])
     conditions = sorted({_CONDITIONS[c[0]] for c in a.categories if c[0] in _CONDITIONS})
     if conditions:
         data["conditions_sensibles"] = [{"code": c} for c in conditions]
