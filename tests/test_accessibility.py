@@ -138,6 +138,7 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
         "tableau-de-bord": ("tableau-de-bord",),
         "revues": ("tableau-de-bord/revues",),
         "explorer": ("registres/explorer",),
+        "algorithmes": ("registres/algorithmes",),  # issue 16: the public algorithms
         "veille": ("veille",),
         # issue 12: a member's notices (a page of its own, without the theme), a model
         # document, a training module, the training calendar
@@ -184,6 +185,7 @@ KINDS = (
     "tableau-de-bord",
     "revues",
     "explorer",
+    "algorithmes",
     "veille",
     "mentions",
     "document",

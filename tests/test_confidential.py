@@ -148,6 +148,115 @@ def planted(tmp_path: Path) -> tuple[Path, Path, list[str]]:
         {"mesures_securite": {"sauvegarde": mark()}, "notes_internes": mark()},
     )
     _write(ov / "members" / "societe" / "clients.yml", {"notes_internes": mark()})
+    # The DPO's registers of rights requests and breaches (overlay only, issue 16).
+    _write(
+        ov / "members" / "exemple" / "demandes.yml",
+        {
+            "version_schema": 1,
+            "demandes": [
+                {
+                    "id": "2024-001",
+                    "recue_le": "2024-01-31",
+                    "droit": "acces",
+                    "canal": "courriel",
+                    "objet": mark(),
+                    "prolongation": {"motif": mark(), "personne_informee_le": "2024-02-10"},
+                    "repondue_le": "2024-03-20",
+                    "issue": "partiellement-satisfaite",
+                    "motif_refus": mark(),
+                    "notes": mark(),
+                }
+            ],
+        },
+    )
+    _write(
+        ov / "members" / "exemple" / "violations.yml",
+        {
+            "version_schema": 1,
+            "violations": [
+                {
+                    "id": "2024-courriel",
+                    "faits": mark(),
+                    "survenue_le": "2024-03-01",
+                    "connue_le": "2024-03-01T10:00",
+                    "consequences": mark(),
+                    "mesures": [mark()],
+                    "risque": "risque-eleve",
+                    "notification_cnil": {"faite_le": "2024-03-05T09:00", "motif_retard": mark()},
+                    "communication_personnes": {"faite_le": "2024-03-06", "moyen": mark()},
+                    "notes": mark(),
+                },
+                {
+                    "id": "2024-perte",
+                    "faits": mark(),
+                    "survenue_le": "2024-04-01",
+                    "connue_le": "2024-04-02T08:00",
+                    "consequences": mark(),
+                    "mesures": [mark()],
+                    "risque": "aucun",
+                    "notification_cnil": {"motif_absence": mark()},
+                    "communication_personnes": {"motif_absence": mark()},
+                },
+            ],
+        },
+    )
+    # The DPO's audit of a member and its action plan (overlay only, issue 16); the
+    # questionnaire they answer is public (registers/audit.yml).
+    _write(
+        registers / "audit.yml",
+        {
+            "version_schema": 1,
+            "titre": "Audit de maturité",
+            "domaines": [
+                {
+                    "id": "securite",
+                    "titre": "Sécurité",
+                    "questions": [
+                        {
+                            "id": "sauvegardes",
+                            "texte": "Les données sont-elles sauvegardées hors site ?",
+                            "preuves_attendues": "Plan de sauvegarde.",
+                            "poids": 3,
+                            "references": ["RGPD, art. 32(1)(c)"],
+                            "action": "Sauvegarder les données hors site.",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+    _write(
+        ov / "members" / "exemple" / "audit.yml",
+        {
+            "version_schema": 1,
+            "date": "2024-03-01",
+            "auditeur": mark(),
+            "perimetre": mark(),
+            "reponses": [
+                {"question": "sauvegardes", "reponse": "partiel", "preuves": mark(), "commentaire": mark()}
+            ],
+        },
+    )
+    _write(
+        ov / "members" / "exemple" / "actions.yml",
+        {
+            "version_schema": 1,
+            "actions": [
+                {
+                    "id": "sauvegarde-externe",
+                    "quoi": mark(),
+                    "activites": ["listes-electorales"],
+                    "question": "sauvegardes",
+                    "responsable": mark(),
+                    "echeance": "2024-06-30",
+                    "statut": "en-cours",
+                    "priorite": "haute",
+                    "creation": "2024-03-02",
+                    "notes": mark(),
+                }
+            ],
+        },
+    )
     # What the companies do not publish was written in registers/ above, as a careless
     # editor would: `dote overlay move` takes it into the overlay.
     assert main(["overlay", "move", str(root), "--overlay", str(overlay)]) == 0

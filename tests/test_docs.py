@@ -28,6 +28,12 @@ def _kind(text: str) -> str:
         return "veille-sources"
     if re.search(r"(?m)^statut: (a-trier|publie|ecarte)", text):
         return "veille-element"
+    if re.search(r"(?m)^(demandes|violations):", text):  # the DPO's registers (overlay only)
+        return "demandes" if text.count("\ndemandes:") else "violations"
+    if re.search(r"(?m)^reponses:", text):  # a member's audit (overlay only)
+        return "audit-reponses"
+    if re.search(r"(?m)^actions:", text):  # a member's action plan (overlay only)
+        return "actions"
     if "contrat_article_28:" in text:
         return "sous-traitant"
     if re.search(r"(?m)^exercice_des_droits:", text):

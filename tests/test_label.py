@@ -221,7 +221,9 @@ def test_every_rule_of_the_engine_is_exercised_by_the_demo_policy() -> None:
     policy = yaml.safe_load(
         (Path(__file__).parent.parent / "src/dote/skeleton/registers/label.yml").read_text()
     )
-    assert {c["regle"] for c in policy["criteres"]} == set(RULES)
+    # Rules that read the confidential overlay (action plans) are left out of the policy a
+    # new territory starts with: its public label could not evaluate them (see dote.audit).
+    assert {c["regle"] for c in policy["criteres"]} == {n for n, r in RULES.items() if not r.needs_overlay}
 
 
 def test_the_contract_criterion_passes_once_signed(exemplary: Path) -> None:

@@ -332,6 +332,84 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
     p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
 
+    # --- audit and action plan (issue 16): dote.audit ---
+    p = sub.add_parser(
+        "audit",
+        help="audit d'un membre : score par domaine, actions proposées, rapport DOCX ou ODT (usage interne)",
+        description="Lit les réponses du membre au questionnaire d'audit (registers/audit.yml, public) dans le "
+        "dépôt confidentiel (registers/members/ID/audit.yml) : score de chaque domaine et score global (les "
+        "réponses « sans-objet » ne comptent pas), et une action proposée pour chaque écart (non, partiel), de "
+        "priorité donnée par le poids de la question. Avec -o, écrit le rapport d'audit (.docx ou .odt), "
+        "confidentiel : jamais dans le dépôt public.",
+    )
+    _add_root(p)
+    p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
+    _add_overlay(p, f"dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_root,
+        metavar="FICHIER",
+        help="rapport à écrire (.docx ou .odt), hors du dépôt public",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+
+    p = sub.add_parser(
+        "actions",
+        help="plans d'actions des membres, actions en retard (usage interne)",
+        description="Liste les actions des plans d'actions (registers/members/ID/actions.yml du dépôt "
+        "confidentiel). Une action est en retard quand elle n'est ni faite ni abandonnée et que son échéance "
+        "est passée (le jour de l'échéance, elle ne l'est pas encore). Code de sortie avec --overdue : 0 si "
+        "aucune action n'est en retard, 1 sinon, 2 si les registres ne sont pas valides.",
+    )
+    _add_root(p)
+    _add_overlay(p, f"dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
+    p.add_argument("--member", metavar="ID", help="seulement ce membre (son identifiant)")
+    p.add_argument("--overdue", action="store_true", help="seulement les actions en retard")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    # --- end of audit and action plan ---
+
+    p = sub.add_parser(
+        "demandes",
+        help="registre des demandes d'exercice des droits : échéances, retards (usage interne)",
+        description="Lit le registre des demandes d'exercice des droits de chaque membre dans le dépôt "
+        "confidentiel (registers/members/ID/demandes.yml) et liste les demandes en retard, celles dont "
+        "l'échéance approche et les autres. Échéance : un mois après la réception, trois en cas de "
+        "prolongation annoncée avec ses motifs dans le premier mois (RGPD, art. 12(3)), reportée au jour "
+        "ouvrable suivant un samedi, un dimanche ou un jour férié (règlement 1182/71, art. 3(4)). Code de "
+        "sortie : 1 si une demande sans réponse est en retard, 2 si les registres ne sont pas valides.",
+    )
+    _add_root(p)
+    _add_overlay(p, f"le dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
+    p.add_argument("--member", metavar="ID", help="ne liste que ce membre (son identifiant)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    p.add_argument(
+        "--statistiques",
+        action="store_true",
+        help="affiche les totaux par année à recopier dans le member.yml public (publication au choix du membre)",
+    )
+    p = sub.add_parser(
+        "violations",
+        help="registre des violations de données : échéance des 72 heures, projet de notification (usage interne)",
+        description="Lit le registre des violations de données de chaque membre dans le dépôt confidentiel "
+        "(registers/members/ID/violations.yml, RGPD, art. 33(5)) et montre pour chacune l'échéance de la "
+        "notification à la CNIL, 72 heures après la prise de connaissance (art. 33(1)). Avec --brouillon, "
+        "écrit un projet de notification prérempli (DOCX ou ODT), hors du dépôt public. Code de sortie : 1 "
+        "si une violation à notifier a dépassé les 72 heures sans l'être, 2 si les registres ne sont pas valides.",
+    )
+    _add_root(p)
+    _add_overlay(p, f"le dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
+    p.add_argument("--member", metavar="ID", help="ne liste que ce membre (son identifiant)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : maintenant)")
+    p.add_argument(
+        "--brouillon", metavar="VIOLATION", help="écrit le projet de notification de cette violation"
+    )
+    p.add_argument("-o", "--output", type=_root, metavar="FICHIER", help="le projet à écrire (.docx ou .odt)")
+
     p = sub.add_parser("overlay", help="dépôt confidentiel : y déplacer ce qui ne doit pas être public")
     actions = p.add_subparsers(dest="overlay_command", metavar="ACTION", parser_class=_Parser)
     actions.required = True
@@ -427,6 +505,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _new(args)
     if args.command == "models" and args.models_command == "bump":
         return _bump(args.root, args.model)
+    if args.command == "audit":
+        from dote.audit import command_audit
+
+        return command_audit(args.root, args.overlay, args.member, args.output, args.format, args.date)
+    if args.command == "actions":
+        from dote.audit import command_actions
+
+        return command_actions(args.root, args.overlay, args.member, args.overdue, args.format, args.date)
+    if args.command in ("demandes", "violations"):
+        from dote.dpo_registers import command
+
+        return command(args)
     if args.command == "overlay":
         return _overlay_move(args.root, args.overlay, dry_run=args.dry_run)
     if args.command == "watch" and args.watch_command == "fetch":
@@ -844,6 +934,8 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
                             }
                             for f in m.failures
                         ],
+                        # criteria that need the overlay (dote.audit), when it was not read
+                        **({"criteres_non_evalues": [c.id for c in m.unevaluated]} if m.unevaluated else {}),
                     }
                     for m in members
                 ],
@@ -869,6 +961,10 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
         print(line)
         for failure in m.failures:
             print(failure.text())
+        for criterion in m.unevaluated:
+            print(
+                f"critère « {criterion.id} » non évalué : il lit le dépôt confidentiel (dote label --overlay DOSSIER)"
+            )
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dote.layout import MEMBER_FILE, REGISTERS, Sources, overlay_files
+from dote.layout import MEMBER_FILE, MEMBER_OVERLAY_FILES, REGISTERS, Sources, overlay_files
 from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
 from dote.schema import KINDS, annotation, compiled_schemas, known_keys, schema_chain, validate_document
@@ -211,6 +211,8 @@ def merge_overlay(sources: Sources, overlay: Path) -> tuple[Sources, list[Proble
     problems: list[Problem] = []
     merged: dict[tuple[str, ...], Document] = {}
     for rel, path in overlay_files(overlay):
+        if parts_member(rel) and rel.name in MEMBER_OVERLAY_FILES:
+            continue  # a member's audit and action plan: read by dote.audit
         name = f"[confidentiel] {relative_name(path, overlay)}"
         kind, public = _public_counterpart(sources, rel)
         member = sources.members.get(parts_member(rel)) if kind == "activite" else None

@@ -720,6 +720,17 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Précisions sur l'exercice des droits"] = a.rights_details
     f["Décision entièrement automatisée"] = _yes_no(a.automated_decision)
     f["Profilage"] = _yes_no(a.profiling)
+    f["Traitement algorithmique : décisions individuelles"] = (
+        _yes_no(True) if a.algorithmic_decisions else _yes_no(a.algorithm_individual_decisions)
+    )
+    f["Traitement algorithmique : décisions concernées"] = a.algorithm_decisions
+    f["Traitement algorithmique : mention portée sur les décisions"] = a.algorithm_mention
+    f["Traitement algorithmique : contribution à la décision"] = a.algorithm_contribution
+    f["Traitement algorithmique : données et sources"] = a.algorithm_data
+    f["Traitement algorithmique : paramètres et pondération"] = tuple(
+        p.label + (f" : {p.weighting}" if p.weighting else "") for p in a.algorithm_parameters
+    )
+    f["Traitement algorithmique : opérations"] = a.algorithm_operations
     f["Traitement algorithmique : règles principales"] = a.algorithm_rules
     f["Traitement algorithmique : lien"] = a.algorithm_link
     dpia = a.dpia

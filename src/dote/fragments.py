@@ -430,6 +430,38 @@ class Fragments:
             out.append(f"  <p>Par ses sous-traitants : {links}.</p>")
         out.append("</dd>")
 
+    def _algorithm(self, out: list[str], a: Activity, page: ActivityContext) -> None:
+        """The algorithmic processing (CRPA art. L311-3-1, R311-3-1-2, L312-1-3), in a few lines.
+
+        The page of the public algorithms (``registres/algorithmes/``, :mod:`dote.algorithms`)
+        lists the same, member by member.
+        """
+        out.append("  <dt>Traitement algorithmique</dt>\n  <dd>")
+        if a.algorithmic_decisions:
+            decisions = f" : {e(a.algorithm_decisions)}" if a.algorithm_decisions else ""
+            out.append(f"Des décisions individuelles sont prises sur son fondement{decisions}.")
+        if a.algorithm_rules:
+            out.append(f" {e(a.algorithm_rules)}")
+        if a.algorithm_link:
+            out.append(f" {self.link(a.algorithm_link, 'Règles publiées')}")
+        parameters = " ; ".join(
+            p.label + (f" ({p.weighting})" if p.weighting else "") for p in a.algorithm_parameters
+        )
+        items = [
+            ("Contribution à la décision", e(a.algorithm_contribution)),
+            ("Données et sources", e(a.algorithm_data)),
+            ("Paramètres et pondération", e(parameters)),
+            ("Opérations", e(a.algorithm_operations)),
+            ("Mention portée sur les décisions", e(a.algorithm_mention)),
+        ]
+        shown = [f"<li>{label} : {text}</li>" for label, text in items if text]
+        if shown:
+            out.append(f"<ul>{''.join(shown)}</ul>")
+        if a.algorithmic_decisions and a.status is not None:
+            href = page.href_member("algorithmes")
+            out.append(f' <a href="{e(href)}#{e(a.member_id)}--{e(a.id)}">Voir les algorithmes publics</a>')
+        out.append("</dd>")
+
     def _rights_and_notice(self, out: list[str], a: Activity, page: ActivityContext, gap: str) -> None:
         """Rights, automated decision, algorithm, information notice, controllers, tools."""
         href = page.href_term
@@ -451,11 +483,8 @@ class Fragments:
         if a.profiling is True:
             out.append(f" ; {self.gloss(href, 'profilage', 'profilage')}")
         out.append("</dd>")
-        if a.algorithm_rules or a.algorithm_link:
-            out.append(f"  <dt>Traitement algorithmique</dt>\n  <dd>{e(a.algorithm_rules)}")
-            if a.algorithm_link:
-                out.append(f" {self.link(a.algorithm_link, 'Règles publiées')}")
-            out.append("</dd>")
+        if a.algorithmic_decisions or a.algorithm_rules or a.algorithm_link:
+            self._algorithm(out, a, page)
         term = self.gloss(href, "mention-information", "Mention d'information")
         out.append(f"  <dt>{term}</dt>\n  <dd>")
         notice = a.information_notice

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dote import notices
+from dote.audit import ActionPlan
 from dote.dpia import Screening, screen
 from dote.load import Document
 from dote.model import Activity, Member, Territory
@@ -60,6 +61,8 @@ class Subject:
     territory: Territory
     screening: Screening | None
     today: dt.date
+    #: The members' action plans (confidential overlay), or None when it was not read.
+    plans: Mapping[str, ActionPlan] | None = None
 
     @property
     def the_activity(self) -> Activity:
@@ -79,6 +82,9 @@ class Rule:
     description: str
     check: Check
     parameters: Mapping[str, Param] = field(default_factory=dict)
+    #: A rule that reads the confidential overlay: without it (the public site), it is not
+    #: evaluated, neither failed nor met (see MemberResult.unevaluated).
+    needs_overlay: bool = False
 
 
 def _rules(*rules: Rule) -> Mapping[str, Rule]:
@@ -277,6 +283,19 @@ def _reviewed(s: Subject, p: Mapping[str, Any]) -> list[str]:
     return _too_old(s.the_activity.dates.reviewed, int(p["age_maximum_mois"]), s.today, "dernière revue")
 
 
+def _priority_actions(s: Subject, p: Mapping[str, Any]) -> list[str]:
+    """No high-priority action of the member's plan is overdue (the plan is in the overlay)."""
+    from dote.fragments import date_fr
+
+    plan = (s.plans or {}).get(s.member.id)
+    if plan is None:
+        return []
+    return [
+        f"action « {a.what} » (priorité haute) en retard : échéance le {date_fr(a.due)}"
+        for a in plan.overdue(s.today, ("haute",))
+    ]
+
+
 _MONTHS = Param("mois", 12, "âge maximal, en mois")
 
 #: Every rule the engine implements, by the name a policy uses.
@@ -354,6 +373,14 @@ RULES: Mapping[str, Rule] = _rules(
         "La fiche est validée par le DPO.",
         _validated,
         {"statuts_acceptes": Param("codes", ["valide"], "statuts acceptés", "statuts-activite")},
+    ),
+    Rule(
+        "actions-prioritaires-a-jour",
+        "membre",
+        "Aucune action prioritaire du plan d'actions n'est en retard (évaluée avec le dépôt confidentiel "
+        "seulement).",
+        _priority_actions,
+        needs_overlay=True,
     ),
     Rule(
         "revue-recente",
@@ -468,6 +495,17 @@ def check_policy(doc: Document) -> list[Problem]:
                 )
             )
         problems.extend(_check_parameters(doc, i, rule, item.get("parametres") or {}))
+        if rule.needs_overlay:
+            problems.append(
+                Problem(
+                    doc.position(("criteres", i, "regle")),
+                    f"la règle « {rule.name} » lit le dépôt confidentiel : le site public ne l'évalue pas "
+                    "(ni remplie ni manquée), seuls « dote label --overlay » et le site interne l'évaluent",
+                    "un niveau qui l'exige serait attribué sur le site public sans qu'elle soit vérifiée : "
+                    "gardez-la hors des niveaux publics, ou acceptez cet écart entre le site et l'évaluation interne",
+                    "avertissement",
+                )
+            )
     levels: set[str] = set()
     for i, level in enumerate(data.get("niveaux") or ()):
         if level["id"] in levels:
@@ -635,6 +673,9 @@ class MemberResult:
     next_level: Level | None
     failures: tuple[Failure, ...]  # every failure, member and activities, in policy order
     activities: Mapping[str, ActivityResult]
+    #: Criteria whose rule needs the confidential overlay, which was not read: neither met nor
+    #: failed (they do not stop a level either: see check_policy's warning).
+    unevaluated: tuple[Criterion, ...] = ()
 
     @property
     def level_title(self) -> str:
@@ -673,8 +714,18 @@ def _reached(policy: Policy, failed: set[str]) -> Level | None:
     return reached
 
 
-def evaluate_member(member: Member, territory: Territory, policy: Policy, today: dt.date) -> MemberResult:
-    """The level of one member and every criterion it misses."""
+def evaluate_member(
+    member: Member,
+    territory: Territory,
+    policy: Policy,
+    today: dt.date,
+    plans: Mapping[str, ActionPlan] | None = None,
+) -> MemberResult:
+    """The level of one member and every criterion it misses.
+
+    ``plans``: the action plans of the confidential overlay, or None when it was not read
+    (then the rules that need it are not evaluated).
+    """
     vocabularies = territory.vocabularies
     ordered = [policy.criteria[c] for lv in policy.levels for c in lv.criteria if c in policy.criteria]
     activity_criteria = [c for c in ordered if c.scope == "activite"]
@@ -692,10 +743,13 @@ def evaluate_member(member: Member, territory: Territory, policy: Policy, today:
         results[activity.id] = ActivityResult(
             activity, screening, found, _reached(policy, {f.criterion.id for f in found})
         )
-    subject = Subject(member, None, territory, None, today)
+    subject = Subject(member, None, territory, None, today, plans)
     failures: list[Failure] = []
+    unevaluated: list[Criterion] = []
     for c in ordered:
-        if c.scope == "membre":
+        if c.scope == "membre" and RULES[c.rule].needs_overlay and plans is None:
+            unevaluated.append(c)
+        elif c.scope == "membre":
             details = RULES[c.rule].check(subject, c.parameters)
             if details:
                 failures.append(Failure(c, member.position, tuple(details)))
@@ -704,15 +758,24 @@ def evaluate_member(member: Member, territory: Territory, policy: Policy, today:
     level = _reached(policy, {f.criterion.id for f in failures})
     rank = level.rank if level else 0
     next_level = policy.levels[rank] if rank < len(policy.levels) else None
-    return MemberResult(member, level, next_level, tuple(failures), results)
+    return MemberResult(member, level, next_level, tuple(failures), results, tuple(unevaluated))
 
 
-def evaluate(territory: Territory, policy: Policy, reference_date: dt.date) -> Evaluation:
-    """Evaluate every member of a territory against the policy, as of ``reference_date``."""
+def evaluate(
+    territory: Territory,
+    policy: Policy,
+    reference_date: dt.date,
+    *,
+    plans: Mapping[str, ActionPlan] | None = None,
+) -> Evaluation:
+    """Evaluate every member of a territory against the policy, as of ``reference_date``.
+
+    ``plans``: the members' action plans when the confidential overlay was read, else None.
+    """
     return Evaluation(
         policy,
         reference_date,
-        {m.id: evaluate_member(m, territory, policy, reference_date) for m in territory.members},
+        {m.id: evaluate_member(m, territory, policy, reference_date, plans) for m in territory.members},
     )
 
 

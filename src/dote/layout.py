@@ -32,6 +32,18 @@ MEMBER_FILE = "member.yml"
 LABEL_FILE = "label.yml"
 #: The training sessions (read by dote.training, not by the register pipeline).
 TRAINING_FILE = "formations.yml"
+#: The audit questionnaire, public (read by dote.audit, not by the register pipeline).
+AUDIT_FILE = "audit.yml"
+#: Files of a member's folder that are not activities and live in the confidential overlay
+#: only (read by dote.audit): in the public registers they are refused.
+MEMBER_OVERLAY_FILES = {"audit.yml": "les réponses du membre à l'audit", "actions.yml": "son plan d'actions"}
+#: The DPO's registers of a member, in the overlay only (read by dote.dpo_registers).
+MEMBER_OVERLAY_FILES.update(
+    {
+        "demandes.yml": "le registre des demandes d'exercice des droits",
+        "violations.yml": "le registre des violations de données",
+    }
+)
 
 #: Member ids that would take the address of a page of the site (/registres/<id>/).
 RESERVED_MEMBER_IDS = {"explorer": "l'explorateur des registres"}
@@ -176,8 +188,20 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
                     "chaque dossier de membre contient son member.yml (identité, contact, DPO)",
                 )
             )
+        for name, what in MEMBER_OVERLAY_FILES.items():
+            if (folder / name).is_file():
+                problems.append(
+                    Problem(
+                        Position(relative_name(folder / name, root)),
+                        f"« {name} » ({what}) est confidentiel : il n'a pas sa place dans le dépôt public",
+                        "déplacez-le dans le dépôt confidentiel, au même chemin, et retirez-le d'ici "
+                        "(l'historique git du dépôt public le garde : voyez le guide)",
+                    )
+                )
         activities[folder.name] = {
-            activity_id: path for activity_id, path in ids_of(folder).items() if path.name != MEMBER_FILE
+            activity_id: path
+            for activity_id, path in ids_of(folder).items()
+            if path.name != MEMBER_FILE and path.name not in MEMBER_OVERLAY_FILES
         }
     archives: dict[tuple[str, int], Path] = {}
     for path in listed(registers / MODELS / VERSIONS_DIR):
@@ -244,7 +268,7 @@ def _misplaced(registers: Path, root: Path) -> list[Problem]:
 def _expected(rel: tuple[str, ...]) -> bool:
     """Whether a ``.yml`` file at ``rel`` (relative to registers/) is one the format reads."""
     if len(rel) == 1:
-        return rel[0] in (MAISON_FILE, LABEL_FILE, TRAINING_FILE)
+        return rel[0] in (MAISON_FILE, LABEL_FILE, TRAINING_FILE, AUDIT_FILE)
     if len(rel) == 2:
         return rel[0] in (MODELS, PROCESSORS)
     if len(rel) == 3:

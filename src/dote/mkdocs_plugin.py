@@ -29,6 +29,8 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils.meta import get_data as get_markdown_meta
 
 from dote import (
+    algorithms,
+    audit,
     csp,
     dashboard,
     documents,
@@ -228,7 +230,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if refusal := watch_site.feeds_refusal(result.watch, site_url):
             notice.warning(refusal)
         pages = render.register_pages(
-            self.territory, env, label=self.label, site_url=site_url, watch=self.watch
+            self.territory,
+            env,
+            label=self.label,
+            site_url=site_url,
+            watch=self.watch,
+            # the DPO's registers of requests and breaches: internal builds only (the overlay)
+            dpo_registers=result.dpo_registers if internal else None,
+            today=self._today,
+            # the member's audit and action plan (issue 16): internal builds only (the overlay)
+            audit_section=audit.section_renderer(result.audit, env, self._today) if internal else None,
         )
         pages.append(self.watch.page(env))
         # --- end of legal watch ---
@@ -281,6 +292,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
             raise PluginError(f"dote : {refusal}")
         pages.append(explorer.page(self.territory, env))
         # --- end of registers explorer ---
+        # --- public algorithms (issue 16): CRPA art. L311-3-1 and L312-1-3, beside the explorer ---
+        if refusal := algorithms.clash(self.territory):
+            raise PluginError(f"dote : {refusal}")
+        pages.append(algorithms.page(self.territory, env))
+        # --- end of public algorithms ---
         # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
         self.opendata = opendata.OpenData(
             self.territory, self.label, site_url, self._today, internal=internal, cache=_OpenDataCache(self)

@@ -294,6 +294,14 @@ class ModelRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AlgorithmParameter:
+    """One parameter of an algorithmic processing, and its weighting if any (CRPA art. R311-3-1-2, 3°)."""
+
+    label: str
+    weighting: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Internal:
     """Non-public content, present only in internal outputs (read from the overlay)."""
 
@@ -351,6 +359,15 @@ class Activity:
     profiling: bool | None = None
     algorithm_rules: str = ""
     algorithm_link: str = ""
+    #: traitement_algorithmique.decisions_individuelles as written (None: not stated);
+    #: see :attr:`algorithmic_decisions` for what it means.
+    algorithm_individual_decisions: bool | None = None
+    algorithm_decisions: str = ""  # the individual decisions taken on the algorithm's basis
+    algorithm_mention: str = ""  # the explicit mention on each decision (CRPA art. L311-3-1, R311-3-1-1)
+    algorithm_contribution: str = ""  # CRPA art. R311-3-1-2, 1°
+    algorithm_data: str = ""  # data processed and their sources, 2°
+    algorithm_parameters: tuple[AlgorithmParameter, ...] = ()  # parameters and weighting, 3°
+    algorithm_operations: str = ""  # operations carried out, 4°
     dpia: Dpia | None = None
     information_notice: str = ""  # "generee", "absente" or a URL
     themes: tuple[Term, ...] = ()
@@ -358,6 +375,26 @@ class Activity:
     model: ModelRef | None = None
     withheld: bool = False  # a member publishing "au choix" kept some fields back
     internal: Internal | None = None
+
+    @property
+    def algorithmic_decisions(self) -> bool:
+        """Whether individual decisions rest on an algorithmic processing (CRPA art. L311-3-1).
+
+        ``decisions_individuelles`` says so; without it, a ``traitement_algorithmique`` block
+        that describes something does (the block's meaning before the flag existed).
+        """
+        if self.algorithm_individual_decisions is not None:
+            return self.algorithm_individual_decisions
+        return bool(
+            self.algorithm_rules
+            or self.algorithm_link
+            or self.algorithm_decisions
+            or self.algorithm_mention
+            or self.algorithm_contribution
+            or self.algorithm_data
+            or self.algorithm_parameters
+            or self.algorithm_operations
+        )
 
     @property
     def sensitive_categories(self) -> tuple[DataCategory, ...]:
@@ -466,6 +503,9 @@ class Member:
     activities: tuple[Activity, ...] = ()
     unlisted_activities: int = 0  # kept off the public site by the member's choice
     internal: Internal | None = None
+    #: Rights requests per year the member chose to publish (publier_statistiques_demandes):
+    #: (year, received, answered, answered in time), counts only (see dote.dpo_registers).
+    request_statistics: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def sector(self) -> str:
@@ -824,6 +864,12 @@ class Converter:
             joined=_date(data.get("adhesion")),
             training_last=_date(training.get("derniere_session")),
             training_participants=training.get("participants"),
+            request_statistics=tuple(
+                (int(f["annee"]), int(f["recues"]), int(f["repondues"]), int(f["repondues_dans_les_delais"]))
+                for f in (data.get("statistiques_demandes") or ())
+            )
+            if data.get("publier_statistiques_demandes") is True
+            else (),
             activities=activities,
             unlisted_activities=unlisted,
             internal=self.internal_notes(data),
@@ -918,6 +964,16 @@ class Converter:
             profiling=data.get("profilage"),
             algorithm_rules=algorithm.get("regles", ""),
             algorithm_link=algorithm.get("lien", ""),
+            algorithm_individual_decisions=algorithm.get("decisions_individuelles"),
+            algorithm_decisions=algorithm.get("decisions", ""),
+            algorithm_mention=algorithm.get("mention", ""),
+            algorithm_contribution=algorithm.get("contribution", ""),
+            algorithm_data=algorithm.get("donnees", ""),
+            algorithm_parameters=tuple(
+                AlgorithmParameter(str(x["libelle"]), x.get("ponderation", ""))
+                for x in algorithm.get("parametres") or ()
+            ),
+            algorithm_operations=algorithm.get("operations", ""),
             dpia=Dpia(
                 criteria=self.terms("criteres-aipd", dpia.get("criteres")),
                 cnil_types=self.terms("liste-cnil-aipd", dpia.get("liste_cnil")),

@@ -276,7 +276,7 @@ def activity_data(activity: Activity) -> dict[str, Any]:
         ),
         "decision_automatisee": a.automated_decision,
         "profilage": a.profiling,
-        "traitement_algorithmique": _without_empty({"regles": a.algorithm_rules, "lien": a.algorithm_link}),
+        "traitement_algorithmique": algorithm_data(a),
         "aipd": dpia,
         "mention_information": a.information_notice,
         "thematiques": _codes(a.themes),
@@ -293,6 +293,26 @@ def activity_data(activity: Activity) -> dict[str, Any]:
     if a.dpia is not None:
         found["aipd"] = dpia or {}  # declared, even empty: the record says so
     return found
+
+
+def algorithm_data(a: Activity) -> dict[str, Any]:
+    """The ``traitement_algorithmique`` block in the registers' format (CRPA art. L311-3-1, L312-1-3)."""
+    return _without_empty(
+        {
+            "decisions_individuelles": a.algorithm_individual_decisions,
+            "decisions": a.algorithm_decisions,
+            "mention": a.algorithm_mention,
+            "contribution": a.algorithm_contribution,
+            "donnees": a.algorithm_data,
+            "parametres": [
+                _without_empty({"libelle": p.label, "ponderation": p.weighting})
+                for p in a.algorithm_parameters
+            ],
+            "operations": a.algorithm_operations,
+            "regles": a.algorithm_rules,
+            "lien": a.algorithm_link,
+        }
+    )
 
 
 # --- what the engine computes about an activity and a member ------------------------------------
@@ -400,6 +420,15 @@ COLUMNS = (
     "Droits non applicables",
     "Décision automatisée",
     "Profilage",
+    "Décisions individuelles fondées sur un algorithme",
+    "Algorithme : décisions concernées",
+    "Algorithme : mention portée sur les décisions",
+    "Algorithme : contribution à la décision",
+    "Algorithme : données et sources",
+    "Algorithme : paramètres et pondération",
+    "Algorithme : opérations",
+    "Algorithme : règles principales",
+    "Algorithme : règles publiées",
     "Thématiques",
     "Mention d'information",
     "Création",
@@ -503,6 +532,19 @@ def activity_row(
         "Droits non applicables": _labels(a.rights_not_applicable),
         "Décision automatisée": _yes_no(a.automated_decision),
         "Profilage": _yes_no(a.profiling),
+        "Décisions individuelles fondées sur un algorithme": "oui"
+        if a.algorithmic_decisions
+        else _yes_no(a.algorithm_individual_decisions),
+        "Algorithme : décisions concernées": a.algorithm_decisions,
+        "Algorithme : mention portée sur les décisions": a.algorithm_mention,
+        "Algorithme : contribution à la décision": a.algorithm_contribution,
+        "Algorithme : données et sources": a.algorithm_data,
+        "Algorithme : paramètres et pondération": LIST_SEPARATOR.join(
+            p.label + (f" ({p.weighting})" if p.weighting else "") for p in a.algorithm_parameters
+        ),
+        "Algorithme : opérations": a.algorithm_operations,
+        "Algorithme : règles principales": a.algorithm_rules,
+        "Algorithme : règles publiées": a.algorithm_link,
         "Thématiques": _labels(a.themes),
         "Mention d'information": a.information_notice,
         "Création": _date(a.dates.created),

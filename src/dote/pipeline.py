@@ -18,9 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dote import algorithms, dpo_registers
+from dote.audit import AuditData
+from dote.audit import load as load_audit
 from dote.cache import DocumentCache
 from dote.confidential import merge_overlay, published_fields, published_view
 from dote.dpia import DpiaPolicy
+from dote.dpo_registers import MemberRegisters
 from dote.label import Evaluation, evaluate, parse_policy
 from dote.load import Document
 from dote.model import Converter, Drift, Territory
@@ -52,6 +56,10 @@ class Result:
     watch: Watch = field(default_factory=Watch)
     #: The training modules (``docs/formation/``) and sessions (``registers/formations.yml``).
     training: Training = field(default_factory=Training)
+    #: The audit questionnaire; with the overlay only, members' audits and action plans (issue 16).
+    audit: AuditData = field(default_factory=AuditData)
+    #: With the overlay only: each member's rights requests and breaches (dote.dpo_registers).
+    dpo_registers: Mapping[str, MemberRegisters] = field(default_factory=dict)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -82,6 +90,7 @@ def run(
     root = root.resolve()
     today = today or dt.date.today()
     sources, problems = read_sources(root, cache=DocumentCache(root) if cache else None)
+    public_members = sources.members
     if overlay is not None:
         # Before resolution: activities then inherit the confidential fields of their model,
         # and the activities a member keeps wholly in the overlay are resolved too.
@@ -92,6 +101,16 @@ def run(
     problems += resolve_problems
     problems += check_processor_transfers(sources)
     problems += check_legal_bases(sources)
+    registers: dict[str, MemberRegisters] = {}
+    if overlay is not None:  # the DPO's registers of requests and breaches: the overlay only
+        registers, register_problems = dpo_registers.load(overlay.resolve(), public_members, today)
+        problems += register_problems + dpo_registers.check_published(registers, public_members)
+    # The audit questionnaire (public); members' answers and action plans from the overlay only.
+    audit, audit_problems = load_audit(
+        root, overlay.resolve() if overlay is not None else None, sources, today
+    )
+    problems += audit_problems
+    problems += algorithms.check(sources)  # CRPA art. L311-3-1 and L312-1-3 (issue 16)
     watch, watch_problems = load_watch(root)
     problems += watch_problems
     problems += check_watch_references(
@@ -112,7 +131,7 @@ def run(
             territory = build_territory(
                 sources, internal=overlay is not None, drift=drift, attendance=attendance
             )
-        evaluation = _evaluate(sources, territory, overlay, today, attendance)
+        evaluation = _evaluate(sources, territory, overlay, today, attendance, audit)
     prints = fingerprints(sources, watch, training) if territory is not None else {}
     return Result(
         root,
@@ -122,6 +141,8 @@ def run(
         fingerprints=prints,
         watch=watch,
         training=training,
+        audit=audit,
+        dpo_registers=registers,
     )
 
 
@@ -144,6 +165,7 @@ def _evaluate(
     overlay: Path | None,
     today: dt.date,
     attendance: Mapping[str, dt.date],
+    audit: AuditData | None = None,
 ) -> Evaluation | None:
     """The label of every member (None without a territory or a label policy)."""
     evaluation = None
@@ -157,7 +179,9 @@ def _evaluate(
             if withheld and overlay is None
             else territory
         )
-        evaluation = evaluate(complete, parse_policy(sources.label), today)
+        # Action plans live in the overlay: without it, the rules that need them are not evaluated.
+        plans = audit.plans if audit is not None and audit.overlay else None
+        evaluation = evaluate(complete, parse_policy(sources.label), today, plans=plans)
     return evaluation
 
 

@@ -14,6 +14,7 @@ and the page's search filters (:func:`search_filters`).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import posixpath
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from dote import notices
 from dote.dpia import Screening, screen
@@ -137,10 +138,17 @@ def register_pages(
     label: Evaluation | None = None,
     site_url: str = "",
     watch: WatchSite | None = None,
+    dpo_registers: Mapping[str, Any] | None = None,
+    today: dt.date | None = None,
+    audit_section: Callable[[Member], Markup] | None = None,
 ) -> list[GeneratedPage]:
     """The register index and one page per member (with its label, when there is a policy).
 
     With ``watch``, each activity lists the newest published watch items that concern it.
+    ``dpo_registers`` (internal builds only, read from the overlay): each member's rights
+    requests and breaches (:class:`dote.dpo_registers.MemberRegisters`), with their
+    deadlines as of ``today``. ``audit_section`` (internal builds only): the member's audit
+    and action plan (:func:`dote.audit.section_renderer`).
     """
     members = territory.members_by_id
     index_url = "registres/"
@@ -177,6 +185,15 @@ def register_pages(
             member = members[member_id]
             parent = members.get(member.parent_id) if member.parent_id else None
             values = context(url, page_member=member, parent=parent)
+            if dpo_registers and member_id in dpo_registers:  # internal builds only
+                from dote import dpo_registers as registers
+
+                values = {
+                    **values,
+                    **registers.page_context(dpo_registers[member_id], today or dt.date.today()),
+                }
+            if audit_section is not None:  # internal builds only
+                values = {**values, "audit_section": audit_section}
             # The search filters of the page (Pagefind): the member's and its activities'.
             return env.get_template("membre.html").render(values) + search_filters(
                 member, label, values["screening"]
@@ -272,7 +289,9 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
                 "members": members,
                 "processors": territory.processors,
                 # A model has no member: its screening uses its own criteria and data only.
-                "screening": lambda activity: screen(activity, None, territory.vocabularies, territory.dpia_policy),
+                "screening": lambda activity: screen(
+                    activity, None, territory.vocabularies, territory.dpia_policy
+                ),
                 "label": None,
                 **links(url),
                 **extra,
@@ -333,7 +352,9 @@ def label_context(
         results = label.members.get(activity.member_id) if label else None
         if results is not None and activity.id in results.activities:
             return results.activities[activity.id].screening
-        return screen(activity, members.get(activity.member_id), territory.vocabularies, territory.dpia_policy)
+        return screen(
+            activity, members.get(activity.member_id), territory.vocabularies, territory.dpia_policy
+        )
 
     def snippet(result: MemberResult) -> str:
         member_id = result.member.id

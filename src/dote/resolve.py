@@ -11,7 +11,8 @@ The rules, the same for a model that extends another model:
 * lists of records are merged **by their key**: a data category written with the code
   of an inherited one completes and replaces its fields (``categories_donnees`` by
   ``code``, ``conditions_sensibles`` by ``code``, ``responsables_conjoints`` by ``nom``,
-  a retention's ``phases`` by ``phase``, ``autorisations`` by ``reference``); a retention
+  a retention's ``phases`` by ``phase``, ``autorisations`` by ``reference``,
+  an algorithm's ``parametres`` by ``libelle``); a retention
   written as ``phases`` replaces an inherited ``duree`` or ``criteres``, and the reverse;
 * ``retirer`` removes inherited list items (by value, code or name); removing an item
   the model does not have is an error;
@@ -45,6 +46,7 @@ KEYED_LISTS: Mapping[JsonPath, str] = {
     ("responsables_conjoints",): "nom",
     ("categories_donnees", "*", "conservation", "phases"): "phase",
     ("autorisations",): "reference",
+    ("traitement_algorithmique", "parametres"): "libelle",
 }
 #: A data category's retention is one duration (or criteria, from a start) or phases (each with
 #: its start): the form an activity writes replaces the other form its model gives.

@@ -39,6 +39,11 @@ KINDS = {
     "veille-sources": "veille-sources.schema.json",
     "veille-element": "veille-element.schema.json",
     "formations": "formations.schema.json",
+    "demandes": "demandes.schema.json",
+    "violations": "violations.schema.json",
+    "audit": "audit.schema.json",
+    "audit-reponses": "audit-reponses.schema.json",
+    "actions": "actions.schema.json",
 }
 SHARED = "commun.schema.json"
 
