@@ -313,6 +313,7 @@ def test_public_build_contains_no_marker(
     assert "Gérer les commandes" in company
     leaked = [m for m in markers if m in text + _all_text(root / ".cache")]
     assert leaked == []
+    assert "Rapport annuel du DPO" not in text  # the annual report (dote.annual_report): internal only
     # The choices are visible as such: the company's published fields are there.
     societe = (site / "registres" / "societe" / "index.html").read_text(encoding="utf-8")
     assert "Gérer les commandes" in societe and "Non publié (choix du membre)" in societe
@@ -327,6 +328,7 @@ def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[st
     assert main(["build", str(root), "--internal", "--overlay", str(overlay), "--site-dir", str(site)]) == 0
     text = _all_text(site)
     assert [m for m in markers if m not in text] == []
+    assert '<h2 id="rapport-annuel">Rapport annuel du DPO' in text  # shown on internal member pages
     # Open data is the public site's: an internal build's records hold what members withhold.
     written = {p.relative_to(site).as_posix() for p in (site / "donnees").rglob("*") if p.is_file()}
     assert written == {"donnees/index.html", "donnees/dictionnaire/index.html"}

@@ -950,6 +950,19 @@ def _today(date: str | None) -> dt.date | None:
         return None
 
 
+def report_output_refusal(output: Path, root: Path, what: str) -> str:
+    """Why a confidential report may not be written at ``output`` (French), or "" if it may.
+
+    A report is a .docx or an .odt file, written outside the public repository (or
+    inside it only where git ignores it, see :func:`dote.confidential.private_location_refusal`).
+    """
+    if output.suffix.lower() not in (".docx", ".odt"):
+        return f"le rapport s'écrit en .docx ou en .odt, pas « {output.name} »"
+    if refusal := private_location_refusal(output, root, what):
+        return f"{refusal} ; ce rapport est confidentiel"
+    return ""
+
+
 def _overlay_or_error(root: Path, overlay: Path | None, what: str) -> Path | None:
     import sys
 
@@ -983,14 +996,8 @@ def command_audit(
         print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
         return 2
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    if output is not None and suffix not in ("docx", "odt"):
-        print(
-            f"dote : erreur : le rapport s'écrit en .docx ou en .odt, pas « {output.name} »",
-            file=sys.stderr,
-        )
-        return 2
-    if output is not None and (refusal := private_location_refusal(output, root, "le rapport d'audit")):
-        print(f"dote : erreur : {refusal} ; ce rapport est confidentiel", file=sys.stderr)
+    if output is not None and (refusal := report_output_refusal(output, root, "le rapport d'audit")):
+        print(f"dote : erreur : {refusal}", file=sys.stderr)
         return 2
     location = _overlay_or_error(root, overlay, "les réponses d'audit")
     if location is None:

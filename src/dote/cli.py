@@ -372,6 +372,34 @@ def _parser() -> argparse.ArgumentParser:
     # --- end of audit and action plan ---
 
     p = sub.add_parser(
+        "rapport",
+        help="rapport annuel du DPO pour un membre : texte, JSON, DOCX ou ODT (usage interne)",
+        description="Calcule le rapport annuel du délégué à la protection des données pour un membre : "
+        "activités créées et mises à jour dans l'année, AIPD requises et leur état, niveau de label, score "
+        "du dernier audit, actions faites dans l'année et en retard à la fin de l'année, demandes "
+        "d'exercice des droits et violations de données de l'année. Avec -o, écrit le rapport (.docx ou "
+        ".odt), confidentiel : jamais dans le dépôt public.",
+    )
+    _add_root(p)
+    _add_overlay(p, f"dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
+    p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
+    p.add_argument(
+        "--annee",
+        type=int,
+        metavar="AAAA",
+        help="année du rapport (par défaut : celle de la date de référence)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_root,
+        metavar="FICHIER",
+        help="rapport à écrire (.docx ou .odt), hors du dépôt public",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+
+    p = sub.add_parser(
         "demandes",
         help="registre des demandes d'exercice des droits : échéances, retards (usage interne)",
         description="Lit le registre des demandes d'exercice des droits de chaque membre dans le dépôt "
@@ -513,6 +541,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dote.audit import command_actions
 
         return command_actions(args.root, args.overlay, args.member, args.overdue, args.format, args.date)
+    if args.command == "rapport":
+        from dote.annual_report import command as annual_report
+
+        return annual_report(args)
     if args.command in ("demandes", "violations"):
         from dote.dpo_registers import command
 

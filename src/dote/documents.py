@@ -344,6 +344,22 @@ class Converter:
                         path.unlink()
 
 
+def filled_document(root: Path, blocks: Sequence[notices.Block], fmt: Format) -> bytes:
+    """Blocks as a DOCX or ODT document: the members' document template, filled.
+
+    The template is the one the site's members' documents use (a skeleton pandoc converts
+    once, styled by the territory's reference documents; see :mod:`dote.office`). It is made
+    in a temporary folder: nothing confidential touches the territory's cache. Used by the
+    confidential documents of the DPO (breach notification draft, annual report).
+    """
+    converter = Converter(References.find(root), None, threads=1)
+    try:
+        template = converter.templates()[fmt]
+    finally:
+        converter.close(prune=False)
+    return template.fill(blocks)
+
+
 def cache_folder(root: Path | None) -> Path | None:
     """``.cache/dote/documents/`` of a territory, or None when the cache is off."""
     if root is None or not cache.enabled():

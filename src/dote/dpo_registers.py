@@ -822,20 +822,12 @@ def notification_blocks(member_name: str, dpo: str, b: Breach) -> list[Block]:
 
 
 def draft_bytes(root: Path, member_name: str, dpo: str, breach: Breach, fmt: str) -> bytes:
-    """The notification draft as DOCX or ODT: the members' document template, filled.
-
-    The template is the one the site's members' documents use (a skeleton pandoc converts
-    once, styled by the package's reference documents; see :mod:`dote.office`). It is made
-    in a temporary folder: nothing confidential touches the territory's cache.
-    """
+    """The notification draft as DOCX or ODT (:func:`dote.documents.filled_document`)."""
     from dote import documents
 
-    converter = documents.Converter(documents.References.find(root), None, threads=1)
-    try:
-        template = converter.templates()["docx" if fmt == "docx" else "odt"]
-    finally:
-        converter.close(prune=False)
-    return template.fill(notification_blocks(member_name, dpo, breach))
+    return documents.filled_document(
+        root, notification_blocks(member_name, dpo, breach), "docx" if fmt == "docx" else "odt"
+    )
 
 
 def command(args: Any) -> int:

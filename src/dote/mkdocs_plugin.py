@@ -30,6 +30,7 @@ from mkdocs.utils.meta import get_data as get_markdown_meta
 
 from dote import (
     algorithms,
+    annual_report,
     audit,
     csp,
     dashboard,
@@ -240,6 +241,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
             today=self._today,
             # the member's audit and action plan (issue 16): internal builds only (the overlay)
             audit_section=audit.section_renderer(result.audit, env, self._today) if internal else None,
+            # the member's annual report for the current year (issue 16): internal builds only
+            annual_report_section=annual_report.section_renderer(result, env, self._today)
+            if internal
+            else None,
         )
         pages.append(self.watch.page(env))
         # --- end of legal watch ---

@@ -141,6 +141,7 @@ def register_pages(
     dpo_registers: Mapping[str, Any] | None = None,
     today: dt.date | None = None,
     audit_section: Callable[[Member], Markup] | None = None,
+    annual_report_section: Callable[[Member], Markup] | None = None,
 ) -> list[GeneratedPage]:
     """The register index and one page per member (with its label, when there is a policy).
 
@@ -148,7 +149,8 @@ def register_pages(
     ``dpo_registers`` (internal builds only, read from the overlay): each member's rights
     requests and breaches (:class:`dote.dpo_registers.MemberRegisters`), with their
     deadlines as of ``today``. ``audit_section`` (internal builds only): the member's audit
-    and action plan (:func:`dote.audit.section_renderer`).
+    and action plan (:func:`dote.audit.section_renderer`). ``annual_report_section`` (internal
+    builds only): the member's annual report (:func:`dote.annual_report.section_renderer`).
     """
     members = territory.members_by_id
     index_url = "registres/"
@@ -194,6 +196,8 @@ def register_pages(
                 }
             if audit_section is not None:  # internal builds only
                 values = {**values, "audit_section": audit_section}
+            if annual_report_section is not None:  # internal builds only
+                values = {**values, "annual_report_section": annual_report_section}
             # The search filters of the page (Pagefind): the member's and its activities'.
             return env.get_template("membre.html").render(values) + search_filters(
                 member, label, values["screening"]
