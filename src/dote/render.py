@@ -272,7 +272,9 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
                 "members": members,
                 "processors": territory.processors,
                 # A model has no member: its screening uses its own criteria and data only.
-                "screening": lambda activity: screen(activity, None, territory.vocabularies, territory.dpia_policy),
+                "screening": lambda activity: screen(
+                    activity, None, territory.vocabularies, territory.dpia_policy
+                ),
                 "label": None,
                 **links(url),
                 **extra,
@@ -333,7 +335,9 @@ def label_context(
         results = label.members.get(activity.member_id) if label else None
         if results is not None and activity.id in results.activities:
             return results.activities[activity.id].screening
-        return screen(activity, members.get(activity.member_id), territory.vocabularies, territory.dpia_policy)
+        return screen(
+            activity, members.get(activity.member_id), territory.vocabularies, territory.dpia_policy
+        )
 
     def snippet(result: MemberResult) -> str:
         member_id = result.member.id
