@@ -53,3 +53,16 @@ def test_guide_examples_are_valid(name: str, text: str) -> None:
 
 def test_the_guide_has_examples() -> None:
     assert len(_examples()) >= 4
+
+
+def test_the_readme_documents_every_command() -> None:
+    """A feature exists when a user can use it from the README: every command is in its table."""
+    import argparse
+
+    from dote.cli import _parser
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [name for name in commands.choices if f"`dote {name}" not in readme]
+    assert not missing, f"commands missing from the README: {missing}"
