@@ -41,3 +41,20 @@ def test_audit_report_and_breach_draft_open_in_libreoffice(
         assert "Rapport d'audit RGPD" in audit_text and "Valmont" in audit_text
         draft_text = (out / f"violation-{fmt}.txt").read_text(encoding="utf-8-sig")
         assert "Notification d'une violation de données à la CNIL — projet (2026-09-cle-usb)" in draft_text
+
+
+def test_the_demo_publishes_only_the_opted_in_yearly_counts(built_demo: Path) -> None:
+    """Valmont chose to publish its requests' yearly counts: they are on its public page, and
+    nothing of the confidential registers is (no request, no breach, no audit)."""
+    page = (built_demo / "registres" / "valmont" / "index.html").read_text(encoding="utf-8")
+    assert "Les demandes d'exercice des droits reçues par Commune de Valmont-sur-Exemple" in page
+    for confidential in (
+        "2026-004",
+        "2026-09-cle-usb",
+        "Audit de maturité",
+        "Plan d'actions",
+        "Rapport annuel",
+    ):
+        assert confidential not in page, confidential
+    others = (built_demo / "registres" / "saint-exemple" / "index.html").read_text(encoding="utf-8")
+    assert "statistiques-demandes" not in others  # no opt-in, no table

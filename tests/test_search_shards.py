@@ -18,6 +18,7 @@ import pytest
 
 from dote import search
 from dote.cache import CACHE_ENV
+from dote.layout import RESERVED_MEMBER_IDS
 from dote.scaffold import demo_territory
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
 
@@ -49,7 +50,9 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]) -> None:
     root, _, _ = sharded
     site = root / "site"
-    members = sorted(p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name != "explorer")
+    members = sorted(
+        p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name not in RESERVED_MEMBER_IDS
+    )
     jobs = search.jobs(site, members, 3)
     assert jobs[0].output == search.PRIMARY and len(jobs) == 4
     indexed = [page for job in jobs for page in job.pages]
@@ -80,7 +83,9 @@ def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tupl
 
     root, _, _ = sharded
     site = root / "site"
-    members = sorted(p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name != "explorer")
+    members = sorted(
+        p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name not in RESERVED_MEMBER_IDS
+    )
     shard_of = {m: search.shard_of(m, 3) for m in members}
     with serve(site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(

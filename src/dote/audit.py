@@ -628,7 +628,7 @@ def action_data(a: Action, today: dt.date) -> dict[str, Any]:
 def scores_text(scores: Scores, member_name: str) -> str:
     audit = scores.audit
     lines = [
-        f"Audit de {member_name} ({audit.member_id}) du {audit.date.isoformat()}, par {audit.auditor}",
+        f"Audit de {member_name} ({audit.member_id}) du {_date_fr(audit.date)}, par {audit.auditor}",
         f"Score global : {percent_text(scores.percent)} ({_points(scores.earned)} / {scores.possible} points)",
         "",
     ]
@@ -670,15 +670,15 @@ def actions_text(plans: Sequence[tuple[str, ActionPlan]], today: dt.date, overdu
         late = len(plan.overdue(today))
         lines.append(
             f"{name} ({plan.member_id}) : {len(plan.actions)} action{'s' if len(plan.actions) > 1 else ''}, "
-            f"{late} en retard au {today.isoformat()}"
+            f"{late} en retard au {_date_fr(today)}"
         )
         for a in sorted(shown, key=lambda a: (not a.overdue(today), PRIORITIES.index(a.priority), a.due)):
             state = f"EN RETARD de {a.days_late(today)} j" if a.overdue(today) else STATUS_LABELS[a.status]
             if a.status == "faite" and a.done is not None:
-                state += f" le {a.done.isoformat()}"
+                state += f" le {_date_fr(a.done)}"
             lines.append(
                 f"  {a.position.file}:{a.position.line}:{a.position.column}: [{a.priority}] {a.id} — {a.what} — "
-                f"échéance {a.due.isoformat()} — {state} — responsable : {a.owner}"
+                f"échéance {_date_fr(a.due)} — {state} — responsable : {a.owner}"
             )
     return "\n".join(lines)
 
@@ -879,9 +879,9 @@ def report_markdown(
                     a.what,
                     a.priority,
                     a.owner,
-                    a.due.isoformat(),
+                    _date_fr(a.due),
                     ("en retard" if a.overdue(today) else STATUS_LABELS[a.status])
-                    + (f" ({a.done.isoformat()})" if a.done else ""),
+                    + (f" ({_date_fr(a.done)})" if a.done else ""),
                 ]
                 for a in plan.actions
             ],
@@ -1111,9 +1111,9 @@ def command_actions(
     if overdue and fmt == "text":
         n = len(late)
         print(
-            f"{n} action{'s' if n > 1 else ''} en retard au {today.isoformat()}."
+            f"{n} action{'s' if n > 1 else ''} en retard au {_date_fr(today)}."
             if n
-            else f"Aucune action en retard au {today.isoformat()}.",
+            else f"Aucune action en retard au {_date_fr(today)}.",
             file=sys.stderr,
         )
     return 1 if overdue and late else 0

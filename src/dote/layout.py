@@ -46,7 +46,10 @@ MEMBER_OVERLAY_FILES.update(
 )
 
 #: Member ids that would take the address of a page of the site (/registres/<id>/).
-RESERVED_MEMBER_IDS = {"explorer": "l'explorateur des registres"}
+RESERVED_MEMBER_IDS = {
+    "explorer": "l'explorateur des registres",
+    "algorithmes": "l'inventaire des algorithmes publics",
+}
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)$")
