@@ -164,6 +164,9 @@ def test_statistics_are_counts_only(
 def test_published_statistics_only_when_opted_in(tmp_path: Path, overlay: Path) -> None:
     root = copy_demo(tmp_path / "territoire")
     member = root / "registers" / "members" / "valmont" / "member.yml"
+    # The demo publishes Valmont's counts: start from a member that does not.
+    text = member.read_text(encoding="utf-8")
+    member.write_text(text.split("# Les totaux des demandes")[0], encoding="utf-8")
     figures = (
         "statistiques_demandes:\n  - {annee: 2025, recues: 1, repondues: 1, repondues_dans_les_delais: 1}\n"
     )

@@ -105,25 +105,13 @@ def hours_deadline(start: dt.datetime, hours: int = BREACH_HOURS) -> dt.datetime
 
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 def date_fr(day: dt.date, weekday: bool = False) -> str:
     """``15 mars 2025`` (``samedi 15 mars 2025`` with ``weekday``)."""
-    text = f"{'1er' if day.day == 1 else day.day} {MONTHS[day.month - 1]} {day.year}"
+    from dote.fragments import date_fr as words  # the site's one way of writing a date
+
+    text = words(day)
     return f"{DAYS[day.weekday()]} {text}" if weekday else text
 
 
