@@ -520,10 +520,11 @@ def command(args: Any) -> int:
     import sys
 
     from dote import pipeline
-    from dote.audit import _overlay_or_error, _today, report_output_refusal
+    from dote.audit import _overlay_or_error, _today
+    from dote.confidential import report_output_refusal
     from dote.documents import DocumentError
     from dote.files import write_atomic_bytes
-    from dote.problems import format_problems
+    from dote.problems import report_invalid
 
     def fail(message: str, code: int = 2) -> int:
         print(f"dote : erreur : {message}", file=sys.stderr)
@@ -551,9 +552,7 @@ def command(args: Any) -> int:
     # Validation and the label are as of today; --date moves only what the report counts.
     result = pipeline.run(root, overlay=location)
     if result.errors or result.territory is None:
-        print(format_problems(result.errors, "text"))
-        n = len(result.errors)
-        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        report_invalid(result.errors)
         return 1
     members = result.territory.members_by_id
     if args.member not in members:

@@ -30,7 +30,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from dote.confidential import private_location_refusal
+from dote.confidential import private_location_refusal, report_output_refusal
 from dote.layout import AUDIT_FILE, MEMBERS, REGISTERS, Sources
 from dote.load import Document, load_file
 from dote.problems import Position, Problem, relative_name
@@ -950,19 +950,6 @@ def _today(date: str | None) -> dt.date | None:
         return None
 
 
-def report_output_refusal(output: Path, root: Path, what: str) -> str:
-    """Why a confidential report may not be written at ``output`` (French), or "" if it may.
-
-    A report is a .docx or an .odt file, written outside the public repository (or
-    inside it only where git ignores it, see :func:`dote.confidential.private_location_refusal`).
-    """
-    if output.suffix.lower() not in (".docx", ".odt"):
-        return f"le rapport s'écrit en .docx ou en .odt, pas « {output.name} »"
-    if refusal := private_location_refusal(output, root, what):
-        return f"{refusal} ; ce rapport est confidentiel"
-    return ""
-
-
 def _overlay_or_error(root: Path, overlay: Path | None, what: str) -> Path | None:
     import sys
 
@@ -988,7 +975,7 @@ def command_audit(
 
     from dote import pipeline
     from dote.files import write_atomic_bytes
-    from dote.problems import format_problems
+    from dote.problems import report_invalid
 
     root = root.resolve()
     today = _today(date)
@@ -1005,9 +992,7 @@ def command_audit(
     # Validation is as of today; --date moves only the date the plans are judged at.
     result = pipeline.run(root, overlay=location)
     if result.errors or result.territory is None:
-        print(format_problems(result.errors, "text"))
-        n = len(result.errors)
-        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        report_invalid(result.errors)
         return 1
     members = result.territory.members_by_id
     if member_id not in members:
@@ -1052,7 +1037,7 @@ def command_actions(
     import sys
 
     from dote import pipeline
-    from dote.problems import format_problems
+    from dote.problems import report_invalid
 
     root = root.resolve()
     today = _today(date)
@@ -1065,9 +1050,7 @@ def command_actions(
     # Validation is as of today; --date moves only the date the plans are judged at.
     result = pipeline.run(root, overlay=location)
     if result.errors or result.territory is None:
-        print(format_problems(result.errors, "text"))
-        n = len(result.errors)
-        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        report_invalid(result.errors)
         return 2 if overdue else 1  # with --overdue, 1 means late actions
     members = result.territory.members_by_id
     if member_id is not None and member_id not in members:

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from dote import __version__, pipeline
 from dote.confidential import OVERLAY_ENV
-from dote.problems import format_problems, relative_name
+from dote.problems import format_problems, invalid_summary, relative_name, report_invalid
 from dote.watch import Watch, load_watch
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -916,9 +916,7 @@ def _label(root: Path, member_id: str | None, fmt: str, date: str | None, overla
         return EXIT_USAGE
     result = pipeline.run(root, today=today, overlay=overlay)
     if result.errors:
-        print(format_problems(result.errors, "text"))
-        n = len(result.errors)
-        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        report_invalid(result.errors)
         return EXIT_PROBLEMS
     evaluation = result.label
     if evaluation is None:
@@ -1008,9 +1006,7 @@ def _aipd(root: Path, member_id: str | None, fmt: str, overlay: Path | None) -> 
 
     result = pipeline.run(root, overlay=overlay)
     if result.errors or result.territory is None:
-        print(format_problems(result.errors, "text"))
-        n = len(result.errors)
-        print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+        report_invalid(result.errors)
         return EXIT_PROBLEMS
     territory = result.territory
     members = list(territory.members)
@@ -1093,8 +1089,7 @@ def _review(root: Path, within: int, fmt: str, date: str | None) -> int:
     if not result.ok or result.territory is None:
         print(format_problems(result.problems, fmt))
         if fmt == "text":
-            n = len(result.errors)
-            print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+            print(invalid_summary(len(result.errors)), file=sys.stderr)
         return EXIT_USAGE  # 2: invalid registers (1 means records to review)
     reviews = compute(result.territory, result.label, today, within)
     print(json.dumps(as_json(reviews), ensure_ascii=False, indent=2) if fmt == "json" else as_text(reviews))
@@ -1108,8 +1103,7 @@ def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:
         print(output)
     if result.errors:
         if fmt == "text":
-            n = len(result.errors)
-            print(f"{n} erreur{'s' if n > 1 else ''} : le territoire n'est pas valide.", file=sys.stderr)
+            print(invalid_summary(len(result.errors)), file=sys.stderr)
         return EXIT_PROBLEMS
     if fmt == "text":
         territory = result.territory

@@ -283,3 +283,16 @@ def _with_documents(sources: Sources, merged: Mapping[tuple[str, ...], Document]
 def published_view(data: Mapping[str, Any], fields: frozenset[str]) -> dict[str, Any]:
     """An activity of a member publishing "au choix": only the fields it opted in to."""
     return {k: v for k, v in data.items() if k in fields or k in STRUCTURAL_KEYS}
+
+
+def report_output_refusal(output: Path, root: Path, what: str) -> str:
+    """Why a confidential report may not be written at ``output`` (French), or "" if it may.
+
+    A report is a .docx or an .odt file, written outside the public repository (or
+    inside it only where git ignores it, see :func:`private_location_refusal`).
+    """
+    if output.suffix.lower() not in (".docx", ".odt"):
+        return f"le rapport s'écrit en .docx ou en .odt, pas « {output.name} »"
+    if refusal := private_location_refusal(output, root, what):
+        return f"{refusal} ; ce rapport est confidentiel"
+    return ""

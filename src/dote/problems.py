@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,18 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Problems in reading order: by file, then line and column; duplicates removed."""
     unique = {(p.position, p.message, p.hint, p.severity): p for p in problems}
     return [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1]))]
+
+
+def invalid_summary(count: int) -> str:
+    """« 3 erreurs : le territoire n'est pas valide. »"""
+    return f"{count} erreur{'s' if count > 1 else ''} : le territoire n'est pas valide."
+
+
+def report_invalid(errors: Sequence[Problem]) -> None:
+    """A command's answer to an invalid territory: its errors (standard output), then their count
+    (standard error)."""
+    print(format_problems(errors, "text"))
+    print(invalid_summary(len(errors)), file=sys.stderr)
 
 
 def format_problems(problems: Iterable[Problem], fmt: str) -> str:
