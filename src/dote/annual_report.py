@@ -519,12 +519,10 @@ def command(args: Any) -> int:
     """``dote rapport``: 0, 1 when the registers are not valid, 2 on a usage error."""
     import sys
 
-    from dote import pipeline
-    from dote.audit import _overlay_or_error, _today
+    from dote.audit import _today, overlay_result
     from dote.confidential import report_output_refusal
     from dote.documents import DocumentError
     from dote.files import write_atomic_bytes
-    from dote.problems import report_invalid
 
     def fail(message: str, code: int = 2) -> int:
         print(f"dote : erreur : {message}", file=sys.stderr)
@@ -544,16 +542,10 @@ def command(args: Any) -> int:
     output: Path | None = args.output
     if output is not None and (refusal := report_output_refusal(output, root, "le rapport annuel")):
         return fail(refusal)
-    location = _overlay_or_error(
-        root, args.overlay, "les registres du DPO (demandes, violations, audit, actions)"
-    )
-    if location is None:
-        return 2
     # Validation and the label are as of today; --date moves only what the report counts.
-    result = pipeline.run(root, overlay=location)
-    if result.errors or result.territory is None:
-        report_invalid(result.errors)
-        return 1
+    result = overlay_result(root, args.overlay, "les registres du DPO (demandes, violations, audit, actions)")
+    if isinstance(result, int):
+        return result
     members = result.territory.members_by_id
     if args.member not in members:
         return fail(f"membre « {args.member} » inconnu (membres : {', '.join(sorted(members))})")

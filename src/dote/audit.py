@@ -967,15 +967,30 @@ def _overlay_or_error(root: Path, overlay: Path | None, what: str) -> Path | Non
     return location
 
 
+def overlay_result(root: Path, overlay: Path | None, what: str, invalid: int = 1) -> Any:
+    """The registers merged with the overlay and validated as of today (a pipeline Result), or
+    the exit code of a command that cannot go on: 2 without an overlay, ``invalid`` when the
+    registers are not valid (their errors printed)."""
+    from dote import pipeline
+    from dote.problems import report_invalid
+
+    location = _overlay_or_error(root, overlay, what)
+    if location is None:
+        return 2
+    result = pipeline.run(root, overlay=location)
+    if result.errors or result.territory is None:
+        report_invalid(result.errors)
+        return invalid
+    return result
+
+
 def command_audit(
     root: Path, overlay: Path | None, member_id: str, output: Path | None, fmt: str, date: str | None
 ) -> int:
     """``dote audit``: a member's scores and proposed actions; the report with ``-o``."""
     import sys
 
-    from dote import pipeline
     from dote.files import write_atomic_bytes
-    from dote.problems import report_invalid
 
     root = root.resolve()
     today = _today(date)
@@ -986,14 +1001,10 @@ def command_audit(
     if output is not None and (refusal := report_output_refusal(output, root, "le rapport d'audit")):
         print(f"dote : erreur : {refusal}", file=sys.stderr)
         return 2
-    location = _overlay_or_error(root, overlay, "les réponses d'audit")
-    if location is None:
-        return 2
     # Validation is as of today; --date moves only the date the plans are judged at.
-    result = pipeline.run(root, overlay=location)
-    if result.errors or result.territory is None:
-        report_invalid(result.errors)
-        return 1
+    result = overlay_result(root, overlay, "les réponses d'audit")
+    if isinstance(result, int):
+        return result
     members = result.territory.members_by_id
     if member_id not in members:
         print(
@@ -1036,22 +1047,16 @@ def command_actions(
     """``dote actions``: the action plans; with ``--overdue``, exit 1 when an action is late."""
     import sys
 
-    from dote import pipeline
-    from dote.problems import report_invalid
-
     root = root.resolve()
     today = _today(date)
     if today is None:
         print(f"dote : erreur : date « {date} » invalide (format AAAA-MM-JJ)", file=sys.stderr)
         return 2
-    location = _overlay_or_error(root, overlay, "les plans d'actions")
-    if location is None:
-        return 2
-    # Validation is as of today; --date moves only the date the plans are judged at.
-    result = pipeline.run(root, overlay=location)
-    if result.errors or result.territory is None:
-        report_invalid(result.errors)
-        return 2 if overdue else 1  # with --overdue, 1 means late actions
+    # Validation is as of today; --date moves only the date the plans are judged at; with
+    # --overdue, 1 means late actions, so invalid registers are 2.
+    result = overlay_result(root, overlay, "les plans d'actions", invalid=2 if overdue else 1)
+    if isinstance(result, int):
+        return result
     members = result.territory.members_by_id
     if member_id is not None and member_id not in members:
         print(

@@ -81,6 +81,22 @@ def _add_overlay(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--overlay", type=_root, metavar="DOSSIER", help=help)
 
 
+def _add_format_and_date(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
+    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+
+
+def _add_report_output(p: argparse.ArgumentParser) -> None:
+    """``-o FICHIER``: a confidential report (.docx or .odt), written outside the public repository."""
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_root,
+        metavar="FICHIER",
+        help="rapport à écrire (.docx ou .odt), hors du dépôt public",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dote",
@@ -295,8 +311,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_root(p)
     p.add_argument("--member", metavar="ID", help="n'évalue que ce membre (son identifiant)")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_format_and_date(p)
     _add_overlay(p, "évalue le registre complet, avec ce dépôt confidentiel (usage interne)")
 
     p = sub.add_parser(
@@ -329,8 +344,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JOURS",
         help="signale aussi les échéances des JOURS prochains jours (par défaut : 60)",
     )
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_format_and_date(p)
 
     # --- audit and action plan (issue 16): dote.audit ---
     p = sub.add_parser(
@@ -345,15 +359,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_root(p)
     p.add_argument("--member", required=True, metavar="ID", help="identifiant du membre")
     _add_overlay(p, f"dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=_root,
-        metavar="FICHIER",
-        help="rapport à écrire (.docx ou .odt), hors du dépôt public",
-    )
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_report_output(p)
+    _add_format_and_date(p)
 
     p = sub.add_parser(
         "actions",
@@ -367,8 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_overlay(p, f"dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
     p.add_argument("--member", metavar="ID", help="seulement ce membre (son identifiant)")
     p.add_argument("--overdue", action="store_true", help="seulement les actions en retard")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_format_and_date(p)
     # --- end of audit and action plan ---
 
     p = sub.add_parser(
@@ -389,15 +395,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="AAAA",
         help="année du rapport (par défaut : celle de la date de référence)",
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        type=_root,
-        metavar="FICHIER",
-        help="rapport à écrire (.docx ou .odt), hors du dépôt public",
-    )
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_report_output(p)
+    _add_format_and_date(p)
 
     p = sub.add_parser(
         "demandes",
@@ -412,8 +411,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_root(p)
     _add_overlay(p, f"le dépôt confidentiel (par défaut : ${OVERLAY_ENV})")
     p.add_argument("--member", metavar="ID", help="ne liste que ce membre (son identifiant)")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="text (par défaut) ou json")
-    p.add_argument("--date", metavar="AAAA-MM-JJ", help="date de référence (par défaut : aujourd'hui)")
+    _add_format_and_date(p)
     p.add_argument(
         "--statistiques",
         action="store_true",
