@@ -397,3 +397,59 @@ def test_the_csv_downloads_open_in_libreoffice(built_demo: Path, soffice: str, t
     assert len(rows) == len(expected) + 1
     names = {row[list(expected[0]).index("Activité")] for row in rows[1:]}
     assert names == {r["Activité"] for r in expected} and "État civil" in names
+
+
+def test_format_2_names_the_processors_of_the_published_activities(demo: pipeline.Result) -> None:
+    """``sous_traitants`` (format 2): each file names the processors its activities name, with
+    public fields only (sous-traitant.schema.json's ``x-visibilite``), sorted by id."""
+    territory = demo.territory
+    assert territory is not None
+    files = opendata.OpenData(territory, demo.label, SITE_URL, TODAY).files()
+    whole = json.loads(files[opendata.TERRITORY_JSON])
+    assert whole["format"] == opendata.FORMAT_NAME and whole["version_format"] == opendata.FORMAT_VERSION == 2
+    assert list(whole)[:9] == [
+        "format",
+        "version_format",
+        "licence",
+        "produit_le",
+        "schema_activite",
+        "dictionnaire",
+        "maison",
+        "sous_traitants",
+        "membres",
+    ]
+    allowed = {"identifiant", "nom", "siren", "pays_hors_ue", "page"}
+
+    def expected(activities: list[Any]) -> list[str]:
+        return sorted(
+            {pid for a in activities for pid in a.recipients.processors if pid in territory.processors}
+        )
+
+    def check(entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            assert set(entry) <= allowed, entry
+            processor = territory.processors[entry["identifiant"]]
+            assert entry["nom"] == processor.name
+            assert entry.get("siren", "") == processor.siren
+            assert entry["pays_hors_ue"] == [c.code for c in processor.countries_outside_eea]
+            assert entry["page"] == f"{SITE_URL}sous-traitants/{processor.id}/"
+
+    named = expected(list(territory.activities))
+    assert [p["identifiant"] for p in whole["sous_traitants"]] == named
+    assert named and len(named) < len(territory.processors) + 1
+    check(whole["sous_traitants"])
+    assert any(p["pays_hors_ue"] for p in whole["sous_traitants"]) or not any(
+        territory.processors[pid].countries_outside_eea for pid in named
+    )
+    for member in territory.members:
+        data = json.loads(files[opendata.member_json_path(member.id)])
+        assert data["version_format"] == 2
+        ids = [p["identifiant"] for p in data["sous_traitants"]]
+        assert ids == expected(list(member.activities)), member.id
+        check(data["sous_traitants"])
+    # The territory's list is the union of its members'.
+    assert set(named) == {
+        p["identifiant"]
+        for m in territory.members
+        for p in json.loads(files[opendata.member_json_path(m.id)])["sous_traitants"]
+    }

@@ -304,6 +304,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="graine du tirage (par défaut : 0)")
 
     p = sub.add_parser(
+        "national",
+        help="vue nationale : moissonne les Maisons DOTE et construit le site national",
+        description="Lit la liste des Maisons DOTE (fichier CONFIG), moissonne le catalogue et les données "
+        "ouvertes publiés par chacune (requêtes conditionnelles ; une Maison injoignable n'arrête pas les "
+        "autres), les vérifie, les garde dans le dossier de moisson, puis construit le site national.",
+    )
+    p.add_argument("config", type=Path, metavar="CONFIG", help="le fichier de configuration (national.yml)")
+    p.add_argument(
+        "--site-dir",
+        type=Path,
+        default=None,
+        metavar="DOSSIER",
+        help="dossier du site national (par défaut : site-national/ à côté de CONFIG)",
+    )
+    p.add_argument(
+        "--hors-ligne",
+        action="store_true",
+        help="ne moissonne pas : reconstruit le site à partir de la dernière moisson gardée",
+    )
+    p.add_argument(
+        "--delai",
+        "--timeout",
+        dest="delai",
+        type=float,
+        default=None,
+        metavar="SECONDES",
+        help="délai par requête (par défaut : celui de CONFIG, sinon 20 s)",
+    )
+
+    p = sub.add_parser(
         "label",
         help="calcule le label de chaque membre et les critères non remplis",
         description="Évalue les registres selon registers/label.yml : niveau de chaque membre et, "
@@ -553,6 +583,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _watch_fetch(args.root, timeout=args.timeout, concurrency=args.parallele)
     if args.command == "watch" and args.watch_command == "inbox":
         return _watch_inbox(args.root, args.format)
+    if args.command == "national":
+        return _national(args.config, args.site_dir, offline=args.hors_ligne, timeout=args.delai)
     if args.command == "diff":
         return _diff(args.base, args.head, args.root, args.format, args.date)
     if args.command == "init":
@@ -729,6 +761,65 @@ def _watch_fetch(root: Path, *, timeout: float, concurrency: int) -> int:
     if failed:
         print(f"dote : {len(failed)} source(s) en échec sur {len(reports)}", file=sys.stderr)
         return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _national(config_path: Path, site_dir: Path | None, *, offline: bool, timeout: float | None) -> int:
+    """``dote national``: load the configuration, harvest (or read the kept harvest), build the site."""
+    from dote.national import config as national_config
+    from dote.national import harvest as national_harvest
+
+    if timeout is not None and not 0 < timeout <= 3600:
+        print("dote : --delai doit être un nombre de secondes entre 0 et 3600", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = national_config.load(config_path)
+    except national_config.ConfigError as error:
+        print(format_problems(error.problems, "text"))
+        count = len(error.problems)
+        print(
+            f"dote : {count} erreur{'s' if count > 1 else ''} : la configuration nationale n'est pas valide",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+    result = national_harvest.read(config) if offline else national_harvest.run(config, timeout=timeout)
+    for maison in result.maisons:
+        print(national_harvest.summary(maison))
+    for maison in result.maisons:
+        for issue in maison.issues:
+            if maison.status == "refuse" and issue.message == maison.reason:
+                continue  # already said on its summary line
+            where = ", ".join(
+                part
+                for part in (
+                    f"membre {issue.member}" if issue.member else "",
+                    f"activité {issue.activity}" if issue.activity else "",
+                )
+                if part
+            )
+            print(
+                f"{maison.source.id} : {issue.severity} : {issue.message}" + (f" ({where})" if where else "")
+            )
+    usable = sum(1 for m in result.maisons if m.usable)
+    missing = len(result.maisons) - usable
+    if missing:
+        print(
+            f"dote : avertissement : {missing} Maison{'s' if missing > 1 else ''} sur {len(result.maisons)} "
+            "sans données reprises (injoignable ou refusée)",
+            file=sys.stderr,
+        )
+    target = site_dir if site_dir is not None else config.path.parent / "site-national"
+    try:
+        from dote.national import site as national_site
+    except ImportError as error:  # pragma: no cover - the package ships it
+        print(f"dote : le site national ne peut pas être construit : {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        national_site.build(config, result, target.absolute())
+    except national_site.NationalBuildError as error:
+        print(f"dote : erreur : {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"Site national construit dans {target}")
     return EXIT_OK
 
 

@@ -31,6 +31,10 @@ written compactly, every string once:
 ``activites``
     two integers per activity, flat: its member (row of ``membres``) and its profile,
     sorted by member then activity name.
+``pages`` (optional)
+    one absolute ``http(s)`` address per row of ``membres`` (or ""): the member's page on
+    another site, which its activities link to (``#`` and the activity's id) instead of
+    this site's member pages. The national explorer (:mod:`dote.national.site`) writes it.
 
 Every string is stored with ``&``, ``<`` and ``>`` written as character references, so
 that the file is inert even for a consumer that would treat a value as markup;
@@ -39,6 +43,7 @@ that the file is inert even for a consumer that would treat a value as markup;
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Hashable, Iterable
@@ -52,6 +57,7 @@ from dote.dpia import VERDICT_LABELS
 from dote.label import NO_LEVEL, Evaluation
 from dote.model import Activity, Member, Territory
 from dote.render import GeneratedPage, label_context, relative_url
+from dote.safe import safe_url
 from dote.vocabulary import slugify
 
 #: The explorer's address; it sits where a member called « explorer » would.
@@ -102,6 +108,7 @@ def page(territory: Territory, env: jinja2.Environment) -> GeneratedPage:
 # --- the data file --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 16)  # activities built from one model share their names
 def _natural(text: str) -> tuple[Any, ...]:
     """A sort key that reads numbers as numbers and ignores case and accents (« Exemple 2 » < « Exemple 10 »)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", slugify(text)))
@@ -241,6 +248,46 @@ def facet_values(
 def data(territory: Territory, label: Evaluation | None = None) -> dict[str, Any]:
     """The explorer's data (see the module's documentation), as a JSON-ready value."""
     facets, of_members, of_activities = facet_values(territory, label)
+    activities = [
+        ActivityRow(a.member_id, a.id, a.name, a.purpose, of_activities[(a.member_id, a.id)])
+        for a in territory.activities
+    ]
+    return encode(facets, of_members, activities)
+
+
+#: Facet keys ordered, with their labels: the machinery shared with a second producer of
+#: the format (the national explorer, :mod:`dote.national.site`).
+Facet = _Facet
+Interner = _Interner
+natural = _natural
+escape_text = _escape
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One activity for :func:`encode`: its member's key (a value of the ``membre`` facet),
+    its id, name and purpose, and its value keys by activity-level facet."""
+
+    member: str
+    id: str
+    name: str
+    purpose: str
+    values: dict[str, list[str]]
+
+
+def encode(
+    facets: list[_Facet],
+    of_members: dict[str, dict[str, str]],
+    activities: Iterable[ActivityRow],
+    pages: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The compact data format (see the module's documentation) from collected facets.
+
+    ``facets`` start with the ``membre`` facet; ``of_members`` gives each member's value key
+    by member-level facet. With ``pages`` (member key → absolute ``http(s)`` address of its
+    page), the data also holds ``pages``: one address per row of ``membres`` ("" for none),
+    which the script links activities to instead of this site's member pages.
+    """
     tables = {f.key: f.table() for f in facets}
     index = {f.key: {k: i for i, k in enumerate(tables[f.key])} for f in facets}
     member_facets = [f for f in facets if f.level == "membre" and f.key != "membre"]
@@ -252,19 +299,17 @@ def data(territory: Territory, label: Evaluation | None = None) -> dict[str, Any
     texts = _Interner()
     profiles = _Interner()
     flat: list[int] = []
-    activities = sorted(
-        territory.activities, key=lambda a: (index["membre"][a.member_id], _natural(a.name), a.id)
-    )
-    for activity in activities:
-        values = of_activities[(activity.member_id, activity.id)]
+    ordered = sorted(activities, key=lambda a: (index["membre"][a.member], _natural(a.name), a.id))
+    for activity in ordered:
+        values = activity.values
         row: list[Any] = [texts(activity.id), texts(activity.name), texts(activity.purpose)]
         for f in activity_facets:
             found = [index[f.key][k] for k in values[f.key]]
             row.append(found if f.multiple else found[0])
         profiles_index = profiles(json.dumps(row), row)
-        flat += [index["membre"][activity.member_id], profiles_index]
+        flat += [index["membre"][activity.member], profiles_index]
 
-    return {
+    result: dict[str, Any] = {
         "format": FORMAT,
         "textes": [_escape(t) for t in texts.items],
         "facettes": [
@@ -281,12 +326,28 @@ def data(territory: Territory, label: Evaluation | None = None) -> dict[str, Any
         "profils": profiles.items,
         "activites": flat,
     }
+    if pages is not None:
+        result["pages"] = [_escape(web_url(pages.get(member_id, ""))) for member_id in tables["membre"]]
+    return result
+
+
+def web_url(value: object) -> str:
+    """An absolute ``http(s)`` address without its fragment, percent-encoded as by
+    :func:`dote.safe.safe_url`, or "" (another scheme, no host, control characters)."""
+    url = safe_url(value)
+    if not url.lower().startswith(("http://", "https://")):
+        return ""
+    return url.split("#", 1)[0]
 
 
 def data_file(territory: Territory, label: Evaluation | None = None) -> bytes:
     """The data file's bytes: compact UTF-8 JSON, the same for the same registers."""
-    text = json.dumps(data(territory, label), ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8")
+    return json_bytes(data(territory, label))
+
+
+def json_bytes(value: dict[str, Any]) -> bytes:
+    """Explorer data (from :func:`data` or :func:`encode`) as its file's compact UTF-8 JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _unescape(text: str) -> str:
@@ -296,7 +357,8 @@ def _unescape(text: str) -> str:
 def decode(raw: bytes | str) -> list[dict[str, Any]]:
     """The data file read back (for tests and tools): one dict per activity, in the file's order.
 
-    Each has ``id``, ``nom``, ``finalite`` and, for every facet key, the list of its value keys.
+    Each has ``id``, ``nom``, ``finalite`` and, for every facet key, the list of its value keys;
+    with per-member ``pages``, ``page``: the activity's address on its member's page (or "").
     """
     content = json.loads(raw)
     facets = content["facettes"]
@@ -313,6 +375,9 @@ def decode(raw: bytes | str) -> list[dict[str, Any]]:
             "finalite": texts[profile[2]],
             "membre": [_unescape(facets[0]["valeurs"][member][0])],
         }
+        if "pages" in content:
+            page_url = _unescape(content["pages"][member])
+            record["page"] = f"{page_url}#{record['id']}" if page_url else ""
         for f, value in zip(member_facets, content["membres"][member], strict=True):
             record[f["cle"]] = [_unescape(f["valeurs"][value][0])]
         for f, value in zip(activity_facets, profile[3:], strict=True):

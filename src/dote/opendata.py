@@ -39,7 +39,7 @@ from dote.confidential import PUBLIC
 from dote.dpia import Screening, as_data
 from dote.label import Evaluation, MemberResult
 from dote.model import Activity, LegalBasis, Member, Person, Territory, Transfer
-from dote.render import GeneratedPage, label_context, relative_url
+from dote.render import PROCESSORS_URL, GeneratedPage, label_context, relative_url
 from dote.schema import KINDS, SHARED, annotation, compiled_schemas, published_schemas, schema_chain
 from dote.tabular import csv_text
 from dote.vocabulary import Term, Vocabularies
@@ -52,7 +52,8 @@ TERRITORY_CSV = f"{DATA_URL}territoire.csv"
 CATALOGUE_JSONLD = f"{DATA_URL}catalogue.jsonld"
 CATALOGUE_CSV = f"{DATA_URL}catalogue.csv"
 #: The version of the open-data files' own structure (the keys around each activity).
-FORMAT_VERSION = 1
+#: 2 added ``sous_traitants`` (the processors the published activities name).
+FORMAT_VERSION = 2
 FORMAT_NAME = "maison-dote-donnees-ouvertes"
 #: The licence when the Maison names none (the schema requires one: a safety net).
 DEFAULT_LICENCE = "licence-ouverte-2.0"
@@ -652,6 +653,27 @@ class OpenData:
             "dictionnaire": self.absolute(DICTIONARY_URL),
         }
 
+    def _processors_data(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The processors named by published activities (``sous_traitants``), sorted by id.
+
+        Only public fields of a processor (``x-visibilite`` of sous-traitant.schema.json):
+        its name, SIREN, the countries outside the EEA where it hosts or sends data, and
+        the address of its page.
+        """
+        found: list[dict[str, Any]] = []
+        processors = self.territory.processors
+        for pid in sorted(set(ids)):
+            processor = processors.get(pid)
+            if processor is None:
+                continue
+            entry: dict[str, Any] = {"identifiant": processor.id, "nom": processor.name}
+            if processor.siren:
+                entry["siren"] = processor.siren
+            entry["pays_hors_ue"] = [c.code for c in processor.countries_outside_eea]
+            entry["page"] = self.absolute(f"{PROCESSORS_URL}{processor.id}/")
+            found.append(entry)
+        return found
+
     def _member_texts(self, member: Member, screen_of: Callable[[Activity], Screening]) -> str:
         """A member's JSON object (without the files' header) and CSV, joined by a NUL character.
 
@@ -734,8 +756,14 @@ class OpenData:
         csv_head = csv_text(COLUMNS, [])
         newest_overall: dt.date | None = None
         texts_of = self._texts_of_members(screen_of)
+        named_by_all: set[str] = set()
         for member in territory.members:
             core_text, member_csv = texts_of[member.id].split("\0", 1)
+            # The processors its published activities name: a set union per member, cheap
+            # beside the cached texts, so computed at every build (a processor's file may change).
+            named = {pid for a in member.activities for pid in a.recipients.processors}
+            named_by_all |= named
+            processors_text = _json({"sous_traitants": self._processors_data(named)})[1:-1]
             cores.append(core_text)
             # The territory's CSV: the members' rows one after the other, under one header.
             csv_bodies.append(member_csv.removeprefix(csv_head))
@@ -754,7 +782,9 @@ class OpenData:
                         "(RGPD, art. 30), avec le dépistage d'analyse d'impact et le label calculés par la Maison."
                     ),
                     files={
-                        member_json_path(member.id): (header_text + "," + core_text[1:]).encode("utf-8"),
+                        member_json_path(member.id): (
+                            header_text + "," + processors_text + "," + core_text[1:]
+                        ).encode("utf-8"),
                         member_csv_path(member.id): member_csv.encode("utf-8"),
                     },
                     modified=newest or self.today,
@@ -776,7 +806,8 @@ class OpenData:
                 )
             }
         )[:-1]
-        territory_json = whole + ',"membres":[' + ",".join(cores) + "]}"
+        processors_text = _json({"sous_traitants": self._processors_data(named_by_all)})[1:-1]
+        territory_json = whole + "," + processors_text + ',"membres":[' + ",".join(cores) + "]}"
         self.datasets.insert(
             0,
             Dataset(

@@ -7,6 +7,8 @@
 // The filters live in the query string (?theme=elections&aipd=requis): a filtered
 // view can be shared, and is restored on load and on back/forward.
 // The last filtering time, in milliseconds, is exposed as <body data-filtre-ms>.
+// The national explorer uses the same script: its data names each member's page on its
+// own Maison's site (data.pages), which activities link to.
 (function () {
   "use strict";
   var root = document.getElementById("dote-explorateur");
@@ -350,7 +352,33 @@
       });
     }
 
-    function memberHref(memberKey, activityId) {
+    // An activity's link: to its anchor on its member's page. With per-member absolute
+    // addresses (data.pages: the national explorer), that page is on another site, and
+    // only an http(s) address without a fragment is ever linked.
+    var pages = Array.isArray(data.pages) ? data.pages.map(pageUrl) : null;
+
+    function pageUrl(value) {
+      if (typeof value !== "string" || !value) {
+        return "";
+      }
+      var url;
+      try {
+        url = new URL(text(value));
+      } catch (error) {
+        return "";
+      }
+      if ((url.protocol !== "http:" && url.protocol !== "https:") || !url.host || url.hash) {
+        return "";
+      }
+      return url.href;
+    }
+
+    function memberHref(memberIndex, activityId) {
+      if (pages) {
+        var page = pages[memberIndex] || "";
+        return page && activityId ? page + "#" + encodeURIComponent(activityId) : "";
+      }
+      var memberKey = members[memberIndex].key;
       if (!linkable || !SLUG.test(memberKey) || !SLUG.test(activityId)) {
         return "";
       }
@@ -362,7 +390,7 @@
       var member = members[actMember[i]];
       var li = element("li", "dote-explorateur__activite");
       var title = element("p", "dote-explorateur__nom");
-      var href = memberHref(member.key, texts[profile[0]]);
+      var href = memberHref(actMember[i], texts[profile[0]]);
       var name = element(href ? "a" : "span", "", texts[profile[1]]);
       if (href) {
         name.setAttribute("href", href);
