@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ def test_the_fixture_is_valid_and_normalised() -> None:
     assert config.name == "Registre national des Maisons DOTE"
     assert config.site_url == "https://national.example.org/"
     assert config.timeout == 12.5
+    assert (config.publisher, config.contact) == (
+        "Fédération des Maisons DOTE",
+        "mailto:contact@national.example.org",
+    )
     assert config.harvest_dir == (FIXTURES.parent / "moisson-nationale").absolute()
     first, second, third = config.maisons
     assert (first.id, first.name, first.site, first.folder) == (
@@ -28,6 +33,31 @@ def test_the_fixture_is_valid_and_normalised() -> None:
     )
     assert (second.id, second.name, second.site) == ("nord", "", "http://127.0.0.1:8123/nord/")
     assert third.site == "" and third.folder == (FIXTURES / "site-local").absolute()
+
+
+@pytest.mark.parametrize(
+    ("contact", "expected"),
+    [
+        ("dpo@exemple.fr", "mailto:dpo@exemple.fr"),
+        ("https://exemple.fr/contact", "https://exemple.fr/contact"),
+        ("javascript:alert(1)", ""),
+        ("pas une adresse", ""),
+    ],
+)
+def test_the_publishers_contact(tmp_path: Path, contact: str, expected: str) -> None:
+    path = tmp_path / "national.yml"
+    path.write_text(
+        "version_schema: 1\nnom: N\nediteur:\n  nom: F\n  contact: "
+        + json.dumps(contact)
+        + "\nmaisons:\n  - id: a\n    site: https://a.example\n",
+        encoding="utf-8",
+    )
+    if expected:
+        assert load(path).contact == expected
+    else:
+        with pytest.raises(ConfigError) as raised:
+            load(path)
+        assert "national.yml:5:12: erreur: « contact » : une adresse électronique" in str(raised.value)
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -617,6 +617,12 @@ def test_under_checks_origin_and_path() -> None:
     assert not harvest.under("javascript:alert(1)//127.0.0.1:8000/nord/", base)
     assert not harvest.under("http://user@127.0.0.1:8000/nord/", base)
     assert not harvest.under(42, base)
+    # Percent-encoded dot segments are resolved by browsers as "..": refused on both paths.
+    assert not harvest.under("http://127.0.0.1:8000/nord/%2E%2e/sud/", base)
+    assert not harvest.under("http://127.0.0.1:8000/nord/a/.%2e/../../sud/", base)
+    assert not harvest.under("http://127.0.0.1:8000/Nord/../nord/x/", base)
+    assert harvest.under("http://127.0.0.1:8000/nord/registres/a/?q=..#..", base)
+    assert harvest.under("HTTP://127.0.0.1:8000/nord/registres/a/", base)  # parsed: same origin
 
 
 def test_dataset_url_reads_the_catalogue() -> None:

@@ -133,6 +133,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Harvest, dict
         "Registre national (essai)",
         tuple(m.source for m in harvest.maisons),
         work / "moisson",
+        publisher=f"Fédération {HOSTILE}",
+        contact="mailto:contact@national.example.org",
     )
     out = work / "national-site"
     site.build(config, harvest, out)
@@ -167,6 +169,19 @@ def test_footer_links_work(built: tuple[Path, Harvest, Any]) -> None:
     for link in links:
         target = (folder / "maisons" / link).resolve()
         assert target.is_file() or (target / "index.html").is_file(), link
+
+
+def test_legal_pages_name_the_publisher_and_say_what_is_true(built: tuple[Path, Harvest, Any]) -> None:
+    folder, _, _ = built
+    statement = _text(_read(folder, "accessibilite/index.html"))
+    # RGAA: without an audit there is no conformity rate, and the state is « non conforme ».
+    assert "non conforme" in statement and "partiellement conforme" not in statement
+    assert "Fédération" in statement and "contact@national.example.org" in statement
+    assert "Libre réponse 71120" in statement
+    assert "Accessibilité : non conforme" in _text(_read(folder, "index.html"))
+    privacy = _read(folder, "donnees-personnelles/index.html")
+    assert 'href="mailto:contact@national.example.org"' in privacy
+    assert "Aucune requête vers un autre site" in _text(privacy)
 
 
 def test_the_maisons_page_lists_all_five_with_their_status(built: tuple[Path, Harvest, Any]) -> None:

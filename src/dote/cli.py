@@ -809,11 +809,14 @@ def _national(config_path: Path, site_dir: Path | None, *, offline: bool, timeou
             file=sys.stderr,
         )
     target = site_dir if site_dir is not None else config.path.parent / "site-national"
-    try:
-        from dote.national import site as national_site
-    except ImportError as error:  # pragma: no cover - the package ships it
-        print(f"dote : le site national ne peut pas être construit : {error}", file=sys.stderr)
-        return EXIT_PROBLEMS
+    if not config.publisher:
+        print(
+            "dote : avertissement : les pages légales du site national ne nomment ni éditeur ni contact : "
+            "ajoutez à la configuration « editeur: {nom: …, contact: …} »",
+            file=sys.stderr,
+        )
+    from dote.national import site as national_site
+
     try:
         national_site.build(config, result, target.absolute())
     except national_site.NationalBuildError as error:

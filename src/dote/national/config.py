@@ -63,6 +63,16 @@ SCHEMA: dict[str, Any] = {
         "site_url": {"title": "Adresse publique du site national", **_TEXT},
         "moisson": {"title": "Dossier de la moisson (relatif à ce fichier)", **_TEXT},
         "delai": {"title": "Délai par requête, en secondes", "type": "number"},
+        "editeur": {
+            "title": "Éditeur du site national (nommé par ses pages légales)",
+            "type": "object",
+            "required": ["nom", "contact"],
+            "properties": {
+                "nom": {"title": "Nom de l'éditeur", **_TEXT},
+                "contact": {"title": "Adresse électronique ou page de contact de l'éditeur", **_TEXT},
+            },
+            "additionalProperties": False,
+        },
         "maisons": {
             "title": "Les Maisons DOTE moissonnées",
             "type": "array",
@@ -133,6 +143,20 @@ def site_address(value: str) -> tuple[str, str]:
     return f"{parts.scheme.lower()}://{netloc}{path}", ""
 
 
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+def contact_address(value: str) -> tuple[str, str]:
+    """``value`` as a link target: ``mailto:`` for an e-mail address, else an http(s) page; or ``("", why)``."""
+    value = value.strip()
+    if _EMAIL.match(value):
+        return "mailto:" + value, ""
+    _, why = site_address(value)
+    if why:
+        return "", "une adresse électronique (nom@exemple.fr) ou une page web (https://…) est attendue"
+    return value, ""  # valid: kept as written (site_address would add a slash to a page's path)
+
+
 def load(path: Path) -> NationalConfig:
     """The configuration in ``path``; raises :class:`ConfigError` with every problem found."""
     name = str(path)
@@ -170,6 +194,12 @@ def _config(doc: Document, path: Path) -> NationalConfig:
                     doc.position(("delai",)), "« delai » : un nombre de secondes entre 0 et 3600 est attendu"
                 )
             )
+    publisher = contact = ""
+    if "editeur" in data:
+        publisher = data["editeur"]["nom"]
+        contact, why = contact_address(data["editeur"]["contact"])
+        if why:
+            problems.append(Problem(doc.position(("editeur", "contact")), f"« contact » : {why}"))
     maisons: list[MaisonSource] = []
     seen_ids: dict[str, int] = {}
     seen_sites: dict[str, str] = {}
@@ -232,4 +262,6 @@ def _config(doc: Document, path: Path) -> NationalConfig:
         harvest_dir=Path(os.path.normpath(base / data.get("moisson", DEFAULT_HARVEST_DIR))),
         site_url=site_url,
         timeout=timeout,
+        publisher=publisher,
+        contact=contact,
     )

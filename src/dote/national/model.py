@@ -104,3 +104,7 @@ class NationalConfig:
     site_url: str = ""
     #: Seconds an HTTP request may take before its Maison is reported unreachable.
     timeout: float = 20.0
+    #: Who publishes the national site, and how to reach them (an e-mail address or an
+    #: http(s) address): named by its legal pages; "" when the file names none.
+    publisher: str = ""
+    contact: str = ""

@@ -701,6 +701,8 @@ def pages(view: National, env: jinja2.Environment, shards: int) -> list[Generate
                 when=when_text,
                 statuses=STATUS_LABELS,
                 level_text=_level_text,
+                publisher=view.config.publisher,
+                contact=view.config.contact,
                 **extra,
             )
 
@@ -763,7 +765,8 @@ def mkdocs_config(config: NationalConfig, site_dir: Path) -> dict[str, Any]:
         "copyright": config.name,
         "theme": {"name": "material", "language": "fr", "font": False, "palette": PALETTE},
         "plugins": ["dote-national"],
-        "extra": {"accessibilite": "partiellement conforme"},
+        # RGAA: a site never audited is « non conforme » (see the accessibility page).
+        "extra": {"accessibilite": "non conforme"},
         "nav": [
             {"Accueil": "index.md"},
             {"Les Maisons": "maisons/index.md"},
