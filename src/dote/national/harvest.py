@@ -79,20 +79,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 #: Path segments a browser resolves as "this folder" or "the parent" (percent-encoded dots too).
 _DOT_SEGMENTS = frozenset({".", "..", "%2e", "%2e%2e", ".%2e", "%2e."})
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 def user_agent(site_url: str = "") -> str:
@@ -110,9 +96,10 @@ def user_agent(site_url: str = "") -> str:
 
 def date_fr(when: dt.datetime) -> str:
     """« le 1er décembre 2026 à 10 h 42 UTC »."""
+    from dote.fragments import date_fr as day_fr  # the sites' one way of writing a day
+
     when = when.astimezone(dt.UTC)
-    day = "1er" if when.day == 1 else str(when.day)
-    return f"le {day} {_MONTHS[when.month - 1]} {when.year} à {when.hour} h {when.minute:02d} UTC"
+    return f"le {day_fr(when.date())} à {when.hour} h {when.minute:02d} UTC"
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -788,6 +775,39 @@ def _forget(folder: Path) -> None:
             (folder / name).unlink()
 
 
+def _fetch_kept(
+    client: httpx.Client,
+    url: str,
+    base: str,
+    timeout: float,
+    kept: bytes | None,
+    validators: tuple[str, str],
+    limit: int,
+    factor: int,
+    what: str,
+) -> tuple[bytes, bool, tuple[str, str]]:
+    """``url``'s body, asked conditionally when a copy is ``kept`` from the same address.
+
+    Returns the bytes (the kept copy on a 304), whether the kept copy was current, and the
+    answer's ETag and Last-Modified.
+    """
+    etag, last_modified = validators if kept is not None else ("", "")
+    answer = fetch(
+        client,
+        url,
+        base,
+        timeout=timeout,
+        limit=limit,
+        factor=factor,
+        what=what,
+        etag=etag,
+        last_modified=last_modified,
+    )
+    if answer.status == 304 and kept is not None:
+        return kept, True, (answer.etag, answer.last_modified)
+    return answer.body, False, (answer.etag, answer.last_modified)
+
+
 def _harvest_one(
     client: httpx.Client | None,
     source: MaisonSource,
@@ -824,46 +844,34 @@ def _harvest_one(
             catalogue_url = base + CATALOGUE_JSONLD
             record.catalogue_url = catalogue_url  # what was tried, even if it fails
             stored_catalogue = _stored(folder, CATALOGUE_FILE)
-            conditional = stored_catalogue is not None and previous.catalogue_url == catalogue_url
-            answer = fetch(
+            catalogue_raw, catalogue_unchanged, validators = _fetch_kept(
                 client,
                 catalogue_url,
                 base,
-                timeout=timeout,
-                limit=MAX_CATALOGUE_BYTES,
-                factor=CATALOGUE_TIME_FACTOR,
-                what="catalogue",
-                etag=previous.catalogue_etag if conditional else "",
-                last_modified=previous.catalogue_last_modified if conditional else "",
+                timeout,
+                stored_catalogue if previous.catalogue_url == catalogue_url else None,
+                (previous.catalogue_etag, previous.catalogue_last_modified),
+                MAX_CATALOGUE_BYTES,
+                CATALOGUE_TIME_FACTOR,
+                "catalogue",
             )
-            if answer.status == 304 and stored_catalogue is not None:
-                catalogue_raw = stored_catalogue
-            else:
-                catalogue_raw = answer.body
-                record.catalogue_etag, record.catalogue_last_modified = answer.etag, answer.last_modified
-            record.catalogue_url = catalogue_url
+            if not catalogue_unchanged:
+                record.catalogue_etag, record.catalogue_last_modified = validators
             url = dataset_url(_parse_catalogue(catalogue_raw), base)
-            stored_territory = _stored(folder, TERRITORY_FILE)
-            conditional = stored_territory is not None and previous.dataset_url == url
-            answer = fetch(
+            territory_raw, unchanged, validators = _fetch_kept(
                 client,
                 url,
                 base,
-                timeout=timeout,
-                limit=MAX_DATASET_BYTES,
-                factor=DATASET_TIME_FACTOR,
-                what="données du territoire",
-                etag=previous.dataset_etag if conditional else "",
-                last_modified=previous.dataset_last_modified if conditional else "",
+                timeout,
+                _stored(folder, TERRITORY_FILE) if previous.dataset_url == url else None,
+                (previous.dataset_etag, previous.dataset_last_modified),
+                MAX_DATASET_BYTES,
+                DATASET_TIME_FACTOR,
+                "données du territoire",
             )
             record.dataset_url = url
-            unchanged = answer.status == 304 and stored_territory is not None
-            if unchanged:
-                assert stored_territory is not None
-                territory_raw = stored_territory
-            else:
-                territory_raw = answer.body
-                record.dataset_etag, record.dataset_last_modified = answer.etag, answer.last_modified
+            if not unchanged:
+                record.dataset_etag, record.dataset_last_modified = validators
             # A catalogue that changed while the data did not is still kept as received.
             unchanged = unchanged and catalogue_raw == stored_catalogue
         territory, format_version, issues = check_territory(territory_raw, base)
