@@ -28,7 +28,7 @@ import pytest
 from dote.cli import main
 from dote.national import config as national_config
 from dote.national import harvest
-from dote.national.model import Harvest, MaisonHarvest
+from dote.national.model import SHOWN_ACTIVITY_KEYS, Harvest, MaisonHarvest
 
 NOW = dt.datetime(2026, 12, 1, 10, 42, tzinfo=dt.UTC)
 LATER = dt.datetime(2026, 12, 2, 9, 5, tzinfo=dt.UTC)
@@ -216,6 +216,54 @@ def activity_count(data: dict[str, Any]) -> int:
 # --- the harvest ---------------------------------------------------------------------------------
 
 
+def shown(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the harvest keeps in memory of published members: what the national site reads."""
+    kept = []
+    for member in members:
+        activities = []
+        for entry in member["activites"]:
+            record = entry["activite"]
+            reduced = {k: v for k, v in record.items() if k in SHOWN_ACTIVITY_KEYS}
+            if "categories_donnees" in reduced:
+                reduced["categories_donnees"] = [{"code": c["code"]} for c in record["categories_donnees"]]
+            if "base_legale" in reduced:
+                reduced["base_legale"] = {"code": record["base_legale"]["code"]}
+            if "aipd" in reduced:
+                reduced["aipd"] = {"statut": record["aipd"]["statut"]} if "statut" in record["aipd"] else {}
+            screening = entry["depistage_aipd"]
+            activities.append(
+                {
+                    "identifiant": entry["identifiant"],
+                    "page": entry["page"],
+                    "activite": reduced,
+                    "depistage_aipd": {"verdict": screening["verdict"], "libelle": screening["libelle"]},
+                }
+            )
+        label = member["label"]
+        kept.append(
+            {
+                "membre": member["membre"],
+                "label": {k: label[k] for k in ("niveau", "niveau_libelle") if k in label} if label else None,
+                "activites": activities,
+            }
+        )
+    return kept
+
+
+def test_memory_holds_only_what_the_site_reads(served: Served, tmp_path: Path) -> None:
+    config = load(tmp_path, [{"id": "grand", "site": served.url("grand/")}])
+    maison = by_id(harvest.run(config, now=NOW))["grand"]
+    assert maison.territory is not None
+    text = json.dumps(maison.territory, ensure_ascii=False)
+    source = published(served, "grand")
+    # Retention texts, legal references and the label's details are in the kept file only.
+    assert '"conservation"' in json.dumps(source) and '"conservation"' not in text
+    assert '"criteres_non_remplis"' in json.dumps(source) and '"criteres_non_remplis"' not in text
+    assert len(text) < len(json.dumps(source, ensure_ascii=False)) / 2
+    kept = (config.harvest_dir / "grand" / "territoire.json").read_bytes()
+    assert kept == (served.root / "grand" / "donnees" / "territoire.json").read_bytes()
+
+
 def test_full_harvest_keeps_reviewable_files(served: Served, tmp_path: Path) -> None:
     config = load(
         tmp_path,
@@ -234,7 +282,7 @@ def test_full_harvest_keeps_reviewable_files(served: Served, tmp_path: Path) -> 
         assert maison.issues == [] and not maison.older_format and maison.format_version == 2
         assert maison.last_success == NOW and maison.attempted == NOW
         assert maison.territory is not None and maison.usable
-        assert maison.territory["membres"] == source["membres"]
+        assert maison.territory["membres"] == shown(source["membres"])
         assert maison.territory["sous_traitants"] == source["sous_traitants"]
         assert maison.catalogue_url == served.url(f"{name}/donnees/catalogue.jsonld")
         assert maison.dataset_url == served.url(f"{name}/donnees/territoire.json")
@@ -571,8 +619,8 @@ def test_a_built_folder_is_read_without_network(served: Served, tmp_path: Path) 
     config = load(tmp_path, [{"id": "local", "dossier": str(served.root / "petit")}])
     maison = by_id(harvest.run(config, now=NOW))["local"]
     assert maison.status == "a-jour", maison.reason
-    assert (
-        maison.territory is not None and maison.territory["membres"] == published(served, "petit")["membres"]
+    assert maison.territory is not None and maison.territory["membres"] == shown(
+        published(served, "petit")["membres"]
     )
     assert by_id(harvest.run(config, now=LATER))["local"].status == "inchange"
 

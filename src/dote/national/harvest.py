@@ -20,6 +20,8 @@ older; a newer one is read for what validates, with a warning), every activity a
 ``activite.schema.json`` (partial mode for a member publishing "au choix"), every page
 address under the Maison's own site. An invalid member or activity is removed and
 reported as an ``erreur`` :class:`~dote.national.model.Issue`, never silently dropped.
+Once checked, a Maison's data is held in memory reduced to what the national site reads
+(:data:`~dote.national.model.SHOWN_ACTIVITY_KEYS`); the kept files hold every byte received.
 
 A Maison whose data holds a field the schemas mark non-public (``x-visibilite``) is
 refused as a whole: nothing of this harvest is used, **and its earlier harvest is
@@ -55,7 +57,14 @@ from dote.confidential import non_public_keys
 from dote.files import write_atomic, write_atomic_bytes
 from dote.load import Document
 from dote.national.config import site_address
-from dote.national.model import Harvest, Issue, MaisonHarvest, MaisonSource, NationalConfig
+from dote.national.model import (
+    SHOWN_ACTIVITY_KEYS,
+    Harvest,
+    Issue,
+    MaisonHarvest,
+    MaisonSource,
+    NationalConfig,
+)
 from dote.opendata import CATALOGUE_JSONLD, FORMAT_NAME, FORMAT_VERSION
 from dote.schema import validate_document
 
@@ -424,7 +433,14 @@ def _member(
         activity = _activity(entry, position, member_id, partial, base, activity_ids, issues)
         if activity is not None:
             kept.append(activity)
-    return {**member, "activites": kept}
+    label = member.get("label")
+    return {
+        "membre": identity,
+        "label": {k: label[k] for k in ("niveau", "niveau_libelle") if k in label}
+        if isinstance(label, dict)
+        else None,
+        "activites": kept,
+    }
 
 
 def _activity(
@@ -485,11 +501,27 @@ def _activity(
             )
         )
         return None
-    screening = entry.get("depistage_aipd")
-    if screening is not None and not isinstance(screening, dict):
-        entry = {**entry, "depistage_aipd": None}
     seen.add(activity_id)
-    return entry
+    return _shown_activity(entry, record)
+
+
+def _shown_activity(entry: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """A checked activity reduced to what the national site reads (:data:`SHOWN_ACTIVITY_KEYS`)."""
+    shown = {k: v for k, v in record.items() if k in SHOWN_ACTIVITY_KEYS}
+    if isinstance(categories := shown.get("categories_donnees"), list):
+        shown["categories_donnees"] = [{"code": c.get("code")} for c in categories if isinstance(c, dict)]
+    for key, kept in (("base_legale", "code"), ("aipd", "statut")):
+        if isinstance(value := shown.get(key), dict):
+            shown[key] = {kept: value[kept]} if kept in value else {}
+    screening = entry.get("depistage_aipd")
+    return {
+        "identifiant": entry["identifiant"],
+        "page": entry["page"],
+        "activite": shown,
+        "depistage_aipd": {k: screening[k] for k in ("verdict", "libelle") if k in screening}
+        if isinstance(screening, dict)
+        else None,
+    }
 
 
 # --- HTTP ------------------------------------------------------------------------------------

@@ -21,6 +21,26 @@ from typing import Any
 STATUSES = ("a-jour", "inchange", "injoignable", "refuse")
 
 
+#: What the national view keeps in memory of a checked activity record: the keys its site
+#: reads (explorer, figures, search documents). The harvest folder keeps every byte received;
+#: the rest (retention texts, legal references, the screening's reasons…) is dropped once
+#: checked, which divides the memory a large harvest holds by more than two.
+SHOWN_ACTIVITY_KEYS = frozenset(
+    {
+        "nom",
+        "description",
+        "finalites",
+        "thematiques",
+        "categories_donnees",
+        "personnes_concernees",
+        "destinataires",
+        "transferts",
+        "base_legale",
+        "aipd",
+    }
+)
+
+
 @dataclass(frozen=True)
 class MaisonSource:
     """One Maison of the configuration file."""
