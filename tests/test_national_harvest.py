@@ -331,6 +331,44 @@ def test_second_run_sends_conditional_requests_and_keeps_the_files(served: Serve
     assert served.statuses("/conditionnel/")[-1] == 200
 
 
+def test_unchanged_data_is_not_checked_again(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A « not modified » answer reads back the checked data instead of parsing and validating again."""
+    variant(served, "petit", "memorise")
+    config = load(tmp_path, [{"id": "m", "site": served.url("memorise/")}])
+    checked: list[str] = []
+    real = harvest.check_territory
+
+    def counting(raw: bytes, base: str) -> Any:
+        checked.append(base)
+        return real(raw, base)
+
+    monkeypatch.setattr(harvest, "check_territory", counting)
+    first = by_id(harvest.run(config, now=NOW))["m"]
+    assert len(checked) == 1
+    entries = list((tmp_path / ".cache" / "dote-national").glob("*.json"))
+    assert len(entries) == 1
+    second = by_id(harvest.run(config, now=LATER))["m"]
+    assert second.status == "inchange" and len(checked) == 1
+    assert second.territory == first.territory and second.issues == first.issues
+    assert harvest.read(config).maisons[0].territory == first.territory and len(checked) == 1
+    # A damaged entry is ignored and rewritten; without the cache, every run checks.
+    entries[0].write_text("{pas du json", encoding="utf-8")
+    assert by_id(harvest.run(config, now=LATER))["m"].territory == first.territory
+    assert len(checked) == 2
+    monkeypatch.setenv("DOTE_CACHE", "0")
+    harvest.run(config, now=LATER)
+    assert len(checked) == 3
+    monkeypatch.delenv("DOTE_CACHE")
+    # Changed data: checked again, and the old entry is removed at the end of the run.
+    variant(served, "petit", "memorise", lambda d: d["membres"].pop())
+    harvest.run(config, now=LATER)
+    assert len(checked) == 4
+    remaining = list((tmp_path / ".cache" / "dote-national").glob("*.json"))
+    assert len(remaining) == 1 and remaining[0] != entries[0]
+
+
 def test_an_unreachable_maison_keeps_its_last_good_harvest_dated(tmp_path: Path) -> None:
     """A Maison whose server stops answering: reported with its last success, its files still used."""
     root = tmp_path / "servi"

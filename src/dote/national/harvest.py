@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import os
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ from typing import Any
 
 import httpx
 
+from dote.cache import content_key, engine_fingerprint
+from dote.cache import enabled as cache_enabled
 from dote.confidential import non_public_keys
 from dote.files import write_atomic, write_atomic_bytes
 from dote.load import Document
@@ -359,6 +362,63 @@ def check_territory(raw: bytes, base: str) -> tuple[dict[str, Any], int, list[Is
             members.append(kept)
     clean["membres"] = members
     return clean, format_version, issues
+
+
+#: Where checked territories are kept, beside the harvest folder (safe to delete).
+CHECK_CACHE = Path(".cache") / "dote-national"
+
+
+class _CheckCache:
+    """The result of :func:`check_territory` kept by the bytes checked, the site and the engine.
+
+    A Maison that answers « not modified » (or a run with ``--hors-ligne``) gives the same
+    bytes again: their reduced data and issues are read back instead of parsing and
+    validating the whole file again. Entries not used by a run are removed at its end; a
+    damaged entry is ignored. ``DOTE_CACHE=0`` turns it off.
+    """
+
+    def __init__(self, harvest_dir: Path) -> None:
+        self.folder = harvest_dir.parent / CHECK_CACHE if cache_enabled() else None
+        self.used: set[str] = set()
+        self.lock = threading.Lock()
+
+    def check(self, raw: bytes, base: str) -> tuple[dict[str, Any], int, list[Issue]]:
+        if self.folder is None:
+            return check_territory(raw, base)
+        key = content_key(engine_fingerprint(), base, raw)
+        with self.lock:
+            self.used.add(key)
+        path = self.folder / f"{key}.json"
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            stored = json.loads(path.read_bytes())
+            issues = [Issue(**issue) for issue in stored["problemes"]]
+            return stored["territoire"], int(stored["version_format"]), issues
+        territory, version, issues = check_territory(raw, base)  # a refusal is not kept
+        text = json.dumps(
+            {
+                "territoire": territory,
+                "version_format": version,
+                "problemes": [
+                    {"severity": i.severity, "message": i.message, "member": i.member, "activity": i.activity}
+                    for i in issues
+                ],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        with contextlib.suppress(OSError):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomic_bytes(path, text.encode("utf-8"))
+        return territory, version, issues
+
+    def prune(self) -> None:
+        """Remove the entries this run did not use."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for entry in self.folder.glob("*.json"):
+            if entry.stem not in self.used:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
 
 
 def _processors(value: object, format_version: int, base: str, issues: list[Issue]) -> list[dict[str, Any]]:
@@ -784,7 +844,7 @@ def _stored(folder: Path, name: str) -> bytes | None:
 
 
 def _from_files(
-    source: MaisonSource, folder: Path, record: _Record
+    source: MaisonSource, folder: Path, record: _Record, checks: _CheckCache
 ) -> tuple[dict[str, Any], int, list[Issue]] | None:
     """The last good harvest kept in ``folder``, checked again; None when there is none.
 
@@ -797,7 +857,7 @@ def _from_files(
         return None
     origin = record.source if record.source.startswith(("http://", "https://")) else ""
     base = _site_of(source, _parse_catalogue(catalogue_raw), origin)
-    return check_territory(territory_raw, base)
+    return checks.check(territory_raw, base)
 
 
 def _forget(folder: Path) -> None:
@@ -847,6 +907,7 @@ def _harvest_one(
     harvest_dir: Path,
     now: dt.datetime,
     timeout: float,
+    checks: _CheckCache,
 ) -> tuple[MaisonHarvest, _Record]:
     folder = harvest_dir / source.id
     record = replace(previous, attempted=now, issues=[])
@@ -906,12 +967,12 @@ def _harvest_one(
                 record.dataset_etag, record.dataset_last_modified = validators
             # A catalogue that changed while the data did not is still kept as received.
             unchanged = unchanged and catalogue_raw == stored_catalogue
-        territory, format_version, issues = check_territory(territory_raw, base)
+        territory, format_version, issues = checks.check(territory_raw, base)
     except Unreachable as failure:
         record.status, record.reason = "injoignable", failure.reason
         result.reason = failure.reason
         try:
-            kept = _from_files(source, folder, previous)
+            kept = _from_files(source, folder, previous, checks)
         except Refused:
             kept = None  # kept files that no longer pass are not shown
         if kept is not None:
@@ -952,10 +1013,11 @@ def _guarded(
     harvest_dir: Path,
     now: dt.datetime,
     timeout: float,
+    checks: _CheckCache,
 ) -> tuple[MaisonHarvest, _Record]:
     """:func:`_harvest_one`, with any unexpected failure kept to its own Maison."""
     try:
-        result, record = _harvest_one(client, source, previous, harvest_dir, now, timeout)
+        result, record = _harvest_one(client, source, previous, harvest_dir, now, timeout, checks)
     except Exception as error:  # one Maison never stops the others
         reason = f"erreur inattendue pendant la moisson ({type(error).__name__})"
         record = replace(previous, attempted=now, status="injoignable", reason=reason, issues=[])
@@ -984,6 +1046,7 @@ def run(
     folder = config.harvest_dir
     folder.mkdir(parents=True, exist_ok=True)
     _, previous = _load_state(folder)
+    checks = _CheckCache(folder)
     owned = client is None and any(m.site for m in config.maisons)
     shared = client
     if owned:
@@ -996,7 +1059,9 @@ def run(
     try:
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             futures = [
-                pool.submit(_guarded, shared, source, previous.get(source.id, _Record()), folder, when, delay)
+                pool.submit(
+                    _guarded, shared, source, previous.get(source.id, _Record()), folder, when, delay, checks
+                )
                 for source in config.maisons
             ]
             done = [future.result() for future in futures]
@@ -1005,6 +1070,7 @@ def run(
             shared.close()
     records = {source.id: record for source, (_, record) in zip(config.maisons, done, strict=True)}
     _write_state(folder, when, records)
+    checks.prune()
     return Harvest([maison for maison, _ in done], when)
 
 
@@ -1015,6 +1081,7 @@ def read(config: NationalConfig) -> Harvest:
     (never harvested), without data.
     """
     when, records = _load_state(config.harvest_dir)
+    checks = _CheckCache(config.harvest_dir)
     maisons: list[MaisonHarvest] = []
     for source in config.maisons:
         record = records.get(source.id)
@@ -1034,7 +1101,7 @@ def read(config: NationalConfig) -> Harvest:
             result.issues = [Issue("erreur", record.reason)]
         else:
             try:
-                kept = _from_files(source, config.harvest_dir / source.id, record)
+                kept = _from_files(source, config.harvest_dir / source.id, record, checks)
             except Refused as refusal:
                 result.status, result.reason = "refuse", refusal.reason
                 result.issues = [Issue("erreur", refusal.reason)]
@@ -1043,4 +1110,5 @@ def read(config: NationalConfig) -> Harvest:
                 result.territory, result.format_version, result.issues = kept
                 result.older_format = kept[1] < FORMAT_VERSION
         maisons.append(result)
+    checks.prune()
     return Harvest(maisons, when or dt.datetime.now(dt.UTC))
