@@ -80,6 +80,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/ailleurs-redirige/"):
             self._answer(path, headers, 302, {"Location": "http://localhost:1/x.json"}, b"")
             return
+        if path.startswith("/passe-en-https/"):
+            location = f"https://127.0.0.1:{served.port}{path}"
+            self._answer(path, headers, 301, {"Location": location}, b"")
+            return
         file = served.root / path.lstrip("/")
         if file.is_dir():
             file = file / "index.html"
@@ -496,7 +500,9 @@ def test_a_slow_maison_times_out_and_the_others_go_on(served: Served, tmp_path: 
 def test_http_errors_and_missing_catalogue(served: Served, tmp_path: Path) -> None:
     config = load(tmp_path, [{"id": "absent", "site": served.url("nulle-part/")}])
     maison = by_id(harvest.run(config, now=NOW))["absent"]
-    assert maison.status == "injoignable" and maison.reason == "HTTP 404 : catalogue introuvable"
+    assert maison.status == "injoignable" and maison.reason.startswith(
+        "HTTP 404 : catalogue introuvable (une Maison ne publie son catalogue que si"
+    )
 
 
 def test_a_version_1_file_is_read_and_reported_as_older(served: Served, tmp_path: Path) -> None:
@@ -640,6 +646,11 @@ def test_a_redirect_to_another_origin_is_not_followed(served: Served, tmp_path: 
     assert maison.status == "injoignable" and maison.reason.startswith(
         "redirection hors du site de la Maison"
     )
+    # The usual case: a site that moved to https says what to change.
+    config = load(tmp_path, [{"id": "h", "site": served.url("passe-en-https/")}])
+    maison = by_id(harvest.run(config, now=NOW))["h"]
+    assert maison.status == "injoignable"
+    assert maison.reason.endswith("indiquez son adresse en https:// dans la configuration"), maison.reason
 
 
 def test_bad_json_is_refused(served: Served, tmp_path: Path) -> None:

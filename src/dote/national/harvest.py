@@ -621,6 +621,12 @@ def _network_reason(error: httpx.HTTPError, timeout: float) -> str:
 def _status_reason(status: int, what: str) -> str:
     reasons = {401: "authentification demandée", 403: "accès refusé", 404: f"{what} introuvable"}
     reason = reasons.get(status) or ("erreur du serveur" if status >= 500 else "réponse inattendue")
+    if status == 404 and what == "catalogue":
+        # The usual cause: the Maison builds its site without site_url (opendata.catalogue_refusal).
+        reason += (
+            " (une Maison ne publie son catalogue que si l'adresse de son site, « site_url », est "
+            "indiquée dans son mkdocs.yml)"
+        )
     return f"HTTP {status} : {reason}"
 
 
@@ -656,7 +662,12 @@ def fetch(
                     location = response.headers.get("location", "")
                     target = urllib.parse.urljoin(current, location)
                     if not location or _origin(target) != _origin(base):
-                        raise Unreachable(f"redirection hors du site de la Maison refusée ({_ident(target)})")
+                        hint = ""
+                        if target.startswith("https://") and base.startswith("http://"):
+                            hint = " : le site est passé en https, indiquez son adresse en https:// dans la configuration"
+                        raise Unreachable(
+                            f"redirection hors du site de la Maison refusée ({_ident(target)}){hint}"
+                        )
                     current = target
                     continue
                 answer = Answer(
