@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import itertools
+import json
 import re
 import zipfile
 import zlib
@@ -320,6 +321,18 @@ def test_public_build_contains_no_marker(
     discrete = (site / "registres" / "discrete" / "index.html").read_text(encoding="utf-8")
     assert "Aucune activité n&#39;est encore publiée." in discrete
     assert not (root / "registers" / "members" / "discrete" / "fichier.yml").exists()
+    # The national view (issue 17), harvested from this site's open data: its site, its harvest
+    # folder and its cache carry no marker either.
+    national = tmp_path / "national"
+    national.mkdir()
+    (national / "national.yml").write_text(
+        f"version_schema: 1\nnom: N\nmaisons:\n  - id: t\n    dossier: {json.dumps(str(site))}\n",
+        encoding="utf-8",
+    )
+    assert main(["national", str(national / "national.yml")]) == 0
+    national_text = _all_text(national)
+    assert "Gérer les commandes" in national_text and "pagefind-entry.json" in national_text
+    assert [m for m in markers if m in national_text] == []
 
 
 def test_internal_build_contains_every_marker(planted: tuple[Path, Path, list[str]], tmp_path: Path) -> None:
