@@ -79,6 +79,8 @@ def expected_counts(result: Result) -> dict[str, Counter[str]]:
             add("base", a.legal_basis.basis.code if a.legal_basis else explorer.UNSTATED)
             add("donnees", *(c.kind.code for c in a.categories))
             add("sensible", "oui" if any(c.nature != "courante" for c in a.categories) else "non")
+            add("moyens", *(t.code for t in a.means))
+            add("surveillance", *(t.code for t in a.monitoring))
             add("service", *(slugify(r) for r in a.recipients.internal))
             add("destinataire", *(slugify(r) for r in a.recipients.external))
             add("sous-traitant", *a.recipients.processors)
@@ -127,6 +129,9 @@ def test_data_file_matches_the_registers(built_demo: Path, demo: Result) -> None
     assert sum(counts["aipd"].values()) == len(territory.activities) == 58
     assert counts["pays"]["US"] >= 1 and counts["hors-ue"]["oui"] >= counts["pays"]["US"]
     assert set(counts["label"]) <= {"engage", "conforme", "exemplaire", explorer.NO_LEVEL_KEY}
+    # « Which members film public streets? »: the means and what is watched are facets.
+    filming = {r["membre"][0] for r in records if "espace-public" in r["surveillance"]}
+    assert "valmont" in filming and counts["moyens"]["videoprotection"] >= 1
 
 
 def test_data_file_is_compact_and_stable(built_demo: Path, demo: Result) -> None:

@@ -223,6 +223,18 @@ def test_explorer_data_links_every_usable_maisons_activities(built: tuple[Path, 
             assert record["page"].endswith("#" + record["id"])
     assert "javascript" not in raw.decode()
     assert "refusee" not in {r["maison"][0] for r in records}
+    # The means used and what is watched, as the Maisons publish them, are facets too.
+    published = {
+        (ident, m["membre"]["identifiant"], a["identifiant"]): a["activite"]
+        for ident, territory in data.items()
+        for m in territory["membres"]
+        for a in m["activites"]
+    }
+    for record in records:
+        activity = published[(record["maison"][0], record["membre"][0].split("/", 1)[1], record["id"])]
+        assert record.get("moyens", []) == list(dict.fromkeys(activity.get("moyens", [])))
+        assert record.get("surveillance", []) == list(dict.fromkeys(activity.get("surveillance", [])))
+    assert any(r.get("moyens") for r in records), "the synthetic territories state means"
 
 
 def _table(html: str, table_id: str) -> dict[str, list[str]]:

@@ -67,6 +67,10 @@ DATA_PATH = f"{EXPLORER_URL}donnees.json"
 SCRIPT_PATH = "assets/dote/explorer.js"
 STYLESHEET_PATH = "assets/dote/explorer.css"
 FORMAT = 1
+#: The facets of the means used and of what is watched (issue 14's facts): « which members
+#: film public streets? » is a question the explorers answer.
+MEANS_TITLE = "Moyens employés (caméras, biométrie, géolocalisation…)"
+MONITORING_TITLE = "Surveillance (espace public, locaux, salariés…)"
 #: The value of an activity that does not state a single-valued field, or withholds it.
 UNSTATED = "non-renseigne"
 #: The label facet's value for a member that reaches no level.
@@ -182,6 +186,8 @@ def facet_values(
     basis = _Facet("base", "Base légale", "activite", False, [*codes("bases-legales"), UNSTATED])
     data = _Facet("donnees", "Catégorie de données", "activite", True, codes("categories-donnees"))
     sensitive = _Facet("sensible", "Données sensibles", "activite", False, ["oui", "non"])
+    means = _Facet("moyens", MEANS_TITLE, "activite", True, codes("moyens-traitement"))
+    watched = _Facet("surveillance", MONITORING_TITLE, "activite", True, codes("lieux-surveillance"))
     internal = _Facet("service", "Service destinataire (interne)", "activite", True)
     external = _Facet("destinataire", "Destinataire extérieur", "activite", True)
     processor = _Facet("sous-traitant", "Sous-traitant", "activite", True)
@@ -190,7 +196,7 @@ def facet_values(
     )
     country = _Facet("pays", "Pays hors de l'Union européenne", "activite", True)
     dpia = _Facet("aipd", "Analyse d'impact (AIPD)", "activite", False, list(VERDICT_LABELS))
-    facets = [member, kind, level, theme, basis, data, sensitive]
+    facets = [member, kind, level, theme, basis, data, sensitive, means, watched]
     facets += [internal, external, processor, outside, country, dpia]
 
     def member_values(m: Member) -> dict[str, str]:
@@ -227,6 +233,8 @@ def facet_values(
                 if activity.sensitive_categories
                 else sensitive.value("non", "Non")
             ],
+            "moyens": [means.value(t.code, t.label) for t in activity.means],
+            "surveillance": [watched.value(t.code, t.label) for t in activity.monitoring],
             "service": _free_text(internal, activity.recipients.internal),
             "destinataire": _free_text(external, activity.recipients.external),
             "sous-traitant": [

@@ -135,6 +135,8 @@ def _activity_document(activity: Activity, processors: Mapping[str, Processor]) 
                 (f"{t.country.label} ({t.recipient})" for t in a.transfers),
             )
         )
+    parts.append(_paragraph("Moyens", (t.label for t in a.means)))
+    parts.append(_paragraph("Surveillance", (t.label for t in a.monitoring)))
     parts.append(_paragraph("Outils", a.tools))
     parts.append(_paragraph("Thèmes", (t.label for t in a.themes)))
     parts.append("</section>")

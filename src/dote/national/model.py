@@ -37,6 +37,8 @@ SHOWN_ACTIVITY_KEYS = frozenset(
         "transferts",
         "base_legale",
         "aipd",
+        "moyens",
+        "surveillance",
     }
 )
 

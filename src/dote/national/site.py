@@ -179,6 +179,8 @@ class Activity:
     verdict: str
     verdict_label: str
     dpia_status: str
+    means: list[str] = field(default_factory=list)  # codes of moyens-traitement
+    monitoring: list[str] = field(default_factory=list)  # codes of lieux-surveillance
 
     @property
     def countries(self) -> list[str]:
@@ -308,6 +310,8 @@ def _activity(
         verdict=verdict if verdict in VERDICT_LABELS else UNSTATED,
         verdict_label=VERDICT_LABELS.get(verdict, "Dépistage non publié"),
         dpia_status=_text(_dict(record.get("aipd")).get("statut")),
+        means=_texts(record.get("moyens")),
+        monitoring=_texts(record.get("surveillance")),
     )
 
 
@@ -484,6 +488,16 @@ def explorer_data(view: National) -> dict[str, Any]:
         "donnees", "Catégorie de données", "activite", True, list(vocabularies["categories-donnees"].terms)
     )
     sensitive = Facet("sensible", "Données sensibles", "activite", False, ["oui", "non"])
+    means = Facet(
+        "moyens", explorer.MEANS_TITLE, "activite", True, list(vocabularies["moyens-traitement"].terms)
+    )
+    watched = Facet(
+        "surveillance",
+        explorer.MONITORING_TITLE,
+        "activite",
+        True,
+        list(vocabularies["lieux-surveillance"].terms),
+    )
     internal = Facet("service", "Service destinataire (interne)", "activite", True)
     external = Facet("destinataire", "Destinataire extérieur", "activite", True)
     processor = Facet("sous-traitant", "Sous-traitant", "activite", True)
@@ -492,7 +506,7 @@ def explorer_data(view: National) -> dict[str, Any]:
     )
     country = Facet("pays", "Pays hors de l'Union européenne", "activite", True)
     dpia = Facet("aipd", "Analyse d'impact (AIPD)", "activite", False, [*VERDICT_LABELS, UNSTATED])
-    facets = [member, maison, kind, level, theme, basis, data, sensitive]
+    facets = [member, maison, kind, level, theme, basis, data, sensitive, means, watched]
     facets += [internal, external, processor, outside, country, dpia]
 
     # A label level is its id and its title: two Maisons' policies may title one id differently.
@@ -544,6 +558,8 @@ def explorer_data(view: National) -> dict[str, Any]:
                     if any(_sensitive(c) for c in a.categories)
                     else sensitive.value("non", "Non")
                 ],
+                "moyens": [means.value(c, _label("moyens-traitement", c)) for c in a.means],
+                "surveillance": [watched.value(c, _label("lieux-surveillance", c)) for c in a.monitoring],
                 "service": free(internal, a.internal),
                 "destinataire": free(external, a.external),
                 "sous-traitant": [
@@ -587,6 +603,8 @@ def member_document(member: Member) -> str:
             _paragraph("Personnes concernées", (_label("personnes-concernees", s) for s in a.subjects))
         )
         parts.append(_paragraph("Données", (_label("categories-donnees", c) for c in a.categories)))
+        parts.append(_paragraph("Moyens", (_label("moyens-traitement", c) for c in a.means)))
+        parts.append(_paragraph("Surveillance", (_label("lieux-surveillance", c) for c in a.monitoring)))
         parts.append(_paragraph("Destinataires", (*a.internal, *a.external)))
         parts.append(_paragraph("Sous-traitants", (p.label for p in a.processors)))
         parts.append(
