@@ -104,6 +104,11 @@ def expected(root: Path) -> dict[str, Any]:
             "transferts": {name: len(c["own"] | c["via"]) for name, c in countries.items()},
             "sous-traitants": {territory.processors[pid].name: n for pid, n in users.items()},
             "revues": reviews,
+            # The screening's facts (issue 14), as the register files state them.
+            "moyens": dict(Counter(label for a in activities for label in {t.label for t in a.means})),
+            "surveillance": dict(
+                Counter(label for a in activities for label in {t.label for t in a.monitoring})
+            ),
         },
         "transfer_columns": {name: (len(c["own"]), len(c["via"])) for name, c in countries.items()},
         "figures": {

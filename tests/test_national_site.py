@@ -23,6 +23,7 @@ import pytest
 from dote import explorer
 from dote.national import site
 from dote.national.model import Harvest, Issue, MaisonHarvest, MaisonSource, NationalConfig
+from dote.vocabulary import load_vocabularies
 from hostile import live_markup
 from national_fixtures import Spec, build_maisons
 
@@ -83,6 +84,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Harvest, dict
         assert maison.site is not None
         data[maison.id] = json.loads((maison.site / "donnees" / "territoire.json").read_bytes())
     data["petite"] = _hostile(data["petite"])
+    # Cameras on public space, as a commune's video protection publishes them (issue 14's facts).
+    for member in data["grande"]["membres"][:2]:
+        record = member["activites"][0]["activite"]
+        record["moyens"], record["surveillance"] = ["videoprotection"], ["espace-public"]
     data["ancienne"] = _older(data["ancienne"])
 
     def source(ident: str, name: str = "") -> MaisonSource:
@@ -313,6 +318,29 @@ def test_figures_match_counts_from_the_json(built: tuple[Path, Harvest, Any]) ->
     done = sum(1 for a in activities if (a["activite"].get("aipd") or {}).get("statut") == "realisee")
     assert f"{done} analyses d'impact déclarées réalisées" in text or f"({done} analyses" in text
     assert "Calculé sur 3 Maisons" in text
+    # The means used and what is watched; who watches the public space, by Maison.
+    vocabularies = load_vocabularies()
+    means = Counter(
+        vocabularies["moyens-traitement"].terms[c].label
+        for a in activities
+        for c in set(a["activite"].get("moyens", []))
+    )
+    shown = {k: _number(v[0]) for k, v in _table(html, "donnees-moyens").items()}
+    assert shown == dict(means) and means
+    public = {
+        territory["maison"]["nom"]: [
+            (m["membre"]["identifiant"], a["identifiant"])
+            for m in territory["membres"]
+            for a in m["activites"]
+            if "espace-public" in a["activite"].get("surveillance", [])
+        ]
+        for territory in data.values()
+    }
+    assert any(public.values()), "the synthetic communes film public space"
+    rows = _table(html, "donnees-espace-public-maisons")
+    assert {k: (_number(v[0]), _number(v[1])) for k, v in rows.items()} == {
+        name: (len(found), len({member for member, _ in found})) for name, found in public.items() if found
+    }
     assert "(identifiant)" in html or not any(
         a["activite"].get("destinataires", {}).get("sous_traitants")
         for m in data["ancienne"]["membres"]

@@ -28,7 +28,7 @@ from dote import render
 from dote.dpia import VERDICT_LABELS
 from dote.label import NO_LEVEL, Evaluation
 from dote.model import Activity, Member, Processor, Territory
-from dote.vocabulary import slugify
+from dote.vocabulary import Term, slugify
 
 if TYPE_CHECKING:
     from dote.review import Reviews
@@ -189,6 +189,10 @@ class Dashboard:
     legal_bases: Chart
     sensitive: Chart
     sensitive_activities: int  # activities with at least one sensitive category
+    means: Chart  # activities by means used (cameras, biometrics…: issue 14's facts)
+    means_activities: int  # activities stating at least one means
+    monitoring: Chart  # activities by what they watch (public space, premises, staff…)
+    monitoring_activities: int
     dpia_verdicts: Chart
     dpia_required: Chart  # activities whose DPIA is required, by the state their member declares
     dpia_missing: tuple[Activity, ...]  # required, and not declared done
@@ -258,6 +262,10 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
         legal_bases=_legal_bases(territory),
         sensitive=_sensitive(territory),
         sensitive_activities=sum(1 for a in activities if a.sensitive_categories),
+        means=_facts(territory, "moyens", "moyens-traitement", lambda a: a.means),
+        means_activities=sum(1 for a in activities if a.means),
+        monitoring=_facts(territory, "surveillance", "lieux-surveillance", lambda a: a.monitoring),
+        monitoring_activities=sum(1 for a in activities if a.monitoring),
         dpia_verdicts=dpia_verdicts,
         dpia_required=dpia_required,
         dpia_missing=dpia_missing,
@@ -327,6 +335,18 @@ def _sensitive(territory: Territory) -> Chart:
         nature for a in territory.activities for nature in {c.nature for c in a.sensitive_categories}
     )
     return Chart("donnees-sensibles", tuple(Row(text, counts[nature]) for nature, text in NATURES.items()))
+
+
+def _facts(
+    territory: Territory, chart_id: str, vocabulary: str, terms: Callable[[Activity], Iterable[Term]]
+) -> Chart:
+    """Activities by one of the facts the DPIA screening reads (the means used, what is watched):
+    an activity counts once under each of its values."""
+    counts = Counter(
+        label for a in territory.activities for label in {t.code: t.label for t in terms(a)}.values()
+    )
+    order = [t.label for t in territory.vocabularies[vocabulary]]
+    return Chart(chart_id, tuple(Row(k, counts[k]) for k in _by_count(counts, order)))
 
 
 def _dpias(territory: Territory, label: Evaluation | None) -> tuple[Chart, Chart, tuple[Activity, ...]]:

@@ -415,6 +415,10 @@ def charts(view: National) -> dict[str, Chart]:
             names.setdefault(p.key, p.label if p.key.startswith("nom:") else f"{p.label} (identifiant)")
     top = sorted(used, key=lambda k: (-used[k], explorer.natural(names[k])))[:TOP_PROCESSORS]
     maisons = view.usable
+    means = Counter(_label("moyens-traitement", c) for a in activities for c in dict.fromkeys(a.means))
+    watched = Counter(
+        _label("lieux-surveillance", c) for a in activities for c in dict.fromkeys(a.monitoring)
+    )
     return {
         "types": Chart("types", tuple(Row(k, v) for k, v in _ordered(types))),
         "label": Chart("label", tuple(Row(k, v) for k, v in _ordered(levels))),
@@ -454,7 +458,23 @@ def charts(view: National) -> dict[str, Chart]:
         "maisons-activites": Chart(
             "maisons-activites", tuple(Row(f.maison.name, f.activities) for f in maisons)
         ),
+        "moyens": Chart("moyens", tuple(Row(k, v) for k, v in _ordered(means))),
+        "surveillance": Chart("surveillance", tuple(Row(k, v) for k, v in _ordered(watched))),
+        # « Which Maisons' members film public streets? » (issue 17): by Maison, with its members.
+        PUBLIC_SPACE_CHART: Chart(
+            PUBLIC_SPACE_CHART,
+            tuple(
+                Row(f.maison.name, len(found), columns=(len({a.member for a in found}),))
+                for f in maisons
+                if (found := [a for m in f.members for a in m.activities if PUBLIC_SPACE in a.monitoring])
+            ),
+        ),
     }
+
+
+#: The code of « espace public » in the lieux-surveillance vocabulary, and its chart by Maison.
+PUBLIC_SPACE = "espace-public"
+PUBLIC_SPACE_CHART = "espace-public-maisons"
 
 
 def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
