@@ -40,10 +40,8 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,7 +53,7 @@ for _path in (HERE, ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench import _tree_memory_kib  # noqa: E402
+from bench import run_measured  # noqa: E402
 
 import national_fixtures as fixtures  # noqa: E402
 
@@ -145,35 +143,10 @@ def run_national_job(config: Path, site_dir: Path, work: Path) -> dict[str, Any]
         str(site_dir),
         str(out),
     ]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=fixtures.environment_without_proxy(),
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_memory_kib(process.pid))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    elapsed = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        sys.stderr.write(output)
-        raise SystemExit(f"échec de l'étape nationale ({process.returncode})")
+    elapsed, peak_mib = run_measured(command, work, env=fixtures.environment_without_proxy())
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     result["total_s"] = round(elapsed, 2)
-    result["memoire_max_mio"] = round(peak / 1024, 1)
+    result["memoire_max_mio"] = round(peak_mib, 1)
     return result
 
 

@@ -22,8 +22,6 @@ Importable by the tests (``from national_fixtures import …``) and by
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import json
 import os
 import re
@@ -31,7 +29,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hostile import serve
 
 #: The folder of the open data in a built site, and the files :func:`downgrade_open_data` rewrites.
 DATA = "donnees"
@@ -100,21 +99,6 @@ class Federation:
 # --- serving -------------------------------------------------------------------------------------
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files, no log lines."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a browser left a page: not an error
-            super().handle_error(request, client_address)
-
-
 @contextlib.contextmanager
 def serve_folder(root: Path) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (a free port) from a thread; yields ``http://127.0.0.1:PORT/``.
@@ -122,15 +106,8 @@ def serve_folder(root: Path) -> Iterator[str]:
     Files are looked up on each request: what is built into ``root`` later is served too.
     """
     root.mkdir(parents=True, exist_ok=True)
-    server = QuietServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve(root) as base:
+        yield base
 
 
 @contextlib.contextmanager
