@@ -24,6 +24,7 @@ from dote.library import Library, archive_text
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "registers" / "models"
 GUIDE = ROOT / "docs" / "guide"
+AUDIT = ROOT / "registers" / "audit.yml"
 #: The model documents and the training modules, copied into every new territory.
 PAGES = {name: ROOT / "docs" / name for name in ("documents", "formation")}
 
@@ -38,6 +39,7 @@ def test_the_library_is_the_demo_s() -> None:
     assert _tree(found.guide) == _tree(GUIDE)
     assert {p.name: _tree(p) for p in found.pages} == {name: _tree(p) for name, p in PAGES.items()}
     assert ("etat-civil", 1) in found.archive_files()
+    assert found.audit is not None and found.audit.read_bytes() == AUDIT.read_bytes()
 
 
 def test_the_wheel_ships_the_library(tmp_path: Path) -> None:
@@ -58,6 +60,7 @@ def test_the_wheel_ships_the_library(tmp_path: Path) -> None:
         for name, folder in PAGES.items():
             for rel, data in _tree(folder).items():
                 assert archive.read(f"dote/_library/{name}/{rel}") == data
+        assert archive.read("dote/_library/audit.yml") == AUDIT.read_bytes()
     assert "dote/_library/models/versions/etat-civil@1.yml" in names
     assert "dote/skeleton/README.md" in names
 
@@ -69,6 +72,8 @@ def test_init_starts_with_the_library_the_guide_and_a_readme(tmp_path: Path) -> 
     assert _tree(root / "docs" / "guide") == _tree(GUIDE)
     for name, folder in PAGES.items():
         assert _tree(root / "docs" / name) == _tree(folder)
+    # The audit questionnaire that `dote audit` reads (its guide page comes with the guide).
+    assert (root / "registers" / "audit.yml").read_bytes() == AUDIT.read_bytes()
     config = yaml.safe_load((root / "mkdocs.yml").read_text(encoding="utf-8"))
     assert {"Modèles de documents": "documents/index.md"} in config["nav"]
     assert {"Se former": "formation/index.md"} in config["nav"]

@@ -2,8 +2,8 @@
 
 Their one source is this repository, which is the demo territory: its ``registers/models/``
 (each model and its archived versions ``versions/<id>@<N>.yml``) and its ``docs/guide/``.
-The model documents (``docs/documents/``) and the training modules (``docs/formation/``)
-come along, with the same source. The wheel ships them as package data under ``dote/_library/`` (hatchling ``force-include``
+The model documents (``docs/documents/``), the training modules (``docs/formation/``) and
+the audit questionnaire (``registers/audit.yml``) come along, with the same source. The wheel ships them as package data under ``dote/_library/`` (hatchling ``force-include``
 in ``pyproject.toml``); an editable install or a source checkout reads them from the
 repository itself. :func:`locate` finds them; ``dote init`` copies them and
 ``dote models update`` brings a territory's models up to the library's.
@@ -22,6 +22,8 @@ from dote.layout import VERSIONS_DIR
 
 #: Where the wheel puts the library, inside the ``dote`` package.
 PACKAGED = "_library"
+#: The audit questionnaire a new territory starts with (``registers/audit.yml``).
+AUDIT_FILE = "audit.yml"
 #: Folders of ``docs/`` a new territory starts with, and their navigation titles.
 PAGES = {"documents": "Modèles de documents", "formation": "Se former"}
 _ARCHIVE = re.compile(r"^(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)@(?P<version>[1-9][0-9]*)\.yml$")
@@ -41,6 +43,8 @@ class Library:
     #: Other folders of pages, copied into ``docs/`` under their name: the model documents
     #: (``documents/``) and the training modules (``formation/``).
     pages: tuple[Path, ...] = ()
+    #: The audit questionnaire (``registers/audit.yml``, public): ``dote audit`` reads it.
+    audit: Path | None = None
 
     def model_files(self) -> dict[str, Path]:
         """Each current model file of the library, by model id."""
@@ -66,12 +70,19 @@ def locate() -> Library:
     packaged = package / PACKAGED
     if (packaged / "models").is_dir() and (packaged / "guide").is_dir():
         pages = tuple(packaged / name for name in PAGES if (packaged / name).is_dir())
-        return Library(models=packaged / "models", guide=packaged / "guide", pages=pages)
+        audit = packaged / AUDIT_FILE
+        return Library(
+            models=packaged / "models",
+            guide=packaged / "guide",
+            pages=pages,
+            audit=audit if audit.is_file() else None,
+        )
     repository = package.parent.parent  # src/dote -> the repository (an editable install)
     models, guide = repository / "registers" / "models", repository / "docs" / "guide"
     if (repository / "pyproject.toml").is_file() and models.is_dir() and guide.is_dir():
         pages = tuple(repository / "docs" / name for name in PAGES if (repository / "docs" / name).is_dir())
-        return Library(models=models, guide=guide, pages=pages)
+        audit = repository / "registers" / AUDIT_FILE
+        return Library(models=models, guide=guide, pages=pages, audit=audit if audit.is_file() else None)
     raise LibraryError(
         "la bibliothèque de modèles de Maison DOTE est introuvable dans le paquet installé "
         f"(attendue dans {packaged}) : réinstallez Maison DOTE"

@@ -96,7 +96,10 @@ def init_territory(
 
 def copy_library(source: Library, directory: Path) -> None:
     """Copy the library's models (with their archived versions), the editors' guide, the
-    model documents and the training modules."""
+    model documents, the training modules and the audit questionnaire."""
+    if source.audit is not None:
+        (directory / "registers").mkdir(parents=True, exist_ok=True)
+        (directory / "registers" / "audit.yml").write_bytes(source.audit.read_bytes())
     models = directory / "registers" / "models"
     for path in [*source.model_files().values(), *source.archive_files().values()]:
         target = models / path.relative_to(source.models)
