@@ -300,3 +300,50 @@ def test_position_of_a_rule_is_the_code(tmp_path: Path) -> None:
     )
     found = pipeline.run(root, today=TODAY)
     assert [p.position for p in found.errors] == [Position("registers/members/exemple/fourriere.yml", 8, 9)]
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected", "absent"),
+    [
+        (
+            ["courriel", "courrier"],
+            ["qu'à des professionnels, à leur adresse professionnelle", "17 février 2005"],
+            ["accord préalable"],
+        ),
+        (
+            ["courriel", "sms"],
+            [
+                "qu'à des professionnels",
+                "Par SMS ou MMS, ces offres ne vous sont adressées qu'avec votre accord",
+            ],
+            [],
+        ),
+        (
+            ["sms"],
+            ["Par voie électronique, ces offres ne vous sont adressées qu'avec votre accord"],
+            ["17 février"],
+        ),
+    ],
+)
+def test_prospecting_professionals_by_email(
+    channels: list[str], expected: list[str], absent: list[str]
+) -> None:
+    """The CNIL's B2B position (17 February 2005) covers e-mail to professionals, nothing else."""
+    data = {
+        "version_schema": 1,
+        "nom": "Offres aux entreprises",
+        "statut": "brouillon",
+        "finalites": {"principale": "Proposer des services aux entreprises"},
+        "prospection": {"canaux": channels, "professionnels": True},
+    }
+    activity = Converter(load_vocabularies()).activity("membre", "offres", data, Position("x.yml"))
+    assert activity.prospecting is not None and activity.prospecting.professionals
+    assert activity.prospecting.business_email == ("courriel" in channels)
+    text = " ".join(notices.prospecting_texts(activity))
+    for part in expected:
+        assert part in text, part
+    for part in absent:
+        assert part not in text, part
+    record = opendata.activity_data(activity)
+    assert record["prospection"]["professionnels"] is True
+    assert validate_document(Document(Path("x.json"), "x", record), "activite", partial=True) == []

@@ -670,6 +670,9 @@ def activity_fields(a: Activity, territory: Territory) -> dict[str, Value]:
     f["Prospection électronique des seuls clients (produits analogues)"] = (
         _yes_no(prospecting.similar_products_customers) if prospecting else ""
     )
+    f["Prospection par courriel des seuls professionnels"] = (
+        _yes_no(prospecting.professionals) if prospecting else ""
+    )
     f["Conditions des données sensibles ou pénales"] = tuple(
         c.condition.label + (f" ({c.reference})" if c.reference else "") for c in a.conditions
     )

@@ -198,6 +198,14 @@ class Prospecting:
     channels: tuple[Term, ...] = ()
     #: Electronic prospecting of customers only, for similar products or services (CPCE art. L34-5, al. 4).
     similar_products_customers: bool = False
+    #: E-mail prospecting of professionals only, at their work address and about their function:
+    #: no prior consent needed in the CNIL's reading of L34-5 (position of 17 February 2005).
+    professionals: bool = False
+
+    @property
+    def business_email(self) -> bool:
+        """E-mail is among the channels and only reaches professionals (the CNIL's B2B exception)."""
+        return self.professionals and any(c.code == "courriel" for c in self.channels)
 
     @property
     def electronic_channels(self) -> tuple[Term, ...]:
@@ -918,6 +926,7 @@ class Converter:
             prospecting=Prospecting(
                 self.terms("canaux-prospection", prospecting.get("canaux")),
                 bool(prospecting.get("clients_produits_analogues", False)),
+                bool(prospecting.get("professionnels", False)),
             )
             if isinstance(prospecting, Mapping)
             else None,

@@ -430,7 +430,15 @@ def prospecting_texts(a: Activity) -> list[str]:
         + ", ".join(in_sentence(c.label) for c in p.channels)
         + "."
     ]
-    if p.electronic_channels:
+    others = [c for c in p.electronic_channels if not (p.business_email and c.code == "courriel")]
+    if p.business_email:
+        texts.append(
+            "Par courrier électronique, ces offres ne sont adressées qu'à des professionnels, à leur adresse "
+            "professionnelle et en rapport avec la fonction qu'ils exercent ; vous en êtes informé lors de la "
+            "collecte de votre adresse et pouvez vous y opposer à ce moment, puis dans chaque message "
+            "(position de la CNIL adoptée en séance du 17 février 2005)."
+        )
+    if others:
         if p.similar_products_customers:
             texts.append(
                 "Par voie électronique, ces offres ne sont adressées qu'aux clients, pour des produits ou "
@@ -438,8 +446,13 @@ def prospecting_texts(a: Activity) -> list[str]:
                 "vos coordonnées (code des postes et des communications électroniques, art. L34-5)."
             )
         else:
+            means = (
+                "Par " + ", ".join(in_sentence(c.label) for c in others)
+                if p.business_email
+                else "Par voie électronique"
+            )
             texts.append(
-                "Par voie électronique, ces offres ne vous sont adressées qu'avec votre accord préalable "
+                f"{means}, ces offres ne vous sont adressées qu'avec votre accord préalable "
                 "(code des postes et des communications électroniques, art. L34-5)."
             )
     texts.append(

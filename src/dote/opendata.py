@@ -233,6 +233,7 @@ def activity_data(activity: Activity) -> dict[str, Any]:
         "prospection": {
             "canaux": _codes(a.prospecting.channels),
             "clients_produits_analogues": a.prospecting.similar_products_customers,
+            **({"professionnels": True} if a.prospecting.professionals else {}),
         }
         if a.prospecting is not None
         else None,

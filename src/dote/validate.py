@@ -590,6 +590,11 @@ def _prospecting_problems(
         for i, code in enumerate(prospecting["canaux"])
         if code in channels and channels[code].attr("electronique")
     ]
+    if prospecting.get("professionnels") is True:
+        # Professionals at their work address, about their function: the CNIL does not require
+        # their prior consent by e-mail (position of 17 February 2005); text messages and
+        # automated calls keep the rule.
+        electronic = [(i, code) for i, code in electronic if code != "courriel"]
     subjects = doc.data.get("personnes_concernees")
     reached = _PROSPECTED & set(subjects) if isinstance(subjects, list) else set()
     if not electronic or not reached or any(b.get("code") == "consentement" for _, b in bases):
@@ -613,6 +618,8 @@ def _prospecting_problems(
         hint = (
             "donnez à la finalité de prospection la base « consentement » (finalites.secondaires : "
             "libelle et base_legale), ou, pour des clients seulement et des produits ou services analogues, "
-            "écrivez « clients_produits_analogues: true » (art. L34-5, quatrième alinéa)"
+            "écrivez « clients_produits_analogues: true » (art. L34-5, quatrième alinéa) ; par courriel à "
+            "des professionnels seulement, sur leur adresse professionnelle et en rapport avec leur "
+            "fonction, écrivez « professionnels: true » (position de la CNIL du 17 février 2005)"
         )
     return [Problem(doc.position(("prospection", "canaux", index)), message, inherited + hint)]
