@@ -107,6 +107,19 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def work_folder(
+    stack: contextlib.ExitStack, work: Path | None, parser: argparse.ArgumentParser, prefix: str
+) -> Path:
+    """The benchmark's working folder: the one given (it must be empty), else a temporary one
+    removed when ``stack`` closes."""
+    if work is None:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+    elif work.exists() and any(work.iterdir()):
+        parser.error(f"le dossier de travail {work} n'est pas vide")
+    work.mkdir(parents=True, exist_ok=True)
+    return work.resolve()
+
+
 def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``command``; its wall time in seconds and the peak memory of its tree in MiB."""
     start = time.perf_counter()
@@ -411,16 +424,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        work = args.work
-        if work is None:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dote-bench-")))
-        elif work.exists() and any(work.iterdir()):
-            parser.error(f"le dossier de travail {work} n'est pas vide")
-        work.mkdir(parents=True, exist_ok=True)
+        work = work_folder(stack, args.work, parser, "dote-bench-")
         result = benchmark(
             args.members,
             args.activities,
-            work.resolve(),
+            work,
             browser=not args.no_browser,
             baseline=not args.sans_reference,
         )

@@ -41,7 +41,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +52,7 @@ for _path in (HERE, ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench import run_measured  # noqa: E402
+from bench import run_measured, work_folder  # noqa: E402
 
 import national_fixtures as fixtures  # noqa: E402
 
@@ -476,15 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.maisons < 2:
         parser.error("il faut au moins deux Maisons (mergeIndex fusionne les autres dans la première)")
     with contextlib.ExitStack() as stack:
-        work = args.work
-        if work is None:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dote-national-")))
-        elif work.exists() and any(work.iterdir()):
-            parser.error(f"le dossier de travail {work} n'est pas vide")
-        work.mkdir(parents=True, exist_ok=True)
-        result = benchmark(
-            args.maisons, args.members, args.activities, work.resolve(), browser=not args.no_browser
-        )
+        work = work_folder(stack, args.work, parser, "dote-national-")
+        result = benchmark(args.maisons, args.members, args.activities, work, browser=not args.no_browser)
     print(table(result))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -21,6 +21,7 @@ import gzip
 import http.server
 import io
 import json
+import os
 import re
 import sys
 import threading
@@ -29,10 +30,11 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 import pypdf
+import pytest
 import yaml
 from lxml import etree
 
@@ -741,6 +743,30 @@ CHROMIUM_ARGS = (
     # Belt and braces with the request filter below: no host name resolves but localhost.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 )
+
+
+def needs(what: str) -> NoReturn:
+    """A missing browser or axe: a failure in CI, a skip on a developer's machine."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} : requis en intégration continue")
+    pytest.skip(what)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (for a module-scoped fixture)."""
+    if not CHROMIUM.exists():
+        needs(f"Chromium absent ({CHROMIUM})")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
+        yield launched
+        launched.close()
+
+
 _INIT_SCRIPT = (
     "window.dotexss = () => { window.__xss = (window.__xss || 0) + 1 };"
     # What the page's Content-Security-Policy refused: the site's own code needing more, or

@@ -30,13 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -45,7 +44,7 @@ from conftest import SiteToCheck
 from dote import notices, pipeline
 from dote.model import Territory
 from dote.tables import REGION_CLASS
-from hostile import CHROMIUM, CHROMIUM_ARGS, serve
+from hostile import CHROMIUM, CHROMIUM_ARGS, needs, serve
 
 PHONE = 375
 #: WCAG 2.0 and 2.1, levels A and AA: what the RGAA refers to.
@@ -261,21 +260,14 @@ class BrowserRun:
     blocked: set[str] = field(default_factory=set)
 
 
-def _needs(what: str) -> NoReturn:
-    """A missing browser or axe: a failure in CI, a skip on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} : requis en intégration continue")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="module")
 def browser_run(site_to_check: SiteToCheck, checked_registers: pipeline.Result) -> BrowserRun:
     if not CHROMIUM.exists():
-        _needs(f"Chromium absent ({CHROMIUM})")
+        needs(f"Chromium absent ({CHROMIUM})")
     try:
         from axe_playwright_python.base import AXE_SCRIPT
     except ImportError:
-        _needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
+        needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
     assert checked_registers.territory is not None
     kinds = page_kinds(site_to_check.site, checked_registers.territory)
     return asyncio.run(_browse(site_to_check.site, kinds, AXE_SCRIPT))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import shutil
 import statistics
@@ -24,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,17 +34,10 @@ from dote.dpia import screen
 from dote.model import Territory
 from dote.pipeline import Result
 from dote.vocabulary import slugify
-from hostile import CHROMIUM, CHROMIUM_ARGS, serve
+from hostile import chromium, needs, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_MS = 100.0
-
-
-def _needs(what: str) -> NoReturn:
-    """A missing browser: a failure in CI, a skip on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} : requis en intégration continue")
-    pytest.skip(what)
 
 
 @pytest.fixture(scope="module")
@@ -231,16 +223,8 @@ def test_page_links_every_member_for_browsers_without_javascript(built_demo: Pat
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _needs(f"Chromium absent ({CHROMIUM})")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -451,7 +435,7 @@ def test_no_accessibility_violation_once_loaded(browser: Any, base: str) -> None
     try:
         from axe_playwright_python.base import AXE_SCRIPT
     except ImportError:
-        _needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
+        needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
     options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
     for width, scheme in ((1280, "light"), (375, "dark")):
         context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)

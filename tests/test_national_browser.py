@@ -27,20 +27,19 @@ import contextlib
 import html
 import io
 import json
-import os
 import re
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
 from dote.cli import main
-from hostile import CHROMIUM, CHROMIUM_ARGS, MARKER, browser_check, live_markup, plant
+from hostile import CHROMIUM, MARKER, browser_check, chromium, live_markup, needs, plant
 from national_fixtures import Federation, Maison, Spec, federation, find_explorer, serve_folder
 
 #: The query: a word of every synthetic member's name (« Commune Exemple 3 »).
@@ -57,13 +56,6 @@ SPECS = (
 )
 OLDER = Spec("ancienne", 3, 4, 4, name="Maison DOTE de l'Ancien Format", territory="Vieux Pays")
 UNREACHABLE = "muette"
-
-
-def _needs(what: str) -> NoReturn:
-    """A missing browser or axe: a failure in CI, a skip on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} : requis en intégration continue")
-    pytest.skip(what)
 
 
 @dataclass
@@ -105,16 +97,8 @@ def national(tmp_path_factory: pytest.TempPathFactory) -> Iterator[National]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _needs(f"Chromium absent ({CHROMIUM})")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-        )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @dataclass
@@ -397,7 +381,7 @@ def test_no_wcag_violation_on_any_kind_of_national_page(
     try:
         from axe_playwright_python.base import AXE_SCRIPT
     except ImportError:
-        _needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
+        needs("axe-playwright-python n'est pas installé (pip install -e '.[test]')")
     kinds = _page_kinds(national.site)
     assert {"accueil", "recherche", "404"} <= set(kinds) and len(kinds) >= 5, kinds
     explorer = find_explorer(national.site)
@@ -479,7 +463,7 @@ def test_hostile_text_harvested_never_becomes_live_markup(hostile_national: Host
 
 def test_hostile_text_harvested_never_runs_in_the_browser(hostile_national: HostileNational) -> None:
     if not CHROMIUM.exists():
-        _needs(f"Chromium absent ({CHROMIUM})")
+        needs(f"Chromium absent ({CHROMIUM})")
     # In a thread of its own: browser_check runs its own event loop, and this module's sync
     # Playwright keeps one running in this thread.
     with ThreadPoolExecutor(1) as pool:
