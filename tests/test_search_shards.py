@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dote import search
+from dote import notices, search
 from dote.cache import CACHE_ENV
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.scaffold import demo_territory
@@ -56,7 +56,14 @@ def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]
     jobs = search.jobs(site, members, 3)
     assert jobs[0].output == search.PRIMARY and len(jobs) == 4
     indexed = [page for job in jobs for page in job.pages]
-    assert sorted(indexed) == sorted(site.rglob("*.html"))
+    # Every page but the members' printable notices (no data-pagefind-body: Pagefind would
+    # parse them only to leave them out).
+    printable = sorted(site.glob(f"registres/*/{notices.PAGE_NAME}"))
+    assert printable
+    assert sorted(indexed) == sorted(set(site.rglob("*.html")) - set(printable))
+    assert not any("data-pagefind-body" in p.read_text(encoding="utf-8") for p in printable)
+    (single,) = search.jobs(site, members, 0)  # a small site: one bundle, the same pages
+    assert sorted(single.pages) == sorted(indexed)
     assert len(set(indexed)) == len(indexed)
     for job in jobs[1:]:
         assert job.pages and all(p.parent.parent.name == "registres" for p in job.pages)

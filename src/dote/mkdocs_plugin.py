@@ -136,6 +136,26 @@ class DoteConfig(base.Config):
     reference_odt = c.Optional(c.Type(str))
 
 
+class _CachedFile(File):
+    """A file the build made in its cache (a download): linked into the site, not copied.
+
+    The cache never writes into an entry it holds (an entry is written beside and renamed),
+    so the site's file and the cache's share their bytes safely; a site on another file
+    system gets a copy.
+    """
+
+    def copy_file(self, dirty: bool = False) -> None:
+        assert self.abs_src_path is not None
+        output_path = self.abs_dest_path
+        os.makedirs(os.path.dirname(output_path), exist_ok=True)
+        try:
+            if os.path.lexists(output_path):
+                os.unlink(output_path)
+            os.link(self.abs_src_path, output_path)
+        except OSError:
+            super().copy_file(dirty)
+
+
 class DotePlugin(BasePlugin[DoteConfig]):
     """Adds the registers of a Maison DOTE territory to an MkDocs site."""
 
@@ -166,7 +186,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         #: Pages of docs/ offered as downloads: src_uri → their links (Markdown).
         self._download_links: dict[str, str] = {}
         #: Members' documents being written by the page workers.
-        self._member_jobs: list[Future[None]] = []
+        #: Members' documents given to the workers: the job, and what to write it from here.
+        self._member_jobs: list[tuple[Future[None], str, list[documents.MemberJob], dict[str, str]]] = []
         self.training = training.Training()
         # --- end of downloads ---
 
@@ -449,7 +470,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of training ---
         # --- downloads (issue 12): pages of docs/ as DOCX/ODT/PDF, members' notices and letters ---
         for path, made in self._downloads(files, config).items():
-            add(File.generated(config, path, abs_src_path=str(made)))
+            add(_CachedFile.generated(config, path, abs_src_path=str(made)))
         # --- end of downloads ---
         return files
 
@@ -516,7 +537,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
                             jobs.append((kind, fmt, path))
                 written += len(jobs)
                 if jobs and self._pool is not None:
-                    self._member_jobs.append(self._pool.submit(_member_documents, member.id, jobs, legal))
+                    job = self._pool.submit(_member_documents, member.id, jobs, legal)
+                    self._member_jobs.append((job, member.id, jobs, legal))
                 elif jobs:
                     documents.write_member_documents(
                         self.territory, member, converter.templates(), jobs, legal
@@ -551,8 +573,21 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if self._converter is not None:
             started = time.perf_counter()
             try:
-                for job in self._member_jobs:
-                    job.result()
+                # A job no worker has started yet is written here instead of waited for (the
+                # workers are still busy with pages given to them before): from the last, while
+                # the workers go on from the first.
+                for job, member_id, member_jobs, legal in reversed(self._member_jobs):
+                    if job.cancel():
+                        assert self.territory is not None
+                        documents.write_member_documents(
+                            self.territory,
+                            self.territory.members_by_id[member_id],
+                            self._converter.templates(),
+                            member_jobs,
+                            legal,
+                        )
+                    else:
+                        job.result()
                 self._member_jobs = []
                 self._converter.wait()
             except documents.DocumentError as err:
@@ -598,7 +633,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         log.info(
             f"dote : {len(self._pages) - len(missing)} pages générées reprises du cache, {len(missing)} à rendre"
         )
-        if len(missing) < PARALLEL_FROM or self._command != "build" or not workers.available():
+        # Few pages to render on a large territory are those that show all of it (the lists,
+        # the label, the dashboard): they render in a worker while this process goes on.
+        large = self.territory is not None and len(self.territory.members) >= PARALLEL_FROM
+        if not missing or (len(missing) < PARALLEL_FROM and not large):
+            return
+        if self._command != "build" or not workers.available():
             return
         global _PAGES, _DOCUMENT
         _PAGES, _DOCUMENT = self._pages, self._search_document
@@ -689,7 +729,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             content, document = done
         else:
             started = time.perf_counter()
-            if done is not None:
+            if done is not None and not done.cancel():  # not started by a worker: rendered here
                 content, document = done.result()
             else:
                 content = generated.render(page.url)

@@ -81,17 +81,34 @@ class Job:
 
 
 def jobs(site: Path, member_ids: Sequence[str], shards: int) -> list[Job]:
-    """The Pagefind runs that index ``site``: one, or the primary and one per member shard."""
+    """The Pagefind runs that index ``site``: one, or the primary and one per member shard.
+
+    A member's folder holds, besides its page, files that are not pages of the site's theme
+    (its printable notices, see :data:`dote.notices.PAGE_NAME`): they carry no
+    ``data-pagefind-body``, so Pagefind would parse them only to leave them out — at 1,000
+    members, 90 MB of HTML and most of the search stage. No job lists them.
+    """
+    members = set(member_ids)
+    member_pages: list[Path] = []
+    others: list[Path] = []
+    for page in site.rglob("*.html"):
+        parts = page.relative_to(site).parts
+        if len(parts) == 3 and parts[0] == MEMBER_PAGES and parts[1] in members:
+            if parts[2] == "index.html":
+                member_pages.append(page)
+            continue  # a member's printable page: never indexed
+        others.append(page)
+    others.sort()
+
+    def named(pages: Iterable[Path]) -> str:  # one by one: globs have no negation
+        return "{" + ",".join(sorted(_glob_escape(p.relative_to(site).as_posix()) for p in pages)) + "}"
+
     if shards == 0:
-        return [Job(PRIMARY, "**/*.{html}", tuple(sorted(site.rglob("*.html"))))]
+        return [Job(PRIMARY, named([*others, *member_pages]), tuple(sorted([*others, *member_pages])))]
     groups: list[list[str]] = [[] for _ in range(shards)]
     for member_id in member_ids:
         groups[shard_of(member_id, shards)].append(member_id)
-    member_pages = {site / MEMBER_PAGES / member_id / "index.html" for member_id in member_ids}
-    others = sorted(p for p in site.rglob("*.html") if p not in member_pages)
-    # The primary: every page but the member pages, named one by one (no negation in globs).
-    primary = "{" + ",".join(sorted(_glob_escape(p.relative_to(site).as_posix()) for p in others)) + "}"
-    result = [Job(PRIMARY, primary, tuple(others))]
+    result = [Job(PRIMARY, named(others), tuple(others))]
     for n, group in enumerate(groups):
         if not group:
             continue
@@ -226,7 +243,7 @@ def _index(
         cached = cache_folder / key if cache_folder is not None else None
         target = site / job.output
         if cached is not None and cached.is_dir():
-            shutil.copytree(cached, target)
+            _link_tree(cached, target)
             reused.append(job.output)
             return key
         command = [sys.executable, "-m", "pagefind", "--site", str(source), "--output-path", str(target)]
@@ -255,6 +272,17 @@ def _page_digests(site: Path, pages: Sequence[Path]) -> list[str]:
     ]
 
 
+def _link_tree(source: Path, target: Path) -> None:
+    """``target`` made a copy of the folder ``source`` whose files are hard links to its files
+    (Pagefind's files are written once and never changed in place); copies on a file system
+    without links, or across file systems."""
+    try:
+        shutil.copytree(source, target, copy_function=os.link)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+
+
 def _store(bundle: Path, cached: Path) -> None:
     """Copy a shard's bundle into the cache (a temporary folder renamed: never half a bundle)."""
     try:
@@ -263,7 +291,7 @@ def _store(bundle: Path, cached: Path) -> None:
     except OSError:
         return  # a read-only disk: the next build indexes the shard again
     try:
-        shutil.copytree(bundle, staging / "bundle")
+        _link_tree(bundle, staging / "bundle")
         (staging / "bundle").rename(cached)
     except OSError:
         pass  # a full disk, or another build stored it first
