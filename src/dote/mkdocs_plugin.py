@@ -136,6 +136,20 @@ class DoteConfig(base.Config):
     reference_odt = c.Optional(c.Type(str))
 
 
+class _SidebarMemo:
+    """Material's sidebars (navigation and table of contents), rendered once for all the
+    member pages: same depth, none of them in the navigation, no table of contents of their
+    own (their content is not Markdown), so the same HTML, which the theme would otherwise
+    render a thousand times (see ``theme/main.html``, block ``site_nav``)."""
+
+    def __init__(self) -> None:
+        self.html: Any = None
+
+    def keep(self, html: Any) -> Any:
+        self.html = html
+        return html
+
+
 class _CachedFile(File):
     """A file the build made in its cache (a download): linked into the site, not copied.
 
@@ -188,6 +202,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         #: Members' documents being written by the page workers.
         #: Members' documents given to the workers: the job, and what to write it from here.
         self._member_jobs: list[tuple[Future[None], str, list[documents.MemberJob], dict[str, str]]] = []
+        self._sidebars = _SidebarMemo()
+        self._in_nav: set[str] = set()
         self.training = training.Training()
         # --- end of downloads ---
 
@@ -568,8 +584,31 @@ class DotePlugin(BasePlugin[DoteConfig]):
         )
         return documents.with_links(markdown, header)
 
+    def on_nav(self, nav: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
+        self._in_nav = {page.file.src_uri for page in nav.pages}
+        return nav
+
+    def _member_sidebars(self, page: Any) -> _SidebarMemo | None:
+        """The sidebars' memo when ``page`` is a member page that shares them (else None)."""
+        if not self.config.enabled or self.territory is None:
+            return None
+        src_uri = page.file.src_uri if page is not None and getattr(page, "file", None) is not None else ""
+        generated = self._pages.get(src_uri)
+        if (
+            generated is None
+            or src_uri != f"{search.MEMBER_PAGES}/{generated.depends_on}/index.md"
+            or generated.depends_on not in self.territory.members_by_id
+            or src_uri in self._in_nav
+            or page.toc
+            or page.meta.get("hide")
+        ):
+            return None
+        return self._sidebars
+
     def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
+        self._sidebars = _SidebarMemo()
+        env.globals["dote_barres"] = self._member_sidebars
         if self._converter is not None:
             started = time.perf_counter()
             try:
