@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,52 @@ def test_unchanged_shards_come_from_the_cache(sharded: tuple[Path, str, str]) ->
     _, cold, warm = sharded
     assert "recherche : 4 index construit(s) par Pagefind, 0 repris du cache, en " in cold
     assert "recherche : 0 index construit(s) par Pagefind, 4 repris du cache, en " in warm
+
+
+def test_a_changed_member_reindexes_its_shard_only(sharded: tuple[Path, str, str], tmp_path: Path) -> None:
+    """The member shards are indexed while MkDocs writes the pages (search.MemberShards):
+    after one activity changed, only that member's shard runs Pagefind again."""
+    root, _, _ = sharded
+    copy = tmp_path / "territoire"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("site", ".site-*"))
+    member = sorted((copy / "registers" / "members").iterdir())[0]
+    activity = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
+    text = activity.read_text(encoding="utf-8")
+    changed, count = re.subn(r"(?m)^(  principale: .*)$", r"\1 (farfadet)", text, count=1)
+    assert count == 1
+    activity.write_text(changed, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "dote.cli", "build", "--verbose", str(copy)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != CACHE_ENV},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # The two other member shards come from the cache; the primary indexes pages that list
+    # every activity (it runs again), the changed member's shard too.
+    assert "recherche : 2 index construit(s) par Pagefind, 2 repris du cache, en " in done.stderr
+    changed_shard = search.shard_of(member.name, 3)
+    for n in range(3):
+        entry = Path(search.SHARD.format(n)) / "pagefind-entry.json"
+        same = (copy / "site" / entry).read_bytes() == (root / "site" / entry).read_bytes()
+        assert same == (n != changed_shard), n
+
+
+def test_a_failing_shard_run_is_reported_and_leaves_nothing(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    documents = {
+        f"registres/m{n}/index.html": "<html><body><main data-pagefind-body>x</main></body></html>"
+        for n in range(4)
+    }
+    started = search.MemberShards(site, [f"m{n}" for n in range(4)], 2, ["--pas-une-option"], None, documents)
+    staging = Path(started._staging.name)
+    assert staging.is_dir()
+    with pytest.raises(RuntimeError, match="pas-une-option"):
+        started.finish()
+    assert not started.runs and not staging.exists()
+    assert not (site / search.SHARD.format(0) / "pagefind-entry.json").exists()
 
 
 def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tuple[Path, str, str]) -> None:

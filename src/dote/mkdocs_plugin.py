@@ -7,6 +7,7 @@ of the navigation unless ``mkdocs.yml`` lists them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -136,6 +137,16 @@ class DoteConfig(base.Config):
     reference_odt = c.Optional(c.Type(str))
 
 
+def _search_options(config: MkDocsConfig) -> list[str]:
+    """Pagefind's options for this site."""
+    options = ["--force-language", "fr"]
+    # Not content: the headings' permalink signs and the search form of every page.
+    options += ["--exclude-selectors", ".headerlink", "--exclude-selectors", ".dote-recherche-rapide"]
+    if not config.use_directory_urls:
+        options.append("--keep-index-url")  # pages are .html files: results must name them
+    return options
+
+
 class _SidebarMemo:
     """Material's sidebars (navigation and table of contents), rendered once for all the
     member pages: same depth, none of them in the navigation, no table of contents of their
@@ -204,6 +215,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._member_jobs: list[tuple[Future[None], str, list[documents.MemberJob], dict[str, str]]] = []
         self._sidebars = _SidebarMemo()
         self._in_nav: set[str] = set()
+        self._early_shards: search.MemberShards | None = None
         self.training = training.Training()
         # --- end of downloads ---
 
@@ -635,7 +647,36 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 f"dote : téléchargements : {self._converter.runs} conversion(s) pandoc, "
                 f"attendues {time.perf_counter() - started:.1f} s"
             )
+        self._start_member_shards(config, files)
         return env
+
+    def _search_cache(self) -> Path | None:
+        return self._cache.folder.parent / "recherche" if self._cache.folder is not None else None
+
+    def _start_member_shards(self, config: MkDocsConfig, files: Files) -> None:
+        """Start indexing the member shards now, while MkDocs applies the theme to every page
+        and writes it: MkDocs has made every page's content (and this plugin every member
+        page's search document) before this point."""
+        if not self.config.enabled or not self.config.search or not self._shards or self.territory is None:
+            return
+        documents: dict[str, str] = {}
+        for member in self.territory.members:
+            file = files.get_file_from_path(f"{search.MEMBER_PAGES}/{member.id}/index.md")
+            document = self._search_documents.get(file.dest_uri) if file is not None else None
+            if file is None or document is None:
+                return  # then every bundle is made at the end
+            documents[file.dest_uri] = document
+        try:
+            self._early_shards = search.MemberShards(
+                Path(config.site_dir),
+                [m.id for m in self.territory.members],
+                self._shards,
+                _search_options(config),
+                self._search_cache(),
+                documents,
+            )
+        except (OSError, subprocess.SubprocessError) as err:
+            raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué :\n{err}") from err
 
     # --- generated pages: from the cache, or rendered by worker processes ------------------
 
@@ -686,13 +727,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # each forked worker ends up holding a copy of the records.
         count = workers.count()
         self._pool = workers.pool(count - 1)
-        gc.freeze()  # the records stay where they are in the workers' memory until written
-        try:
-            for n, (src_uri, url) in enumerate(missing):
-                if n % (count + 1):
-                    self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
-        finally:
-            gc.unfreeze()
+        # Frozen (in the workers' memory, the records stay where they are until written; here,
+        # collections do not walk them again), until the next build's read of the registers.
+        gc.freeze()
+        for n, (src_uri, url) in enumerate(missing):
+            if n % (count + 1):
+                self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
         log.info(f"dote : pages rendues par {count} processus")
 
     def on_page_markdown(
@@ -763,26 +803,32 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if generated is None:
             # A hand-written page: its tables in scroll regions that the keyboard reaches.
             return tables.scroll_regions(html) if self.config.enabled else html
-        done = self._rendered.pop(page.file.src_uri, None)
-        if isinstance(done, tuple):
-            content, document = done
-        else:
-            started = time.perf_counter()
-            if done is not None and not done.cancel():  # not started by a worker: rendered here
-                content, document = done.result()
-            else:
-                content = generated.render(page.url)
-                document = self._search_document(generated, content)
-            self._waited += time.perf_counter() - started
-            key = self._page_key(generated, page.url)
-            self._cache.put(key, content)
-            if document is not None:
-                self._cache.put(_document_key(key), document)
+        content, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
         if document is None:  # a page cached without its document
             document = self._search_document(generated, content)
         if document is not None:
             self._search_documents[page.file.dest_uri] = document
         return content
+
+    def _settle(
+        self, generated: render.GeneratedPage, url: str, done: Rendered | Future[Rendered] | None
+    ) -> Rendered:
+        """A generated page's HTML and search document: cached, rendered by a worker (waited
+        for), or rendered here (when no worker started it); a page rendered now is cached."""
+        if isinstance(done, tuple):
+            return done
+        started = time.perf_counter()
+        if done is not None and not done.cancel():  # not started by a worker: rendered here
+            content, document = done.result()
+        else:
+            content = generated.render(url)
+            document = self._search_document(generated, content)
+        self._waited += time.perf_counter() - started
+        key = self._page_key(generated, url)
+        self._cache.put(key, content)
+        if document is not None:
+            self._cache.put(_document_key(key), document)
+        return content, document
 
     def _search_document(self, generated: render.GeneratedPage, content: str) -> str | None:
         """What Pagefind indexes for a member page: its search document (see dote.search)."""
@@ -819,6 +865,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self._stop_workers()
+        if self._early_shards is not None:
+            with contextlib.suppress(RuntimeError, OSError):
+                self._early_shards.finish(stop=True)
+            self._early_shards = None
         if self._converter is not None:
             self._converter.close(prune=False)
             self._converter = None
@@ -835,21 +885,18 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._converter = None
         if not self.config.enabled or not self.config.search:
             return
-        options = ["--force-language", "fr"]
-        # Not content: the headings' permalink signs and the search form of every page.
-        options += ["--exclude-selectors", ".headerlink", "--exclude-selectors", ".dote-recherche-rapide"]
-        if not config.use_directory_urls:
-            options.append("--keep-index-url")  # pages are .html files: results must name them
         assert self.territory is not None
+        early, self._early_shards = self._early_shards, None
         try:
             started = time.perf_counter()
             indexed, reused = search.index(
                 Path(config.site_dir),
                 [m.id for m in self.territory.members],
                 self._shards,
-                options,
-                self._cache.folder.parent / "recherche" if self._cache.folder is not None else None,
-                self._search_documents,
+                _search_options(config),
+                self._search_cache(),
+                None if early is not None else self._search_documents,  # the shards have them
+                early,
             )
         except (OSError, RuntimeError, subprocess.SubprocessError) as err:
             raise PluginError(f"dote : l'indexation de la recherche (Pagefind) a échoué :\n{err}") from err

@@ -149,7 +149,9 @@ def run(
 @contextlib.contextmanager
 def _collection_paused() -> Iterator[None]:
     """No garbage collection while the records are made: they all live until the end of the
-    build, and a large territory makes millions of them (each collection would walk them)."""
+    build, and a large territory makes millions of them (each collection would walk them).
+    Then they are frozen (:func:`gc.freeze`, as the documents they come from): later
+    collections do not walk them either, until the next run's read unfreezes them."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -157,6 +159,7 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+        gc.freeze()
 
 
 def _evaluate(

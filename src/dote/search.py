@@ -105,10 +105,15 @@ def jobs(site: Path, member_ids: Sequence[str], shards: int) -> list[Job]:
 
     if shards == 0:
         return [Job(PRIMARY, named([*others, *member_pages]), tuple(sorted([*others, *member_pages])))]
+    return [Job(PRIMARY, named(others), tuple(others)), *shard_jobs(site, member_ids, shards)]
+
+
+def shard_jobs(site: Path, member_ids: Sequence[str], shards: int) -> list[Job]:
+    """The member shards' runs (see :func:`jobs`)."""
     groups: list[list[str]] = [[] for _ in range(shards)]
     for member_id in member_ids:
         groups[shard_of(member_id, shards)].append(member_id)
-    result = [Job(PRIMARY, named(others), tuple(others))]
+    result = []
     for n, group in enumerate(groups):
         if not group:
             continue
@@ -210,20 +215,115 @@ def index(
     options: Sequence[str],
     cache_folder: Path | None,
     documents: Mapping[str, str] | None = None,
+    started: MemberShards | None = None,
 ) -> tuple[int, int]:
     """Index ``site``: each job from the cache when its pages are unchanged, or by Pagefind.
 
     With ``documents`` (search documents by page path, see :func:`stage`), Pagefind reads
     a staging copy of the site where those pages are replaced; the bundles are written
-    into ``site``. Returns how many bundles were indexed and how many were taken from the
+    into ``site``. With ``started``, the member shards' runs begun before the site was
+    written (:class:`MemberShards`): only the primary is left to index, then they are
+    waited for. Returns how many bundles were indexed and how many were taken from the
     cache. Raises :class:`RuntimeError` with Pagefind's last lines when a run fails.
     """
-    with tempfile.TemporaryDirectory(prefix="dote-recherche-") as staging:
-        source = site
-        if documents:
-            source = Path(staging)
-            stage(site, source, documents)
-        return _index(site, source, member_ids, shards, options, cache_folder)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dote-recherche-") as staging:
+            source = site
+            if documents:
+                source = Path(staging)
+                stage(site, source, documents)
+            keep = started.keys if started is not None else ()
+            indexed, reused = _index(
+                site, source, member_ids, 0 if started else shards, options, cache_folder, keep, bool(started)
+            )
+    finally:
+        early = started.finish() if started is not None else (0, 0)
+    return indexed + early[0], reused + early[1]
+
+
+class MemberShards:
+    """The member shards' Pagefind runs, started as soon as every member page's search
+    document is known: they index while the rest of the site is written (the primary,
+    which indexes that rest, runs at the end). A shard unchanged since an earlier build is
+    taken from the cache at the end."""
+
+    def __init__(
+        self,
+        site: Path,
+        member_ids: Sequence[str],
+        shards: int,
+        options: Sequence[str],
+        cache_folder: Path | None,
+        documents: Mapping[str, str],
+    ) -> None:
+        self.site = site
+        self.cache_folder = cache_folder
+        self._staging = tempfile.TemporaryDirectory(prefix="dote-recherche-membres-")
+        source = Path(self._staging.name)
+        for relative, text in documents.items():
+            target = source / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        version = _pagefind_version()
+        self.runs: list[tuple[Job, str, subprocess.Popen[str] | None]] = []
+        try:
+            for job in shard_jobs(source, member_ids, shards):
+                key = content_key(version, job.output, job.glob, *options, *_page_digests(source, job.pages))
+                cached = cache_folder / key if cache_folder is not None else None
+                process = None
+                if cached is None or not cached.is_dir():
+                    process = subprocess.Popen(
+                        _command(source, site / job.output, job.glob, options),
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                self.runs.append((job, key, process))
+        except BaseException:
+            self.finish(stop=True)
+            raise
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for _, key, _ in self.runs]
+
+    def finish(self, *, stop: bool = False) -> tuple[int, int]:
+        """Wait for the runs (or, with ``stop``, end them) and put every bundle in place.
+
+        Returns how many bundles were indexed and how many were taken from the cache.
+        """
+        indexed = reused = 0
+        failures: list[str] = []
+        try:
+            for job, key, process in self.runs:
+                cached = self.cache_folder / key if self.cache_folder is not None else None
+                if process is None:
+                    if not stop and cached is not None:
+                        _link_tree(cached, self.site / job.output)
+                        reused += 1
+                    continue
+                if stop:
+                    process.kill()
+                out, err = process.communicate(timeout=3600)
+                if stop:
+                    continue
+                if process.returncode != 0:
+                    failures.append("\n".join((err or out).strip().splitlines()[-5:]))
+                    continue
+                indexed += 1
+                if cached is not None:
+                    _store(self.site / job.output, cached)
+        finally:
+            self.runs = []
+            self._staging.cleanup()
+        if failures:
+            raise RuntimeError("\n".join(failures))
+        return indexed, reused
+
+
+def _command(source: Path, output: Path, glob: str, options: Sequence[str]) -> list[str]:
+    command = [sys.executable, "-m", "pagefind", "--site", str(source), "--output-path", str(output)]
+    return [*command, "--glob", glob, *options, "--silent"]
 
 
 def _index(
@@ -233,8 +333,10 @@ def _index(
     shards: int,
     options: Sequence[str],
     cache_folder: Path | None,
+    keep: Sequence[str] = (),
+    primary_only: bool = False,
 ) -> tuple[int, int]:
-    todo = jobs(source, member_ids, shards)
+    todo = jobs(source, member_ids, shards) if not primary_only else _primary_only(source, member_ids)
     version = _pagefind_version()
     reused: list[str] = []
 
@@ -246,8 +348,7 @@ def _index(
             _link_tree(cached, target)
             reused.append(job.output)
             return key
-        command = [sys.executable, "-m", "pagefind", "--site", str(source), "--output-path", str(target)]
-        command += ["--glob", job.glob, *options, "--silent"]
+        command = _command(source, target, job.glob, options)
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
         if done.returncode != 0:
             detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
@@ -258,11 +359,17 @@ def _index(
 
     with ThreadPoolExecutor(max(1, min(len(todo), max(shards, 1)))) as pool:
         keys = [future.result() for future in [pool.submit(run, job) for job in todo]]
+    keys += keep
     if cache_folder is not None and cache_folder.is_dir():  # bundles of pages since changed
         for stale in cache_folder.iterdir():
             if stale.name not in keys:
                 shutil.rmtree(stale, ignore_errors=True)
     return len(todo) - len(reused), len(reused)
+
+
+def _primary_only(site: Path, member_ids: Sequence[str]) -> list[Job]:
+    """The primary of a sharded site, alone (its shards run apart: :class:`MemberShards`)."""
+    return jobs(site, member_ids, 1)[:1]
 
 
 def _page_digests(site: Path, pages: Sequence[Path]) -> list[str]:
