@@ -34,18 +34,21 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     config = root / "mkdocs.yml"
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"(?m)^  - dote\b.*$", "  - dote:\n      search_shards: 3", text, count=1))
-    logs = []
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-m", "dote.cli", "build", "--verbose", str(root)],
-            capture_output=True,
-            text=True,
-            env={k: v for k, v in os.environ.items() if k != CACHE_ENV},
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        logs.append(done.stderr)
-    return root, logs[0], logs[1]
+    cold = _build(root)
+    return root, cold, _build(root)
+
+
+def _build(root: Path) -> str:
+    """``dote build --verbose`` of ``root`` with its cache; what it logged."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dote.cli", "build", "--verbose", str(root)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != CACHE_ENV},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
 
 
 def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]) -> None:
@@ -94,17 +97,10 @@ def test_a_changed_member_reindexes_its_shard_only(sharded: tuple[Path, str, str
     changed, count = re.subn(r"(?m)^(  principale: .*)$", r"\1 (farfadet)", text, count=1)
     assert count == 1
     activity.write_text(changed, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "dote.cli", "build", "--verbose", str(copy)],
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if k != CACHE_ENV},
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    log = _build(copy)
     # The two other member shards come from the cache; the primary indexes pages that list
     # every activity (it runs again), the changed member's shard too.
-    assert "recherche : 2 index construit(s) par Pagefind, 2 repris du cache, en " in done.stderr
+    assert "recherche : 2 index construit(s) par Pagefind, 2 repris du cache, en " in log
     changed_shard = search.shard_of(member.name, 3)
     for n in range(3):
         entry = Path(search.SHARD.format(n)) / "pagefind-entry.json"

@@ -647,6 +647,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 f"dote : téléchargements : {self._converter.runs} conversion(s) pandoc, "
                 f"attendues {time.perf_counter() - started:.1f} s"
             )
+        # Every page's content is made (MkDocs does it before this event): the workers, which
+        # hold their own copies of the records they touched, are done before Pagefind starts.
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self._start_member_shards(config, files)
         return env
 
