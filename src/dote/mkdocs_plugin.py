@@ -51,7 +51,7 @@ from dote import (
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.label import Evaluation
-from dote.model import Territory
+from dote.model import Member, Territory
 from dote.problems import format_problems, relative_name
 from dote.safe import html_text
 from dote.schema import published_schemas
@@ -135,6 +135,11 @@ class DoteConfig(base.Config):
     # territory's root); by default, the package's (see dote.documents).
     reference_docx = c.Optional(c.Type(str))
     reference_odt = c.Optional(c.Type(str))
+
+
+def _member_page(member_id: str) -> str:
+    """The source address of a member's generated page."""
+    return f"{search.MEMBER_PAGES}/{member_id}/index.md"
 
 
 def _search_options(config: MkDocsConfig) -> list[str]:
@@ -608,8 +613,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         generated = self._pages.get(src_uri)
         if (
             generated is None
-            or src_uri != f"{search.MEMBER_PAGES}/{generated.depends_on}/index.md"
-            or generated.depends_on not in self.territory.members_by_id
+            or self._member_of(generated) is None
             or src_uri in self._in_nav
             or page.toc
             or page.meta.get("hide")
@@ -666,7 +670,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return
         documents: dict[str, str] = {}
         for member in self.territory.members:
-            file = files.get_file_from_path(f"{search.MEMBER_PAGES}/{member.id}/index.md")
+            file = files.get_file_from_path(_member_page(member.id))
             document = self._search_documents.get(file.dest_uri) if file is not None else None
             if file is None or document is None:
                 return  # then every bundle is made at the end
@@ -835,11 +839,19 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._cache.put(_document_key(key), document)
         return content, document
 
+    def _member_of(self, generated: render.GeneratedPage) -> Member | None:
+        """The member whose page ``generated`` is (None for any other generated page)."""
+        assert self.territory is not None
+        member = self.territory.members_by_id.get(generated.depends_on)
+        if member is None or generated.src_uri != _member_page(member.id):
+            return None
+        return member
+
     def _search_document(self, generated: render.GeneratedPage, content: str) -> str | None:
         """What Pagefind indexes for a member page: its search document (see dote.search)."""
         assert self.territory is not None
-        member = self.territory.members_by_id.get(generated.depends_on)
-        if not self.config.search or member is None or generated.src_uri != f"registres/{member.id}/index.md":
+        member = self._member_of(generated)
+        if not self.config.search or member is None:
             return None
         start = content.rfind(search.FILTERS_START)
         filters = content[start:] if start >= 0 else ""

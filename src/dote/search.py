@@ -232,10 +232,11 @@ def index(
             if documents:
                 source = Path(staging)
                 stage(site, source, documents)
+            todo = jobs(source, member_ids, shards)
+            if started is not None:
+                todo = todo[:1]  # the primary: the shards run apart
             keep = started.keys if started is not None else ()
-            indexed, reused = _index(
-                site, source, member_ids, 0 if started else shards, options, cache_folder, keep, bool(started)
-            )
+            indexed, reused = _index(site, source, todo, max(shards, 1), options, cache_folder, keep)
     finally:
         early = started.finish() if started is not None else (0, 0)
     return indexed + early[0], reused + early[1]
@@ -329,14 +330,12 @@ def _command(source: Path, output: Path, glob: str, options: Sequence[str]) -> l
 def _index(
     site: Path,
     source: Path,
-    member_ids: Sequence[str],
-    shards: int,
+    todo: Sequence[Job],
+    width: int,
     options: Sequence[str],
     cache_folder: Path | None,
     keep: Sequence[str] = (),
-    primary_only: bool = False,
 ) -> tuple[int, int]:
-    todo = jobs(source, member_ids, shards) if not primary_only else _primary_only(source, member_ids)
     version = _pagefind_version()
     reused: list[str] = []
 
@@ -357,7 +356,7 @@ def _index(
             _store(target, cached)
         return key
 
-    with ThreadPoolExecutor(max(1, min(len(todo), max(shards, 1)))) as pool:
+    with ThreadPoolExecutor(max(1, min(len(todo), width))) as pool:  # as many runs at once
         keys = [future.result() for future in [pool.submit(run, job) for job in todo]]
     keys += keep
     if cache_folder is not None and cache_folder.is_dir():  # bundles of pages since changed
@@ -365,11 +364,6 @@ def _index(
             if stale.name not in keys:
                 shutil.rmtree(stale, ignore_errors=True)
     return len(todo) - len(reused), len(reused)
-
-
-def _primary_only(site: Path, member_ids: Sequence[str]) -> list[Job]:
-    """The primary of a sharded site, alone (its shards run apart: :class:`MemberShards`)."""
-    return jobs(site, member_ids, 1)[:1]
 
 
 def _page_digests(site: Path, pages: Sequence[Path]) -> list[str]:
