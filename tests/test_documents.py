@@ -24,6 +24,7 @@ from lxml import etree
 
 from dote import documents, notices, pipeline
 from dote.cli import main
+from dote.files import NEW_FILE_MODE
 from dote.label import evaluate
 from dote.model import Member, Territory
 from dote.notices import Block
@@ -78,6 +79,19 @@ def test_every_page_marked_for_download_has_its_three_files(built_demo: Path) ->
         name = Path(src).stem
         for fmt in documents.FORMATS:
             assert f'href="../{name}.{fmt}"' in html, f"{src}: no link to its {fmt}"
+
+
+def test_every_file_of_the_site_is_readable_as_a_plain_file_would_be(built_demo: Path) -> None:
+    """Downloads are hard links to the build's cache: they must not keep a private mode (a web
+    server reading the site as another user would answer 403)."""
+    files = [path for path in built_demo.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".odt" for path in files) and any(path.suffix == ".html" for path in files)
+    private = [
+        path.relative_to(built_demo).as_posix()
+        for path in files
+        if stat.S_IMODE(path.stat().st_mode) != NEW_FILE_MODE
+    ]
+    assert not private, private[:10]
 
 
 def test_every_download_opens_in_libreoffice(built_demo: Path, soffice: str, tmp_path: Path) -> None:

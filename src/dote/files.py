@@ -3,6 +3,9 @@
 Every file the project writes in place (register files moved to the overlay, imported
 activities, watch items and state, exports, cache entries) goes through here: a temporary
 file in the same folder, then ``os.replace``. An interrupted run leaves the previous file.
+The file gets the permissions a plain write would give it: those of the file it replaces,
+or the usual ones for a new file (``0o666`` less the umask), not the temporary file's
+private ``0o600`` (a web server reading the site, a colleague reading an export).
 """
 
 from __future__ import annotations
@@ -10,6 +13,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The permissions of a new file, as ``open()`` would make it.
+NEW_FILE_MODE = 0o666 & ~_umask()
 
 
 def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
@@ -21,6 +34,11 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = NEW_FILE_MODE
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             if sync:

@@ -50,6 +50,7 @@ from dote import (
 )
 from dote.cache import PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
+from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
 from dote.model import Member, Territory
 from dote.problems import format_problems, relative_name
@@ -181,6 +182,10 @@ class _CachedFile(File):
         try:
             if os.path.lexists(output_path):
                 os.unlink(output_path)
+            if os.stat(self.abs_src_path).st_mode & 0o777 != NEW_FILE_MODE:
+                # An entry of an older version, written private (0o600): the site's copy must be
+                # readable by the web server, as a copied file would be.
+                os.chmod(self.abs_src_path, NEW_FILE_MODE)
             os.link(self.abs_src_path, output_path)
         except OSError:
             super().copy_file(dirty)

@@ -1,0 +1,35 @@
+"""Atomic writes give files the permissions a plain write would (dote.files)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from dote.files import NEW_FILE_MODE, write_atomic, write_atomic_bytes
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_file_gets_the_usual_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "export.csv"
+    write_atomic_bytes(target, b"a;b\n", sync=False)
+    assert target.read_bytes() == b"a;b\n"
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(b"x")  # what open() gives under this process's umask
+    assert _mode(target) == _mode(plain) == NEW_FILE_MODE
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "activite.yml"
+    target.write_text("nom: a\n", encoding="utf-8")
+    target.chmod(0o640)
+    write_atomic(target, "nom: b\n")
+    assert target.read_text(encoding="utf-8") == "nom: b\n"
+    assert _mode(target) == 0o640
+    assert not list(tmp_path.glob(".activite.yml.*"))  # no temporary file left behind
