@@ -228,3 +228,81 @@ def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(
     monkeypatch.setattr(cache, "engine_fingerprint", lambda: "version-suivante")
     pipeline.run(moved, today=TODAY, cache=True)
     assert not old.exists() and (moved / CACHE_DIR / "version-suivante").is_dir()
+
+
+def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    evaluated: list[str] = []
+    real = pipeline.evaluate_member
+
+    def counting(member, *args, **kwargs):  # type: ignore[no-untyped-def]
+        evaluated.append(member.id)
+        return real(member, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "evaluate_member", counting)
+    return evaluated
+
+
+def test_a_member_label_is_kept_until_its_records_the_shared_files_or_the_date_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    evaluated = _count_evaluations(monkeypatch)
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    assert cold.label is not None and cold.territory is not None
+    members = sorted(m.id for m in cold.territory.members)
+    assert sorted(evaluated) == members
+
+    evaluated.clear()
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert evaluated == []
+    assert warm.label == cold.label == pipeline.run(root, today=TODAY).label  # as without a cache
+
+    # One activity loses its review date: its member alone is evaluated again, and differs.
+    changed = _activity(root)
+    text = changed.read_text(encoding="utf-8")
+    assert "revue:" in text
+    changed.write_text(
+        "\n".join(line for line in text.splitlines() if not line.strip().startswith("revue:")) + "\n",
+        encoding="utf-8",
+    )
+    evaluated.clear()
+    again = pipeline.run(root, today=TODAY, cache=True)
+    assert evaluated == [changed.parent.name]
+    assert again.label == pipeline.run(root, today=TODAY).label
+    assert again.label != cold.label
+
+    # A shared file changed (a processor), or another day: every member again.
+    processor = sorted((root / "registers" / "processors").glob("*.yml"))[0]
+    processor.write_text(processor.read_text(encoding="utf-8") + "# revu\n", encoding="utf-8")
+    evaluated.clear()
+    pipeline.run(root, today=TODAY, cache=True)
+    assert evaluated == []  # a comment changes no data: the same key
+    processor.write_text(
+        processor.read_text(encoding="utf-8").replace("nom: ", "nom: Nouveau nom de ", 1), encoding="utf-8"
+    )
+    evaluated.clear()
+    renamed = pipeline.run(root, today=TODAY, cache=True)
+    assert sorted(evaluated) == members
+    assert renamed.label == pipeline.run(root, today=TODAY).label
+    evaluated.clear()
+    later = pipeline.run(root, today=TODAY + dt.timedelta(days=400), cache=True)
+    assert sorted(evaluated) == members
+    assert later.label == pipeline.run(root, today=TODAY + dt.timedelta(days=400)).label
+
+
+def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    entries = sorted((root / CACHE_DIR).glob("*/label/*"))
+    assert cold.territory is not None and len(entries) == len(cold.territory.members)
+    entries[0].write_bytes(b"\x00garbage")
+    entries[1].write_bytes(zlib.compress(pickle.dumps("not marshal")))
+    evaluated = _count_evaluations(monkeypatch)
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert sorted(evaluated) == sorted(e.name for e in entries[:2])
+    assert warm.label == cold.label
+    # The entry of a member no longer in the territory is removed.
+    gone = entries[0].parent / "membre-parti"
+    shutil.copyfile(entries[2], gone)
+    assert pipeline.run(root, today=TODAY, cache=True).ok
+    assert not gone.exists() and entries[2].is_file()

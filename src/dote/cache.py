@@ -14,7 +14,9 @@ Two stores:
   from the file's bytes if a later check asks for them), packed by folder (one file per
   member), written only when a folder's entries changed;
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
-  page is rendered from.
+  page is rendered from;
+- :class:`MemberResults` — what is computed for each member from its records (its label),
+  one file per member holding the key it was computed for.
 
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
 the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that
@@ -232,6 +234,47 @@ class PageCache:
             return
         for path in self.folder.glob("*/*"):
             if path.name not in self._used:
+                path.unlink(missing_ok=True)
+
+
+class MemberResults:
+    """Values computed for each member (marshal-able), one file per member with its key.
+
+    A member's entry is read back only under the same key; a build writes the entries of
+    the members it computed, and :meth:`prune` removes those of members no longer there.
+    """
+
+    def __init__(self, root: Path | None, kind: str) -> None:
+        self.folder = (
+            None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / kind
+        )
+
+    def get(self, member_id: str, key: str) -> Any:
+        """The value kept for ``member_id`` under ``key``, or ``None``."""
+        if self.folder is None:
+            return None
+        try:
+            kept = marshal.loads(zlib.decompress((self.folder / member_id).read_bytes()))
+        except (OSError, EOFError, ValueError, TypeError, zlib.error):
+            return None
+        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == key:
+            return kept[1]
+        return None
+
+    def put(self, member_id: str, key: str, value: Any) -> None:
+        if self.folder is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # ValueError: not marshal-able
+            write_atomic_bytes(
+                self.folder / member_id, zlib.compress(marshal.dumps((key, value)), 1), sync=False
+            )
+
+    def prune(self, members: set[str]) -> None:
+        """Remove the entries of members not in ``members``."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.name not in members:
                 path.unlink(missing_ok=True)
 
 

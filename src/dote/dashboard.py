@@ -206,6 +206,8 @@ class Dashboard:
     reviews_unpublished: int  # records whose member does not publish their dates
     review_months: int  # the label policy's review period (its "revue-recente" criterion)
     withheld: int  # activities published with some fields kept back by their member
+    #: The records to review at ``reference_date`` (the review page shows them in full).
+    review_list: Reviews | None = None
 
     @property
     def activities(self) -> int:
@@ -279,6 +281,7 @@ def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> D
         reviews_unpublished=unpublished,
         review_months=found.months,
         withheld=sum(1 for a in activities if a.withheld),
+        review_list=found,
     )
 
 

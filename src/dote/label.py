@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from dote import notices
 from dote.audit import ActionPlan
-from dote.dpia import Screening, screen
+from dote.dpia import Finding, Screening, screen
 from dote.load import Document
 from dote.model import Activity, Member, Territory
 from dote.problems import Position, Problem
-from dote.vocabulary import load_vocabularies
+from dote.vocabulary import Term, Vocabularies, load_vocabularies
 
 Scope = Literal["activite", "membre"]
 ParamKind = Literal["mois", "entier", "booleen", "codes"]
@@ -777,6 +777,137 @@ def evaluate(
         reference_date,
         {m.id: evaluate_member(m, territory, policy, reference_date, plans) for m in territory.members},
     )
+
+
+# --- a member's result kept between builds (dote.pipeline) ------------------------------------
+#
+# A member's result depends on its records, the territory's shared files, the policy and the
+# date; the pipeline keeps it under a key of those (see dote.pipeline) as plain values
+# (marshal-able: strings, numbers, tuples), and makes the objects again around the records of
+# the build that reads it back. Records, terms, criteria and levels are not kept: they are
+# found again by id, so what is read back is equal to what would be computed.
+
+
+def _term_data(term: Term | None) -> tuple[str, str] | None:
+    return None if term is None else (term.vocabulary, term.code)
+
+
+def _finding_data(f: Finding) -> tuple[Any, ...]:
+    return (_term_data(f.criterion), f.declared, f.derived_from, f.set_aside)
+
+
+def _failure_data(f: Failure) -> tuple[Any, ...]:
+    p = f.position
+    return (f.criterion.id, (p.file, p.line, p.column), f.details, f.activity_id, f.activity_name)
+
+
+def member_data(result: MemberResult) -> tuple[Any, ...]:
+    """A member's result as plain values (see :func:`member_from_data`)."""
+
+    def screening(s: Screening) -> tuple[Any, ...]:
+        return (
+            s.verdict,
+            s.reasons,
+            tuple(_finding_data(f) for f in s.findings),
+            tuple(_finding_data(f) for f in s.cnil),
+            _term_data(s.exemption),
+            s.exemption_derived,
+            tuple(_finding_data(f) for f in s.set_aside),
+        )
+
+    return (
+        result.level.id if result.level else None,
+        result.next_level.id if result.next_level else None,
+        tuple(_failure_data(f) for f in result.failures),
+        tuple(
+            (
+                activity_id,
+                screening(r.screening),
+                tuple(_failure_data(f) for f in r.failures),
+                r.level.id if r.level else None,
+            )
+            for activity_id, r in result.activities.items()
+        ),
+        tuple(c.id for c in result.unevaluated),
+    )
+
+
+class ResultReader:
+    """Makes members' results again from :func:`member_data` (see :meth:`member`); equal
+    findings and places are made once for all the members it reads (they are immutable)."""
+
+    def __init__(self, policy: Policy, vocabularies: Vocabularies) -> None:
+        self.policy = policy
+        self.vocabularies = vocabularies
+        self._levels = {lv.id: lv for lv in policy.levels}
+        self._terms: dict[Any, Term | None] = {None: None}
+        self._findings: dict[Any, Finding] = {}
+        self._places: dict[Any, Position] = {}
+
+    def _term(self, ref: Any) -> Term | None:
+        found = self._terms.get(ref, False)
+        if found is False:
+            found = self._terms[ref] = self.vocabularies[ref[0]][ref[1]]
+        return found  # type: ignore[return-value]
+
+    def _findings_of(self, items: Any) -> tuple[Finding, ...]:
+        made = []
+        for item in items:
+            found = self._findings.get(item)
+            if found is None:
+                term, declared, derived, aside = item
+                found = self._findings[item] = Finding(self._term(term), declared, derived, aside)  # type: ignore[arg-type]
+            made.append(found)
+        return tuple(made)
+
+    def _failures_of(self, items: Any) -> tuple[Failure, ...]:
+        made = []
+        for criterion, where, details, activity_id, name in items:
+            place = self._places.get(where)
+            if place is None:
+                place = self._places[where] = Position(*where)
+            made.append(Failure(self.policy.criteria[criterion], place, tuple(details), activity_id, name))
+        return tuple(made)
+
+    def member(self, data: Any, member: Member) -> MemberResult | None:
+        """The result kept as ``data``, around ``member``'s records; ``None`` when it does not
+        fit them (no data, another policy, other activities): the caller evaluates instead."""
+        if data is None:
+            return None
+        try:
+            levels = self._levels
+            records = {a.id: a for a in member.activities}
+            level, next_level, member_failures, activities, unevaluated = data
+            results = {}
+            for activity_id, screening_data, failed, reached in activities:
+                verdict, reasons, found, cnil, exemption, derived, aside = screening_data
+                screening = Screening(
+                    verdict,
+                    tuple(reasons),
+                    self._findings_of(found),
+                    self._findings_of(cnil),
+                    self._term(exemption),
+                    derived,
+                    self._findings_of(aside),
+                )
+                results[activity_id] = ActivityResult(
+                    records[activity_id],
+                    screening,
+                    self._failures_of(failed),
+                    levels[reached] if reached else None,
+                )
+            if list(results) != list(records):
+                return None
+            return MemberResult(
+                member,
+                levels[level] if level else None,
+                levels[next_level] if next_level else None,
+                self._failures_of(member_failures),
+                results,
+                tuple(self.policy.criteria[c] for c in unevaluated),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 def level_counts(evaluation: Evaluation) -> dict[str, int]:

@@ -318,7 +318,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- reviews (issue 15): the editors' page of records to review, beside the dashboard ---
         from dote import review
 
-        reviews = review.compute(self.territory, self.label, self._today)
+        reviews = self.dashboard.review_list
+        if reviews is None or self.dashboard.reference_date != self._today:
+            reviews = review.compute(self.territory, self.label, self._today)
         pages.append(review.page(reviews, self.territory, env))
         # --- end of reviews ---
         # --- downloads (issue 12): reference documents; each member's notices page ---

@@ -21,11 +21,11 @@ from typing import Any
 from dote import algorithms, dpo_registers
 from dote.audit import AuditData
 from dote.audit import load as load_audit
-from dote.cache import DocumentCache
+from dote.cache import DocumentCache, MemberResults
 from dote.confidential import merge_overlay, published_fields, published_view
 from dote.dpia import DpiaPolicy
 from dote.dpo_registers import MemberRegisters
-from dote.label import Evaluation, evaluate, parse_policy
+from dote.label import Evaluation, ResultReader, evaluate, evaluate_member, member_data, parse_policy
 from dote.load import Document
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
@@ -126,13 +126,16 @@ def run(
         if (session := last_attended(training, member_id, today)) is not None
     }
     territory = None
+    prints: dict[str, str] = {}
     with _collection_paused():
         if not any(p.is_error for p in problems) and sources.maison is not None:
             territory = build_territory(
                 sources, internal=overlay is not None, drift=drift, attendance=attendance
             )
-        evaluation = _evaluate(sources, territory, overlay, today, attendance, audit)
-    prints = fingerprints(sources, watch, training) if territory is not None else {}
+            prints = fingerprints(sources, watch, training)
+        # The label of a public build is kept per member; an internal one reads action plans.
+        kept = MemberResults(root if cache else None, "label") if overlay is None else None
+        evaluation = _evaluate(sources, territory, overlay, today, attendance, audit, kept, prints)
     return Result(
         root,
         territory,
@@ -169,8 +172,15 @@ def _evaluate(
     today: dt.date,
     attendance: Mapping[str, dt.date],
     audit: AuditData | None = None,
+    kept: MemberResults | None = None,
+    prints: Mapping[str, str] | None = None,
 ) -> Evaluation | None:
-    """The label of every member (None without a territory or a label policy)."""
+    """The label of every member (None without a territory or a label policy).
+
+    With ``kept`` (and the ``prints`` of :func:`fingerprints`), a member's result is read
+    back from an earlier build when its records, the shared files and the date are the
+    same, and kept for the next build otherwise.
+    """
     evaluation = None
     if territory is not None and sources.label is not None:
         # The label judges the whole register, even fields a member chose not to publish.
@@ -184,7 +194,22 @@ def _evaluate(
         )
         # Action plans live in the overlay: without it, the rules that need them are not evaluated.
         plans = audit.plans if audit is not None and audit.overlay else None
-        evaluation = evaluate(complete, parse_policy(sources.label), today, plans=plans)
+        policy = parse_policy(sources.label)
+        if kept is None or not prints or plans is not None:
+            return evaluate(complete, policy, today, plans=plans)
+        results = {}
+        reader = ResultReader(policy, complete.vocabularies)
+        for member in complete.members:
+            key = hashlib.sha256(
+                f"{prints[SHARED]}\0{prints.get(member.id, '')}\0{today.isoformat()}".encode()
+            ).hexdigest()
+            result = reader.member(kept.get(member.id, key), member)
+            if result is None:
+                result = evaluate_member(member, complete, policy, today)
+                kept.put(member.id, key, member_data(result))
+            results[member.id] = result
+        kept.prune(set(results))
+        evaluation = Evaluation(policy, today, results)
     return evaluation
 
 
