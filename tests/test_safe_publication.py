@@ -323,6 +323,24 @@ def test_a_symlinked_folder_out_of_the_territory_is_not_listed(territory: Path, 
     assert all("Secret" not in p.text() for p in result.problems)
 
 
+def test_an_unreadable_member_folder_is_reported_not_skipped(
+    territory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = territory / "registers" / "members"
+    member = sorted(p for p in members.iterdir() if p.is_dir())[0]
+    real_scandir = os.scandir
+
+    def refusing(path: str | os.PathLike[str]) -> object:
+        if Path(path) == member:
+            raise PermissionError(13, "Permission non accordée")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    result = pipeline.run(territory)
+    name = member.relative_to(territory).as_posix()
+    assert any(e.position.file == name and "dossier illisible" in e.message for e in result.errors)
+
+
 def test_escaped_values_read_as_written(territory: Path, tmp_path: Path) -> None:
     """Escaping must not show: a name with quotes, brackets and ampersands reads as typed."""
     from html.parser import HTMLParser

@@ -124,9 +124,11 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
         ]
     real_root = root.resolve()
 
-    def outside(folder: Path) -> bool:
-        """A folder that is a link out of the territory: refused, its content never listed."""
-        if not folder.is_dir() or folder.resolve().is_relative_to(real_root):
+    def outside(folder: Path, link: bool = True) -> bool:
+        """A folder that is a link out of the territory: refused, its content never listed.
+        ``link=False``: a folder known not to be a link (listed in a folder already checked),
+        so where it is written is where it really is."""
+        if not link or not folder.is_dir() or folder.resolve().is_relative_to(real_root):
             return False
         problems.append(
             Problem(
@@ -137,23 +139,42 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
         )
         return True
 
-    def listed(folder: Path) -> list[Path]:
-        return sorted(folder.iterdir()) if folder.is_dir() and not outside(folder) else []
+    def entries(folder: Path) -> list[os.DirEntry[str]]:
+        """A folder's entries by name (the folder itself checked by the caller)."""
+        try:
+            with os.scandir(folder) as found:
+                return sorted(found, key=lambda entry: entry.name)
+        except OSError as err:
+            problems.append(
+                Problem(
+                    Position(relative_name(folder, root)),
+                    f"dossier illisible : {err.strerror or err}",
+                    "vérifiez ses droits d'accès : les fichiers qu'il contient ne sont pas lus",
+                )
+            )
+            return []
 
-    def ids_of(folder: Path) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        for path in listed(folder):
-            if path.is_file() and path.suffix in (".yaml", ".YML", ".YAML"):
+    def listed(folder: Path) -> list[os.DirEntry[str]]:
+        return entries(folder) if folder.is_dir() and not outside(folder) else []
+
+    def ids_of(found: list[os.DirEntry[str]]) -> dict[str, Path]:
+        ids: dict[str, Path] = {}
+        for entry in found:
+            stem, suffix = os.path.splitext(entry.name)
+            if suffix not in (".yml", ".yaml", ".YML", ".YAML") or not entry.is_file():
+                continue
+            path = Path(entry.path)
+            if suffix != ".yml":
                 problems.append(
                     Problem(
                         Position(relative_name(path, root)),
                         "extension non reconnue : le fichier serait ignoré",
-                        f"renommez-le « {path.stem}.yml »",
+                        f"renommez-le « {stem}.yml »",
                     )
                 )
-            if path.is_file() and path.suffix == ".yml" and _check_id(path, path.stem, root, problems):
-                found[path.stem] = path
-        return found
+            elif _check_id(path, stem, root, problems):
+                ids[stem] = path
+        return ids
 
     if outside(registers):
         return SourceFiles(), problems
@@ -168,31 +189,38 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
         )
     members: dict[str, Path | None] = {}
     activities: dict[str, dict[str, Path]] = {}
-    for folder in listed(registers / MEMBERS):
-        if not folder.is_dir() or outside(folder) or not _check_id(folder, folder.name, root, problems):
+    for entry in listed(registers / MEMBERS):
+        folder = Path(entry.path)
+        if (
+            not entry.is_dir()
+            or outside(folder, entry.is_symlink())
+            or not _check_id(folder, entry.name, root, problems)
+        ):
             continue
-        if folder.name in RESERVED_MEMBER_IDS:
+        if entry.name in RESERVED_MEMBER_IDS:
             problems.append(
                 Problem(
                     Position(relative_name(folder, root)),
-                    f"identifiant « {folder.name} » réservé : la page /registres/{folder.name}/ du site "
-                    f"est {RESERVED_MEMBER_IDS[folder.name]}",
+                    f"identifiant « {entry.name} » réservé : la page /registres/{entry.name}/ du site "
+                    f"est {RESERVED_MEMBER_IDS[entry.name]}",
                     "renommez le dossier du membre",
                 )
             )
             continue
+        content = entries(folder)
+        files = {e.name for e in content if e.is_file()}
         member_file = folder / MEMBER_FILE
-        members[folder.name] = member_file if member_file.is_file() else None
-        if not member_file.is_file():
+        members[entry.name] = member_file if MEMBER_FILE in files else None
+        if MEMBER_FILE not in files:
             problems.append(
                 Problem(
                     Position(relative_name(member_file, root)),
-                    f"fichier « {MEMBER_FILE} » manquant pour le membre « {folder.name} »",
+                    f"fichier « {MEMBER_FILE} » manquant pour le membre « {entry.name} »",
                     "chaque dossier de membre contient son member.yml (identité, contact, DPO)",
                 )
             )
         for name, what in MEMBER_OVERLAY_FILES.items():
-            if (folder / name).is_file():
+            if name in files:
                 problems.append(
                     Problem(
                         Position(relative_name(folder / name, root)),
@@ -201,15 +229,16 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
                         "(l'historique git du dépôt public le garde : voyez le guide)",
                     )
                 )
-        activities[folder.name] = {
+        activities[entry.name] = {
             activity_id: path
-            for activity_id, path in ids_of(folder).items()
+            for activity_id, path in ids_of(content).items()
             if path.name != MEMBER_FILE and path.name not in MEMBER_OVERLAY_FILES
         }
     archives: dict[tuple[str, int], Path] = {}
-    for path in listed(registers / MODELS / VERSIONS_DIR):
-        if not path.is_file() or path.suffix != ".yml":
+    for entry in listed(registers / MODELS / VERSIONS_DIR):
+        if not entry.name.endswith(".yml") or not entry.is_file():
             continue
+        path = Path(entry.path)
         match = _ARCHIVE.match(path.stem)
         if match:
             archives[match["id"], int(match["version"])] = path
@@ -228,9 +257,9 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
             label=label if label.is_file() else None,
             members=members,
             activities=activities,
-            models=ids_of(registers / MODELS),
+            models=ids_of(listed(registers / MODELS)),
             archives=archives,
-            processors=ids_of(registers / PROCESSORS),
+            processors=ids_of(listed(registers / PROCESSORS)),
         ),
         problems,
     )
