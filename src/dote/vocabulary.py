@@ -9,6 +9,7 @@ category, ``vulnerable`` data subjects, ``zone`` of a country…).
 from __future__ import annotations
 
 import difflib
+import functools
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -75,8 +76,11 @@ class Vocabulary:
         return found
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def slugify(text: str) -> str:
-    """ASCII kebab-case, as codes and ids are written: « Santé publique » → sante-publique."""
+    """ASCII kebab-case, as codes and ids are written: « Santé publique » → sante-publique.
+
+    Kept for the texts met again (recipients, names: the explorer slugs each of them)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     words = "".join(c if c.isalnum() else " " for c in ascii_text.lower()).split()
     return "-".join(words)
