@@ -38,7 +38,8 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
             mode = os.stat(path).st_mode & 0o7777
         except OSError:
             mode = NEW_FILE_MODE
-        os.fchmod(handle, mode)
+        if hasattr(os, "fchmod"):  # not on Windows before Python 3.13, where modes hardly apply
+            os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             if sync:
