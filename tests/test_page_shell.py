@@ -6,6 +6,7 @@ Material renders page by page.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,56 @@ def test_shared_sidebars_change_no_byte_of_the_site(tmp_path: Path, monkeypatch:
     assert len([uri for uri in members if uri.endswith("/index.html")]) >= 2
     assert shared.keys() == rendered.keys()
     assert [uri for uri in shared if shared[uri] != rendered[uri]] == []
+
+
+def _member_pages(site: Path) -> dict[str, Path]:
+    return {
+        path.relative_to(site).as_posix(): path
+        for path in sorted((site / "registres").glob("*/index.html"))
+        if path.parent.name not in ("explorer", "algorithmes")
+    }
+
+
+def test_unchanged_member_pages_are_linked_from_the_previous_site(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A warm build links the member pages whose every input is unchanged (dote.page_links);
+    the site is byte for byte the one a build without a previous site makes."""
+    root = copy_demo(tmp_path / "territoire")
+    site = tmp_path / "site"
+    assert main(["build", str(root), "--site-dir", str(site)]) == 0
+    first = {uri: path.stat().st_ino for uri, path in _member_pages(site).items()}
+    assert len(first) >= 5
+
+    changed = sorted((root / "registers" / "members" / "valmont").glob("*.yml"))
+    activity = next(p for p in changed if p.name != "member.yml")
+    text = activity.read_text(encoding="utf-8")
+    activity.write_text(text.replace("  principale: ", "  principale: Finalité revue — ", 1), encoding="utf-8")
+    caplog.clear()
+    assert main(["build", str(root), "--site-dir", str(site)]) == 0
+    second = {uri: path.stat().st_ino for uri, path in _member_pages(site).items()}
+    assert [uri for uri in first if second[uri] != first[uri]] == ["registres/valmont/index.html"]
+    assert "Finalité revue" in (site / "registres/valmont/index.html").read_text(encoding="utf-8")
+    assert "Page skipped" not in caplog.text
+
+    # Another folder: no previous site there, every page themed by Material.
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "neuf")]) == 0
+    assert _pages(site) == _pages(tmp_path / "neuf")
+
+    # A page of the site changed by hand is themed again, not linked.
+    tampered = site / "registres/les-granges/index.html"
+    tampered.write_text(tampered.read_text(encoding="utf-8").replace("<body", "<body data-x", 1), encoding="utf-8")
+    assert main(["build", str(root), "--site-dir", str(site)]) == 0
+    assert _pages(site) == _pages(tmp_path / "neuf")
+
+    # What every page shows changed (the site's name): no page is linked.
+    before = {uri: path.stat().st_ino for uri, path in _member_pages(site).items()}
+    config = root / "mkdocs.yml"
+    config.write_text(
+        re.sub(r"(?m)^site_name: .*$", "site_name: Registres renommés", config.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
+    assert main(["build", str(root), "--site-dir", str(site)]) == 0
+    after = _member_pages(site)
+    assert all(after[uri].stat().st_ino != inode for uri, inode in before.items())
+    assert all("Registres renommés" in path.read_text(encoding="utf-8") for path in after.values())

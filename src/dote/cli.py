@@ -1281,6 +1281,8 @@ def _build(
         # build must never inherit the overlay of an earlier internal one.
         plugin: Any = config.plugins["dote"]
         plugin.internal_overlay = None
+        # Unchanged member pages are linked from the site this build replaces (public only).
+        plugin.previous_site = None if internal else target
         if internal:
             refusal = _prepare_internal(config, config_file, root, target, overlay)
             if refusal:

@@ -53,6 +53,7 @@ from dote.confidential import OVERLAY_ENV, overlay_location, private_location_re
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
 from dote.model import Member, Territory
+from dote.page_links import LINK_TEMPLATE, Manifest, QuietSkips, link, page_key, shell_key, unchanged
 from dote.problems import format_problems, relative_name
 from dote.safe import html_text
 from dote.schema import published_schemas
@@ -225,6 +226,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._member_jobs: list[tuple[Future[None], str, list[documents.MemberJob], dict[str, str]]] = []
         self._sidebars = _SidebarMemo()
         self._in_nav: set[str] = set()
+        self._nav: Any = None
+        #: Set by `dote build` for a public build: the site this build replaces, whose unchanged
+        #: member pages are linked instead of themed again (dote.page_links).
+        self.previous_site: Path | None = None
+        self._links: dict[str, Path] = {}  # src_uri → the previous build's file
+        self._link_keys: dict[str, str] = {}  # dest_uri → key, recorded for the next build
+        self._quiet: QuietSkips | None = None
         self._early_shards: search.MemberShards | None = None
         self.training = training.Training()
         # --- end of downloads ---
@@ -610,23 +618,77 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_nav(self, nav: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         self._in_nav = {page.file.src_uri for page in nav.pages}
+        self._nav = nav
         return nav
 
-    def _member_sidebars(self, page: Any) -> _SidebarMemo | None:
-        """The sidebars' memo when ``page`` is a member page that shares them (else None)."""
+    def _shares_shell(self, page: Any) -> bool:
+        """Whether ``page`` is a member page themed like all the others: same depth, not in the
+        navigation, no table of contents of its own, nothing hidden."""
         if not self.config.enabled or self.territory is None:
-            return None
+            return False
         src_uri = page.file.src_uri if page is not None and getattr(page, "file", None) is not None else ""
         generated = self._pages.get(src_uri)
-        if (
+        return not (
             generated is None
             or self._member_of(generated) is None
             or src_uri in self._in_nav
             or page.toc
             or page.meta.get("hide")
-        ):
-            return None
-        return self._sidebars
+        )
+
+    def _member_sidebars(self, page: Any) -> _SidebarMemo | None:
+        """The sidebars' memo when ``page`` is a member page that shares them (else None)."""
+        return self._sidebars if self._shares_shell(page) else None
+
+    def _manifest(self) -> Manifest:
+        """Where the member pages written by the previous public ``dote build`` are recorded."""
+        usable = (
+            self._command == "build"
+            and self.previous_site is not None
+            and self.internal_overlay is None
+            and self._cache.folder is not None
+        )
+        return Manifest(
+            self._cache.folder.parent / "pages-du-site" if usable and self._cache.folder else None
+        )
+
+    def _plan_links(self, env: Any, config: MkDocsConfig, files: Files) -> None:
+        """Key every member page (see dote.page_links); a page whose key is the one the
+        previous build recorded, and whose file is still there, is linked from it instead of
+        being themed (its template then renders nothing)."""
+        self._links, self._link_keys = {}, {}
+        manifest = self._manifest()
+        if manifest.path is None or self.previous_site is None:
+            return
+        shell = shell_key(env, config, files, self._nav, search.MEMBER_PAGES)
+        if shell is None:
+            return
+        kept = manifest.read(self.previous_site)
+        for file in files.documentation_pages():
+            page = file.page
+            if page is None or not self._shares_shell(page):
+                continue
+            key = self._link_keys[file.dest_uri] = page_key(shell, page)
+            old = unchanged(self.previous_site, file.dest_uri, key, kept) if kept else None
+            if old is not None:
+                page.meta["template"] = LINK_TEMPLATE
+                self._links[file.src_uri] = old
+        if self._links:
+            self._quiet = QuietSkips(self._links)
+            logging.getLogger("mkdocs.commands.build").addFilter(self._quiet)
+            log.info(
+                f"dote : {len(self._links)} page(s) de membre inchangée(s), reprise(s) du site précédent"
+            )
+
+    def _end_links(self, config: MkDocsConfig | None) -> None:
+        """Record the member pages of this build for the next one (``config``: the build
+        succeeded), and let MkDocs speak of skipped pages again."""
+        if self._quiet is not None:
+            logging.getLogger("mkdocs.commands.build").removeFilter(self._quiet)
+            self._quiet = None
+        if config is not None and self._link_keys and self.previous_site is not None:
+            self._manifest().write(self.previous_site, Path(config.site_dir), self._link_keys)
+        self._links, self._link_keys = {}, {}
 
     def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
@@ -664,6 +726,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._pool.shutdown(wait=True)
             self._pool = None
         self._start_member_shards(config, files)
+        self._plan_links(env, config, files)
         return env
 
     def _search_cache(self) -> Path | None:
@@ -867,6 +930,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
         if not self.config.enabled:
             return output
+        previous = self._links.get(page.file.src_uri)
+        if previous is not None:  # unchanged since the previous build: its file, linked
+            link(previous, Path(page.file.abs_dest_path))
+            return output
         if self.watch is not None and page.file.src_uri == f"{watch_site.WATCH_URL}index.md":
             # Feed readers and browsers find the watch's feeds in the page's head.
             links = self.watch.alternate_links(page.url)
@@ -889,6 +956,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def on_build_error(self, *, error: Exception) -> None:
         self._stop_workers()
+        self._end_links(None)
         if self._early_shards is not None:
             with contextlib.suppress(RuntimeError, OSError):
                 self._early_shards.finish(stop=True)
@@ -901,6 +969,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         """Index the built site with Pagefind (its command line: fast, and the same everywhere)."""
         self._stop_workers()
+        self._end_links(config)
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
         log.info(f"dote : pages générées attendues ou rendues pendant {self._waited:.1f} s")
         self._cache.prune()
