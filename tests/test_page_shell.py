@@ -69,7 +69,9 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
     changed = sorted((root / "registers" / "members" / "valmont").glob("*.yml"))
     activity = next(p for p in changed if p.name != "member.yml")
     text = activity.read_text(encoding="utf-8")
-    activity.write_text(text.replace("  principale: ", "  principale: Finalité revue — ", 1), encoding="utf-8")
+    activity.write_text(
+        text.replace("  principale: ", "  principale: Finalité revue — ", 1), encoding="utf-8"
+    )
     caplog.clear()
     assert main(["build", str(root), "--site-dir", str(site)]) == 0
     second = {uri: path.stat().st_ino for uri, path in _member_pages(site).items()}
@@ -83,7 +85,9 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
 
     # A page of the site changed by hand is themed again, not linked.
     tampered = site / "registres/les-granges/index.html"
-    tampered.write_text(tampered.read_text(encoding="utf-8").replace("<body", "<body data-x", 1), encoding="utf-8")
+    tampered.write_text(
+        tampered.read_text(encoding="utf-8").replace("<body", "<body data-x", 1), encoding="utf-8"
+    )
     assert main(["build", str(root), "--site-dir", str(site)]) == 0
     assert _pages(site) == _pages(tmp_path / "neuf")
 
