@@ -102,31 +102,3 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
     after = _member_pages(site)
     assert all(after[uri].stat().st_ino != inode for uri, inode in before.items())
     assert all("Registres renommés" in path.read_text(encoding="utf-8") for path in after.values())
-
-
-def test_a_page_key_follows_its_content_whoever_made_it() -> None:
-    from types import SimpleNamespace
-
-    from dote.page_links import page_key
-
-    def page(content: str) -> SimpleNamespace:
-        file = SimpleNamespace(src_uri="registres/a/index.md", dest_uri="registres/a/index.html")
-        return SimpleNamespace(
-            file=file,
-            url="registres/a/",
-            title="A",
-            edit_url=None,
-            canonical_url=None,
-            meta={},
-            content=content,
-        )
-
-    made = "".join(["<p>", "contenu", "</p>"])  # the text this plugin gave the page
-    ours = page(made)
-    assert page_key("gabarit", ours, (made, "clé")) == page_key("gabarit", page(made), (made, "clé"))
-    # Another plugin replaced the text (another object): it is hashed, and it counts.
-    assert page_key("gabarit", page("<p>autre</p>"), (made, "clé")) != page_key(
-        "gabarit", ours, (made, "clé")
-    )
-    assert page_key("gabarit", page("<p>autre</p>")) != page_key("gabarit", page("<p>encore</p>"))
-    assert page_key("gabarit", ours) != page_key("autre gabarit", ours)

@@ -232,8 +232,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.previous_site: Path | None = None
         self._links: dict[str, Path] = {}  # src_uri → the previous build's file
         self._link_keys: dict[str, str] = {}  # dest_uri → key, recorded for the next build
-        #: Each generated page's content as this plugin gave it, and the key it was made under.
-        self._contents: dict[str, tuple[str, str]] = {}
         self._quiet: QuietSkips | None = None
         self._early_shards: search.MemberShards | None = None
         self.training = training.Training()
@@ -670,7 +668,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             page = file.page
             if page is None or not self._shares_shell(page):
                 continue
-            key = self._link_keys[file.dest_uri] = page_key(shell, page, self._contents.get(file.src_uri))
+            key = self._link_keys[file.dest_uri] = page_key(shell, page)
             old = unchanged(self.previous_site, file.dest_uri, key, kept) if kept else None
             if old is not None:
                 page.meta["template"] = LINK_TEMPLATE
@@ -690,7 +688,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._quiet = None
         if config is not None and self._link_keys and self.previous_site is not None:
             self._manifest().write(self.previous_site, Path(config.site_dir), self._link_keys)
-        self._links, self._link_keys, self._contents = {}, {}, {}
+        self._links, self._link_keys = {}, {}
 
     def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
@@ -885,7 +883,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             # A hand-written page: its tables in scroll regions that the keyboard reaches.
             return tables.scroll_regions(html) if self.config.enabled else html
         content, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
-        self._contents[page.file.src_uri] = (content, self._page_key(generated, page.url))
         if document is None:  # a page cached without its document
             document = self._search_document(generated, content)
         if document is not None:

@@ -45,17 +45,9 @@ SAMPLE_CONTENT = "<p>DOTE-GABARIT-CONTENU</p>"
 FORMAT = "1"
 
 
-def page_key(shell: str, page: Any, content_key_of: tuple[str, str] | None = None) -> str:
-    """The key of a themed page: the shell's, and everything of the page the theme shows.
-
-    ``content_key_of``: the content the plugin gave the page and the key it was made under
-    (the page cache's): when the page still holds that very text (no other plugin replaced
-    it), the key stands for the content, which is not hashed again.
-    """
-    if content_key_of is not None and page.content is content_key_of[0]:
-        content = "page:" + content_key_of[1]
-    else:
-        content = hashlib.sha256((page.content or "").encode("utf-8", "surrogatepass")).hexdigest()
+def page_key(shell: str, page: Any) -> str:
+    """The key of a themed page: the shell's, and everything of the page the theme shows."""
+    content = hashlib.sha256((page.content or "").encode("utf-8", "surrogatepass")).hexdigest()
     return content_key(
         FORMAT,
         shell,
