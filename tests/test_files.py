@@ -33,3 +33,24 @@ def test_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "nom: b\n"
     assert _mode(target) == 0o640
     assert not list(tmp_path.glob(".activite.yml.*"))  # no temporary file left behind
+
+
+def test_relative_names_are_the_same_whatever_the_path_looks_like(tmp_path: Path) -> None:
+    from dote.problems import relative_name
+
+    root = tmp_path / "territoire"
+    (root / "registers" / ".cache").mkdir(parents=True)
+    expected = {
+        root / "registers" / "maison.yml": "registers/maison.yml",
+        Path(f"{root}/registers/./maison.yml"): "registers/maison.yml",
+        Path(f"{root}//registers/maison.yml"): "registers/maison.yml",
+        Path(f"{root}/registers/.cache/../maison.yml"): "registers/maison.yml",
+        root / "registers" / ".cache" / "x.yml": "registers/.cache/x.yml",
+    }
+    for path, name in expected.items():
+        assert relative_name(path, root) == name, path
+    assert relative_name(root / "registers" / "maison.yml", Path(f"{root}/")) == "registers/maison.yml"
+    assert (
+        relative_name(root / "registers" / "maison.yml", Path(f"{root}/registers/.."))
+        == "registers/maison.yml"
+    )

@@ -102,3 +102,26 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
     after = _member_pages(site)
     assert all(after[uri].stat().st_ino != inode for uri, inode in before.items())
     assert all("Registres renommés" in path.read_text(encoding="utf-8") for path in after.values())
+
+
+def test_a_page_key_follows_its_content_and_the_shell() -> None:
+    from types import SimpleNamespace
+
+    from dote.page_links import page_key
+
+    def page(content: str, title: str = "A") -> SimpleNamespace:
+        file = SimpleNamespace(src_uri="registres/a/index.md", dest_uri="registres/a/index.html")
+        return SimpleNamespace(
+            file=file,
+            url="registres/a/",
+            title=title,
+            edit_url=None,
+            canonical_url=None,
+            meta={},
+            content=content,
+        )
+
+    assert page_key("gabarit", page("<p>a</p>")) == page_key("gabarit", page("".join(["<p>", "a", "</p>"])))
+    assert page_key("gabarit", page("<p>a</p>")) != page_key("gabarit", page("<p>b</p>"))
+    assert page_key("gabarit", page("<p>a</p>")) != page_key("gabarit", page("<p>a</p>", "B"))
+    assert page_key("gabarit", page("<p>a</p>")) != page_key("autre gabarit", page("<p>a</p>"))

@@ -16,6 +16,7 @@ import functools
 import importlib.metadata
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +242,7 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
     """
     try:
         # A link is followed to its target; a file that is no link is where its folder really is.
-        if path.is_symlink():
+        if os.path.islink(path):
             target = path.resolve(strict=True)
             inside = target.is_relative_to(_real_folder(within))
             real = str(target)
@@ -258,10 +259,11 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
             ]
         descriptor = os.open(real, os.O_RDONLY | _O_BINARY)
         try:
-            size = os.fstat(descriptor).st_size
+            found = os.fstat(descriptor)
+            size = found.st_size
             if size > MAX_BYTES:
                 return None, [_too_large(name, size)]
-            return _read_at_most(descriptor, MAX_BYTES + 1, size), []
+            return _read_at_most(descriptor, MAX_BYTES + 1, size, stat.S_ISREG(found.st_mode)), []
         finally:
             os.close(descriptor)
     except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
@@ -271,9 +273,13 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
-def _read_at_most(descriptor: int, limit: int, expected: int) -> bytes:
-    """Up to ``limit`` bytes of an open file, to its end (``expected``: its size a moment ago)."""
-    data = os.read(descriptor, min(expected + 1, limit))  # not a buffer of ``limit`` bytes for each file
+def _read_at_most(descriptor: int, limit: int, expected: int, regular: bool = False) -> bytes:
+    """Up to ``limit`` bytes of an open file, to its end (``expected``: its size a moment ago;
+    ``regular``: a regular file, whose short read is its end)."""
+    wanted = min(expected + 1, limit)
+    data = os.read(descriptor, wanted)  # not a buffer of ``limit`` bytes for each file
+    if regular and len(data) < wanted:  # no second call to find the end
+        return data
     while len(data) < limit:
         more = os.read(descriptor, limit - len(data))
         if not more:

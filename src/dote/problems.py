@@ -101,6 +101,16 @@ def format_problems(problems: Iterable[Problem], fmt: str) -> str:
 def relative_name(path: Path, root: Path) -> str:
     """The file name shown to editors: relative to the territory, with forward slashes."""
     # The link's own place, not its target: a symbolic link is named where it is written.
+    text, root_text = os.fspath(path), os.fspath(root)
+    if (
+        os.sep == "/"
+        and text.startswith(root_text + "/")
+        and root_text.startswith("/")
+        and "/." not in text
+        and "//" not in text
+        and not root_text.endswith("/")
+    ):  # an absolute path already in normal form (the territory's listing): as abspath would give it
+        return text[len(root_text) + 1 :]
     absolute_text, base_text = os.path.abspath(path), os.path.abspath(root)
     if absolute_text.startswith(base_text + os.sep):  # the common case, without resolving links
         return absolute_text[len(base_text) + 1 :].replace(os.sep, "/")
