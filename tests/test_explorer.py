@@ -14,6 +14,7 @@ installs it) and are skipped otherwise.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import re
 import shutil
@@ -526,3 +527,39 @@ def test_filtering_30000_activities_takes_under_100_ms(browser: Any, large_site:
     )
     print(f"\n30,000 activities, data file {size / 1000:.0f} kB; median (5 rounds): {shown}")
     assert max(min(ms) for ms in timings.values()) < LIMIT_MS, shown
+
+
+def test_members_values_kept_between_builds_give_the_same_data(tmp_path: Path) -> None:
+    """Each member's explorer values are kept under its label's key (dote.pipeline.member_key):
+    read back, or computed again for a changed member, the data file is the one made afresh."""
+    from conftest import copy_demo
+    from dote.cache import CACHE_DIR, MemberResults
+
+    root = copy_demo(tmp_path / "territoire")
+    today = datetime.date(2026, 11, 28)
+
+    def made(kept: MemberResults | None) -> bytes:
+        result = pipeline.run(root, today=today)
+        assert result.territory is not None
+        keys = {m.id: pipeline.member_key(result.fingerprints, m.id, today) for m in result.territory.members}
+        return explorer.data_file(result.territory, result.label, kept, keys if kept else None)
+
+    kept = MemberResults(root, "explorateur")
+    first = made(kept)
+    entries = sorted((root / CACHE_DIR).glob("*/explorateur/*"))
+    assert first == made(None) and len(entries) >= 5
+    stamps = {e.name: e.stat().st_mtime_ns for e in entries}
+    assert made(kept) == first  # read back: nothing written again
+    assert {e.name: e.stat().st_mtime_ns for e in entries} == stamps
+
+    activity = next(
+        p for p in sorted((root / "registers/members/valmont").glob("*.yml")) if p.name != "member.yml"
+    )
+    activity.write_text(
+        activity.read_text(encoding="utf-8").replace("  principale: ", "  principale: Revue — ", 1),
+        encoding="utf-8",
+    )
+    again = made(kept)
+    assert again == made(None) and again != first
+    rewritten = [e.name for e in entries if e.stat().st_mtime_ns != stamps[e.name]]
+    assert rewritten == ["valmont"]

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,11 +142,6 @@ class _Facet:
         return sorted(self.labels, key=lambda k: (_natural(self.labels[k]), k))
 
 
-def _free_text(facet: _Facet, texts: Iterable[str]) -> list[str]:
-    """Free-text values (recipients), keyed by their slug: « Service État civil » and « service état-civil » are one."""
-    return [facet.value(slugify(text) or "sans-nom", text) for text in texts if text.strip()]
-
-
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -166,11 +161,27 @@ class _Interner:
         return found
 
 
+#: A member's explorer values as plain data (kept between builds, see :func:`facet_values`):
+#: its member-level (facet, key, label) triples, then for each activity its id and, facet by
+#: facet, the (key, label) pairs in the order met.
+MemberValues = tuple[
+    tuple[tuple[str, str, str], ...],
+    tuple[tuple[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]], ...],
+]
+
+
 def facet_values(
-    territory: Territory, label: Evaluation | None
+    territory: Territory,
+    label: Evaluation | None,
+    kept: Any = None,
+    keys: Mapping[str, str] | None = None,
 ) -> tuple[list[_Facet], dict[str, dict[str, str]], dict[tuple[str, str], dict[str, list[str]]]]:
     """Every facet, each member's value key by member-level facet, and each activity's
-    (member id, activity id) value keys by activity-level facet."""
+    (member id, activity id) value keys by activity-level facet.
+
+    With ``kept`` (a :class:`dote.cache.MemberResults`) and ``keys`` (each member's key: its
+    records, the shared files and the date, as for its label), a member's values are read
+    back from an earlier build instead of computed; what is made is the same either way."""
     vocabularies = territory.vocabularies
     screening = label_context(territory, label, EXPLORER_URL)["screening"]
 
@@ -198,64 +209,100 @@ def facet_values(
     dpia = _Facet("aipd", "Analyse d'impact (AIPD)", "activite", False, list(VERDICT_LABELS))
     facets = [member, kind, level, theme, basis, data, sensitive, means, watched]
     facets += [internal, external, processor, outside, country, dpia]
+    by_key = {f.key: f for f in facets}
 
-    def member_values(m: Member) -> dict[str, str]:
-        found = {"membre": member.value(m.id, m.name), "type": kind.value(m.kind.code, m.kind.label)}
+    def member_values(m: Member) -> tuple[tuple[str, str, str], ...]:
+        found = [("membre", m.id, m.name), ("type", m.kind.code, m.kind.label)]
         if label is not None:
             result = label.members.get(m.id)
             reached = result.level if result else None
-            found["label"] = (
-                level.value(reached.id, reached.title) if reached else level.value(NO_LEVEL_KEY, NO_LEVEL)
+            found.append(
+                ("label", reached.id, reached.title) if reached else ("label", NO_LEVEL_KEY, NO_LEVEL)
             )
-        return found
+        return tuple(found)
 
-    def activity_values(activity: Activity) -> dict[str, list[str]]:
+    def free_text(texts: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """Free-text values (recipients), keyed by their slug: « Service État civil » and
+        « service état-civil » are one."""
+        return tuple((slugify(text) or "sans-nom", text) for text in texts if text.strip())
+
+    def activity_values(activity: Activity) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         basis_term = activity.legal_basis.basis if activity.legal_basis else None
         countries = [t.country for t in activity.transfers_outside_eea]
         countries += [c for p in territory.processors_outside_eea(activity) for c in p.countries_outside_eea]
         if countries:
-            leaves = outside.value("oui", "Oui")
+            leaves = ("oui", "Oui")
         elif activity.transfers is not None:
-            leaves = outside.value("non", "Non")
+            leaves = ("non", "Non")
         else:
-            leaves = outside.value(UNSTATED, "Non renseigné ou non publié")
+            leaves = (UNSTATED, "Non renseigné ou non publié")
         verdict = screening(activity)
-        found = {
-            "theme": [theme.value(t.code, t.label) for t in activity.themes],
-            "base": [
-                basis.value(basis_term.code, basis_term.label)
+        return (
+            ("theme", tuple((t.code, t.label) for t in activity.themes)),
+            (
+                "base",
+                ((basis_term.code, basis_term.label),)
                 if basis_term
-                else basis.value(UNSTATED, "Non renseignée ou non publiée")
-            ],
-            "donnees": [data.value(c.kind.code, c.kind.label) for c in activity.categories],
-            "sensible": [
-                sensitive.value("oui", "Oui (art. 9, art. 10 ou NIR)")
+                else ((UNSTATED, "Non renseignée ou non publiée"),),
+            ),
+            ("donnees", tuple((c.kind.code, c.kind.label) for c in activity.categories)),
+            (
+                "sensible",
+                (("oui", "Oui (art. 9, art. 10 ou NIR)"),)
                 if activity.sensitive_categories
-                else sensitive.value("non", "Non")
-            ],
-            "moyens": [means.value(t.code, t.label) for t in activity.means],
-            "surveillance": [watched.value(t.code, t.label) for t in activity.monitoring],
-            "service": _free_text(internal, activity.recipients.internal),
-            "destinataire": _free_text(external, activity.recipients.external),
-            "sous-traitant": [
-                processor.value(pid, territory.processors[pid].name if pid in territory.processors else pid)
-                for pid in activity.recipients.processors
-            ],
-            "hors-ue": [leaves],
-            "pays": [country.value(c.code, c.label) for c in countries],
-            "aipd": [dpia.value(verdict.verdict, verdict.label)],
-        }
-        # Each value once per activity, in the order met.
-        return {k: list(dict.fromkeys(v)) for k, v in found.items()}
+                else (("non", "Non"),),
+            ),
+            ("moyens", tuple((t.code, t.label) for t in activity.means)),
+            ("surveillance", tuple((t.code, t.label) for t in activity.monitoring)),
+            ("service", free_text(activity.recipients.internal)),
+            ("destinataire", free_text(activity.recipients.external)),
+            (
+                "sous-traitant",
+                tuple(
+                    (pid, territory.processors[pid].name if pid in territory.processors else pid)
+                    for pid in activity.recipients.processors
+                ),
+            ),
+            ("hors-ue", (leaves,)),
+            ("pays", tuple((c.code, c.label) for c in countries)),
+            ("aipd", ((verdict.verdict, verdict.label),)),
+        )
 
-    of_members = {m.id: member_values(m) for m in territory.members}
-    of_activities = {(a.member_id, a.id): activity_values(a) for a in territory.activities}
+    def values_of(m: Member) -> MemberValues:
+        key = keys.get(m.id) if kept is not None and keys is not None else None
+        found = kept.get(m.id, key) if key is not None else None
+        if found is not None and [a for a, _ in found[1]] == [a.id for a in m.activities]:
+            return found  # type: ignore[no-any-return]
+        made = (member_values(m), tuple((a.id, activity_values(a)) for a in m.activities))
+        if key is not None:
+            kept.put(m.id, key, made)
+        return made
+
+    made = [(m, values_of(m)) for m in territory.members]
+    if kept is not None and keys is not None:
+        kept.prune({m.id for m in territory.members})
+    # Labels are registered in the order met (a key's first label is its label): every
+    # member's own values, then every activity's, member by member.
+    of_members = {m.id: {f: by_key[f].value(k, text) for f, k, text in found[0]} for m, found in made}
+    of_activities: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for m, found in made:
+        for activity_id, values in found[1]:
+            # Each value once per activity, in the order met.
+            of_activities[(m.id, activity_id)] = {
+                f: list(dict.fromkeys(by_key[f].value(k, text) for k, text in pairs)) for f, pairs in values
+            }
     return [f for f in facets if f.labels or f is member], of_members, of_activities
 
 
-def data(territory: Territory, label: Evaluation | None = None) -> dict[str, Any]:
-    """The explorer's data (see the module's documentation), as a JSON-ready value."""
-    facets, of_members, of_activities = facet_values(territory, label)
+def data(
+    territory: Territory,
+    label: Evaluation | None = None,
+    kept: Any = None,
+    keys: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The explorer's data (see the module's documentation), as a JSON-ready value
+    (``kept``, ``keys``: see :func:`facet_values`)."""
+    facets, of_members, of_activities = facet_values(territory, label, kept, keys)
     activities = [
         ActivityRow(a.member_id, a.id, a.name, a.purpose, of_activities[(a.member_id, a.id)])
         for a in territory.activities
@@ -348,9 +395,14 @@ def web_url(value: object) -> str:
     return url.split("#", 1)[0]
 
 
-def data_file(territory: Territory, label: Evaluation | None = None) -> bytes:
+def data_file(
+    territory: Territory,
+    label: Evaluation | None = None,
+    kept: Any = None,
+    keys: Mapping[str, str] | None = None,
+) -> bytes:
     """The data file's bytes: compact UTF-8 JSON, the same for the same registers."""
-    return json_bytes(data(territory, label))
+    return json_bytes(data(territory, label, kept, keys))
 
 
 def json_bytes(value: dict[str, Any]) -> bytes:
@@ -395,11 +447,16 @@ def decode(raw: bytes | str) -> list[dict[str, Any]]:
     return found
 
 
-def files(territory: Territory, label: Evaluation | None = None) -> dict[str, bytes]:
+def files(
+    territory: Territory,
+    label: Evaluation | None = None,
+    kept: Any = None,
+    keys: Mapping[str, str] | None = None,
+) -> dict[str, bytes]:
     """The files the explorer adds to the site, by path: its data file, script and style sheet."""
     assets = Path(__file__).parent / "assets"
     return {
-        DATA_PATH: data_file(territory, label),
+        DATA_PATH: data_file(territory, label, kept, keys),
         SCRIPT_PATH: (assets / "explorer.js").read_bytes(),
         STYLESHEET_PATH: (assets / "explorer.css").read_bytes(),
     }

@@ -48,7 +48,7 @@ from dote import (
     watch_site,
     workers,
 )
-from dote.cache import PageCache, content_key, engine_fingerprint
+from dote.cache import MemberResults, PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
@@ -485,7 +485,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             add(File.generated(config, SEARCH_SCRIPT, content=script.read_bytes()))
         # --- registers explorer (issue 9): its data file (public registers only), script, style sheet ---
         assert self.territory is not None
-        for path, content in explorer.files(self.territory, self.label).items():
+        # Each member's values are kept between public builds, under its label's key.
+        kept = MemberResults(self.root, "explorateur") if self.internal_overlay is None else None
+        keys = (
+            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
+            if kept is not None and pipeline.SHARED in self._fingerprints
+            else None
+        )
+        for path, content in explorer.files(self.territory, self.label, kept, keys).items():
             add(File.generated(config, path, content=content))
         # --- end of registers explorer ---
         # --- dashboard (issue 9): its style sheet, linked from its page only ---

@@ -200,9 +200,7 @@ def _evaluate(
         results = {}
         reader = ResultReader(policy, complete.vocabularies)
         for member in complete.members:
-            key = hashlib.sha256(
-                f"{prints[SHARED]}\0{prints.get(member.id, '')}\0{today.isoformat()}".encode()
-            ).hexdigest()
+            key = member_key(prints, member.id, today)
             result = reader.member(kept.get(member.id, key), member)
             if result is None:
                 result = evaluate_member(member, complete, policy, today)
@@ -257,6 +255,14 @@ def fingerprints(
         result[member_id] = digest(member_id, data(docs))
     result[EVERYTHING] = digest(shared, sorted(result.items()))
     return result
+
+
+def member_key(prints: Mapping[str, str], member_id: str, today: dt.date) -> str:
+    """What is computed for one member from its records, the shared files and the date (its
+    label, its explorer values) is kept between builds under this key (see :func:`fingerprints`)."""
+    return hashlib.sha256(
+        f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{today.isoformat()}".encode()
+    ).hexdigest()
 
 
 def build_territory(
