@@ -285,12 +285,17 @@ def facet_values(
     # member's own values, then every activity's, member by member.
     of_members = {m.id: {f: by_key[f].value(k, text) for f, k, text in found[0]} for m, found in made}
     of_activities: dict[tuple[str, str], dict[str, list[str]]] = {}
+    labels = {f.key: f.labels for f in facets}
     for m, found in made:
         for activity_id, values in found[1]:
-            # Each value once per activity, in the order met.
-            of_activities[(m.id, activity_id)] = {
-                f: list(dict.fromkeys(by_key[f].value(k, text) for k, text in pairs)) for f, pairs in values
-            }
+            row: dict[str, list[str]] = {}
+            for f, pairs in values:
+                registered = labels[f]
+                for k, text in pairs:
+                    registered.setdefault(k, text)  # as _Facet.value
+                # Each value once per activity, in the order met.
+                row[f] = [pairs[0][0]] if len(pairs) == 1 else list(dict.fromkeys(k for k, _ in pairs))
+            of_activities[(m.id, activity_id)] = row
     return [f for f in facets if f.labels or f is member], of_members, of_activities
 
 
@@ -361,7 +366,7 @@ def encode(
         for f in activity_facets:
             found = [index[f.key][k] for k in values[f.key]]
             row.append(found if f.multiple else found[0])
-        profiles_index = profiles(json.dumps(row), row)
+        profiles_index = profiles(tuple(tuple(x) if isinstance(x, list) else x for x in row), row)
         flat += [index["membre"][activity.member], profiles_index]
 
     result: dict[str, Any] = {
