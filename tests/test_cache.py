@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,16 +34,23 @@ def _activity(root: Path) -> Path:
     return sorted((root / "registers" / "members").glob("*/*.yml"), key=lambda p: p.name == "member.yml")[0]
 
 
+def _count_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, which: Callable[..., str]
+) -> list[str]:
+    """What ``owner.name`` is called for (``which`` of its arguments), call by call."""
+    seen: list[str] = []
+    real = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(which(*args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return seen
+
+
 def _count_parsing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    parsed: list[str] = []
-    real = validate.load_bytes
-
-    def counting(raw: bytes, path: Path, name: str):  # type: ignore[no-untyped-def]
-        parsed.append(name)
-        return real(raw, path, name)
-
-    monkeypatch.setattr(validate, "load_bytes", counting)
-    return parsed
+    return _count_calls(monkeypatch, validate, "load_bytes", lambda raw, path, name: name)
 
 
 def test_a_warm_run_gives_what_a_cold_run_gives_and_reads_only_changed_files(
@@ -231,15 +240,7 @@ def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(
 
 
 def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    evaluated: list[str] = []
-    real = pipeline.evaluate_member
-
-    def counting(member, *args, **kwargs):  # type: ignore[no-untyped-def]
-        evaluated.append(member.id)
-        return real(member, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "evaluate_member", counting)
-    return evaluated
+    return _count_calls(monkeypatch, pipeline, "evaluate_member", lambda member, *rest: member.id)
 
 
 def test_a_member_label_is_kept_until_its_records_the_shared_files_or_the_date_change(

@@ -56,7 +56,10 @@ def _member_pages(site: Path) -> dict[str, Path]:
 
 
 def test_unchanged_member_pages_are_linked_from_the_previous_site(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A warm build links the member pages whose every input is unchanged (dote.page_links);
     the site is byte for byte the one a build without a previous site makes."""
@@ -90,6 +93,17 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
     )
     assert main(["build", str(root), "--site-dir", str(site)]) == 0
     assert _pages(site) == _pages(tmp_path / "neuf")
+
+    # A previous file that cannot be linked any more: the build fails in French, the site stays.
+    def refuse(old: Path, new: Path) -> None:
+        raise PermissionError(13, "Permission non accordée")
+
+    monkeypatch.setattr(mkdocs_plugin, "link", refuse)
+    capsys.readouterr()
+    assert main(["build", str(root), "--site-dir", str(site)]) != 0
+    assert "n'a pas pu être reprise du site précédent (Permission non accordée)" in capsys.readouterr().err
+    assert _pages(site) == _pages(tmp_path / "neuf")
+    monkeypatch.undo()
 
     # What every page shows changed (the site's name): no page is linked.
     before = {uri: path.stat().st_ino for uri, path in _member_pages(site).items()}

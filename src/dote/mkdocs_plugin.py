@@ -939,7 +939,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return output
         previous = self._links.get(page.file.src_uri)
         if previous is not None:  # unchanged since the previous build: its file, linked
-            link(previous, Path(page.file.abs_dest_path))
+            try:
+                link(previous, Path(page.file.abs_dest_path))
+            except OSError as err:  # the previous site changed meanwhile: the next build themes it
+                raise PluginError(
+                    f"dote : la page {page.file.dest_uri} n'a pas pu être reprise du site précédent "
+                    f"({err.strerror or err}) : relancez « dote build »"
+                ) from err
             return output
         if self.watch is not None and page.file.src_uri == f"{watch_site.WATCH_URL}index.md":
             # Feed readers and browsers find the watch's feeds in the page's head.
