@@ -421,3 +421,29 @@ def test_macros_absent_and_a_variable_used() -> None:
     with pytest.raises(documents.DocumentError, match=r"docs/x.md:4: une variable est utilisée"):
         documents.render_macros("a\n{{ maison.nom }}\n", "docs/x.md", None, {}, first_line=3)
     assert documents.render_macros("sans variable\n", "docs/x.md", None, {}) == "sans variable\n"
+
+
+def test_pandoc_writes_the_same_document_twice_the_same_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pandoc stamps DOCX and ODT with a time: SOURCE_DATE_EPOCH (the caller's, else the start of
+    the day) makes two runs of the same text give the same bytes."""
+    import time
+
+    converter = documents.Converter(documents.References.find(ROOT), None, threads=1)
+    try:
+        monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        for fmt in ("docx", "odt"):
+            reference = ["--reference-doc", str(converter.references.path(fmt))]
+            first = converter._run("# Titre\n\nUn paragraphe.\n", fmt, reference)
+            time.sleep(1.1)
+            assert converter._run("# Titre\n\nUn paragraphe.\n", fmt, reference) == first, fmt
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+        assert documents.pandoc_environment()["SOURCE_DATE_EPOCH"] == "1700000000"
+        stamped = converter._run(
+            "# Titre\n", "docx", ["--reference-doc", str(converter.references.path("docx"))]
+        )
+        with zipfile.ZipFile(io.BytesIO(stamped)) as archive:
+            assert "2023-11-14" in archive.read("docProps/core.xml").decode("utf-8")
+    finally:
+        converter.close(prune=False)

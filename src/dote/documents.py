@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +58,18 @@ RECIPE = "1"
 PANDOC_MARKDOWN = "markdown-raw_html-raw_tex-raw_attribute-implicit_figures-smart"
 #: How long one pandoc or Typst run may take.
 TIMEOUT = 120
+
+
+def pandoc_environment() -> dict[str, str]:
+    """Pandoc's environment: ``SOURCE_DATE_EPOCH`` as the caller set it, else the start of the
+    current day (UTC). Pandoc writes that time, instead of the current one, into the documents
+    it makes (DOCX and ODT metadata, zip entries): two builds of the same registers on the same
+    day give the same downloads (pandoc's manual, « Reproducible builds »)."""
+    environment = dict(os.environ)
+    if not environment.get("SOURCE_DATE_EPOCH", "").strip().isdigit():
+        now = int(time.time())
+        environment["SOURCE_DATE_EPOCH"] = str(now - now % 86400)
+    return environment
 ASSETS = Path(__file__).parent / "assets"
 
 
@@ -240,7 +254,12 @@ class Converter:
         ]
         try:
             done = subprocess.run(
-                command, input=markdown.encode("utf-8"), capture_output=True, timeout=TIMEOUT, check=False
+                command,
+                input=markdown.encode("utf-8"),
+                capture_output=True,
+                timeout=TIMEOUT,
+                check=False,
+                env=pandoc_environment(),
             )
         except (OSError, subprocess.TimeoutExpired) as err:
             raise DocumentError(f"pandoc n'a pas pu être lancé ou n'a pas fini à temps : {err}") from err
@@ -266,7 +285,11 @@ class Converter:
         ]
         try:
             return subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=pandoc_environment(),
             )
         except OSError as err:
             raise DocumentError(self._skeleton_error(fmt, f"pandoc n'a pas pu être lancé : {err}")) from err
