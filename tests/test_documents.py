@@ -23,6 +23,7 @@ import yaml
 from lxml import etree
 
 from dote import documents, notices, pipeline
+from dote.cache import CACHE_ENV
 from dote.cli import main
 from dote.files import NEW_FILE_MODE
 from dote.label import evaluate
@@ -301,11 +302,26 @@ def test_second_build_runs_no_pandoc(
     territory_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.rmtree(territory_copy / ".cache", ignore_errors=True)  # a first build with no cache
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")  # the same day for every build below
     runs = _count_runs(monkeypatch)
     site = tmp_path / "site"
     assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
     pages = len(_pages_with_downloads(territory_copy))
     assert sorted(runs) == sorted(["docx", "odt", "typst"] * pages + ["gabarit"] * 2)
+    # Without the cache, pandoc again: the same Word and LibreOffice files, byte for byte.
+    monkeypatch.setenv(CACHE_ENV, "0")
+    again = tmp_path / "sans-cache"
+    assert main(["build", str(territory_copy), "--site-dir", str(again)]) == 0
+    monkeypatch.delenv(CACHE_ENV)
+    made = {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in site.rglob("*")
+        if p.suffix in (".docx", ".odt")
+    }
+    assert len(made) > 2 * pages
+    assert {uri: (again / uri).read_bytes() == data for uri, data in made.items()} == dict.fromkeys(
+        made, True
+    )
     runs.clear()
     assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
     assert runs == []
