@@ -70,6 +70,8 @@ def pandoc_environment() -> dict[str, str]:
         now = int(time.time())
         environment["SOURCE_DATE_EPOCH"] = str(now - now % 86400)
     return environment
+
+
 ASSETS = Path(__file__).parent / "assets"
 
 
