@@ -7,7 +7,7 @@ the package's own code, schemas, vocabularies and templates, and of the Python v
 A damaged or unreadable cache is ignored and rewritten: it can make a build faster,
 never different.
 
-Two stores:
+Three stores:
 
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
@@ -15,8 +15,8 @@ Two stores:
   member), written only when a folder's entries changed;
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
-- :class:`MemberResults` — what is computed for each member from its records (its label),
-  one file per member holding the key it was computed for.
+- :class:`MemberResults` — what is computed for each member from its records (its label, its
+  explorer values), one file per member holding the key it was computed for.
 
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
 the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that

@@ -802,7 +802,7 @@ def _failure_data(f: Failure) -> tuple[Any, ...]:
 
 
 def member_data(result: MemberResult) -> tuple[Any, ...]:
-    """A member's result as plain values (see :func:`member_from_data`)."""
+    """A member's result as plain values (made again by :meth:`ResultReader.member`)."""
 
     def screening(s: Screening) -> tuple[Any, ...]:
         return (
