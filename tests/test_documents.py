@@ -25,7 +25,7 @@ from lxml import etree
 from dote import documents, notices, pipeline
 from dote.cache import CACHE_ENV
 from dote.cli import main
-from dote.files import NEW_FILE_MODE
+from dote.files import NEW_FILE_MODE, NEW_FOLDER_MODE
 from dote.label import evaluate
 from dote.model import Member, Territory
 from dote.notices import Block
@@ -82,9 +82,10 @@ def test_every_page_marked_for_download_has_its_three_files(built_demo: Path) ->
             assert f'href="../{name}.{fmt}"' in html, f"{src}: no link to its {fmt}"
 
 
-def test_every_file_of_the_site_is_readable_as_a_plain_file_would_be(built_demo: Path) -> None:
+def test_every_file_and_folder_of_the_site_is_readable_as_plain_ones_would_be(built_demo: Path) -> None:
     """Downloads are hard links to the build's cache: they must not keep a private mode (a web
-    server reading the site as another user would answer 403)."""
+    server reading the site as another user would answer 403), nor the site its staging
+    folder's private mode."""
     files = [path for path in built_demo.rglob("*") if path.is_file()]
     assert any(path.suffix == ".odt" for path in files) and any(path.suffix == ".html" for path in files)
     private = [
@@ -93,6 +94,9 @@ def test_every_file_of_the_site_is_readable_as_a_plain_file_would_be(built_demo:
         if stat.S_IMODE(path.stat().st_mode) != NEW_FILE_MODE
     ]
     assert not private, private[:10]
+    folders = [built_demo, *(path for path in built_demo.rglob("*") if path.is_dir())]
+    closed = [str(path) for path in folders if stat.S_IMODE(path.stat().st_mode) != NEW_FOLDER_MODE]
+    assert not closed, closed[:10]
 
 
 def test_every_download_opens_in_libreoffice(built_demo: Path, soffice: str, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from dote import __version__, pipeline
 from dote.confidential import OVERLAY_ENV
+from dote.files import NEW_FOLDER_MODE
 from dote.problems import format_problems, invalid_summary, relative_name, report_invalid
 from dote.watch import Watch, load_watch
 
@@ -1268,6 +1269,10 @@ def _build(
     target.parent.mkdir(parents=True, exist_ok=True)
     _mkdocs_logging(verbose)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    if not internal:
+        # mkdtemp makes a private folder: a web server reading the public site as another
+        # user would answer 403 for every page. The internal site stays its owner's alone.
+        staging.chmod(NEW_FOLDER_MODE)
     try:
         config = load_config(config_file=str(config_file), site_dir=str(staging), strict=True)
         if "dote" not in config.plugins:

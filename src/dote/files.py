@@ -23,6 +23,8 @@ def _umask() -> int:
 
 #: The permissions of a new file, as ``open()`` would make it.
 NEW_FILE_MODE = 0o666 & ~_umask()
+#: The permissions of a new folder, as ``mkdir()`` would make it.
+NEW_FOLDER_MODE = 0o777 & ~_umask()
 
 
 def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
