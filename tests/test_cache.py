@@ -307,3 +307,43 @@ def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: p
     shutil.copyfile(entries[2], gone)
     assert pipeline.run(root, today=TODAY, cache=True).ok
     assert not gone.exists() and entries[2].is_file()
+
+
+def _data_files(site: Path) -> dict[str, os.stat_result]:
+    """The open-data files a build writes through its file store: the members' and the territory's."""
+    folder = site / "donnees"
+    found = [*(folder / "membres").glob("*.*"), folder / "territoire.json", folder / "territoire.csv"]
+    return {p.relative_to(folder).as_posix(): p.stat() for p in found}
+
+
+def test_open_data_files_are_linked_from_the_cache_and_written_only_when_they_change(tmp_path: Path) -> None:
+    """The open-data files are written to the cache as they are made (not held in memory until
+    MkDocs writes the site) and linked into it; an unchanged file is not written again."""
+    root = copy_demo(tmp_path / "territoire")
+    _build(root)
+    store = next((root / CACHE_DIR).glob("*/donnees"))
+    first = _data_files(root / "site")
+    entries = {(e.st_dev, e.st_ino) for e in map(os.stat, store.iterdir())}
+    assert len(first) > 4 and {(s.st_dev, s.st_ino) for s in first.values()} == entries
+
+    changed = _activity(root)
+    member = changed.parent.name
+    changed.write_text(changed.read_text(encoding="utf-8").replace("\nnom: ", "\nnom: Revu — ", 1), "utf-8")
+    _build(root)
+    second = _data_files(root / "site")
+    assert set(second) == set(first)
+    again = {name for name in first if second[name].st_ino != first[name].st_ino}
+    assert again == {f"membres/{member}.json", f"membres/{member}.csv", "territoire.json", "territoire.csv"}
+    assert "Revu — " in (root / "site" / "donnees" / "membres" / f"{member}.json").read_text(encoding="utf-8")
+    # The replaced versions are gone from the cache: one entry per file of the site.
+    assert {(e.st_dev, e.st_ino) for e in map(os.stat, store.iterdir())} == {
+        (s.st_dev, s.st_ino) for s in second.values()
+    }
+
+    # An entry damaged behind the build's back (another size) is written again.
+    damaged = root / "site" / "donnees" / "territoire.csv"
+    whole = damaged.read_bytes()
+    entry = next(e for e in store.iterdir() if os.path.samefile(e, damaged))
+    entry.write_bytes(whole[: len(whole) // 2])
+    _build(root)
+    assert (root / "site" / "donnees" / "territoire.csv").read_bytes() == whole

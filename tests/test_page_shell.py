@@ -139,3 +139,49 @@ def test_a_page_key_follows_its_content_and_the_shell() -> None:
     assert page_key("gabarit", page("<p>a</p>")) != page_key("gabarit", page("<p>b</p>"))
     assert page_key("gabarit", page("<p>a</p>")) != page_key("gabarit", page("<p>a</p>", "B"))
     assert page_key("gabarit", page("<p>a</p>")) != page_key("autre gabarit", page("<p>a</p>"))
+
+
+def test_parked_page_contents_change_no_byte_of_the_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated pages' contents wait as bytes, a marker in their place, until MkDocs themes
+    them (dote.mkdocs_plugin.DotePlugin.PARK_CONTENTS): the site is the one built without."""
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert mkdocs_plugin.DotePlugin.PARK_CONTENTS
+    unparked: list[str] = []
+    original = mkdocs_plugin.DotePlugin._unpark
+
+    def unpark(self: mkdocs_plugin.DotePlugin, output: str, page: Any) -> str:
+        if page.file.src_uri in self._parked:
+            unparked.append(page.file.src_uri)
+        return original(self, output, page)
+
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "_unpark", unpark)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    assert len(unparked) > 10 and any(uri.startswith("registres/") for uri in unparked)
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "PARK_CONTENTS", False)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    with_parking, without = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert with_parking.keys() == without.keys()
+    assert [uri for uri in with_parking if with_parking[uri] != without[uri]] == []
+    assert not [uri for uri, html in with_parking.items() if b"<!--dote:" in html]
+
+
+def test_a_theme_showing_a_page_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    overrides = root / "overrides"
+    overrides.mkdir(exist_ok=True)
+    (overrides / "main.html").write_text(
+        '{% extends "base.html" %}\n{% block content %}{{ super() }}{{ page.content }}{% endblock %}\n',
+        encoding="utf-8",
+    )
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    if "custom_dir:" not in text:
+        text = text.replace("  name: material\n", "  name: material\n  custom_dir: overrides\n", 1)
+    config.write_text(text, encoding="utf-8")
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) != 0
+    err = capsys.readouterr().err
+    assert "doit afficher une fois le contenu de la page" in err and "2 fois" in err, err
+    assert not (tmp_path / "site").exists()

@@ -7,7 +7,7 @@ the package's own code, schemas, vocabularies and templates, and of the Python v
 A damaged or unreadable cache is ignored and rewritten: it can make a build faster,
 never different.
 
-Three stores:
+Four stores:
 
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
@@ -16,11 +16,14 @@ Three stores:
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
-  explorer values), one file per member holding the key it was computed for.
+  explorer values), one file per member holding the key it was computed for;
+- :class:`FileStore` — files published as they are (the open-data files), by a hash of their
+  bytes, linked into the site.
 
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
 the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that
-CI keeps between runs is uploaded and downloaded whole.
+CI keeps between runs is uploaded and downloaded whole; the file store's are the site's
+own bytes.
 """
 
 from __future__ import annotations
@@ -211,22 +214,32 @@ class PageCache:
         self._used: set[str] = set()
 
     def get(self, key: str) -> str | None:
+        data = self.get_bytes(key)
+        try:
+            return data.decode("utf-8") if data is not None else None
+        except UnicodeDecodeError:
+            return None
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The entry's text, UTF-8 encoded (not checked: see :meth:`get`)."""
         if self.folder is None:
             return None
         self._used.add(key)
         try:
-            return zlib.decompress((self.folder / key[:2] / key).read_bytes()).decode("utf-8")
-        except (OSError, UnicodeDecodeError, zlib.error):
+            return zlib.decompress((self.folder / key[:2] / key).read_bytes())
+        except (OSError, zlib.error):
             return None
 
     def put(self, key: str, html: str) -> None:
+        self.put_bytes(key, html.encode("utf-8"))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Keep a text already UTF-8 encoded."""
         if self.folder is None:
             return
         self._used.add(key)
         with contextlib.suppress(OSError):
-            write_atomic_bytes(
-                self.folder / key[:2] / key, zlib.compress(html.encode("utf-8"), 1), sync=False
-            )
+            write_atomic_bytes(self.folder / key[:2] / key, zlib.compress(data, 1), sync=False)
 
     def prune(self) -> None:
         """Remove the pages this build did not use (an older version of a changed page)."""
@@ -275,6 +288,48 @@ class MemberResults:
             return
         for path in self.folder.iterdir():
             if path.name not in members:
+                path.unlink(missing_ok=True)
+
+
+class FileStore:
+    """Files of the site kept by their content (the open-data files): a build writes each
+    file here as soon as it is made, instead of holding it until MkDocs writes the site,
+    and the site's file is a hard link to it. An unchanged file is not written again.
+
+    Unlike the other stores, its entries are what is published byte for byte: an entry
+    is only reused when its name (a hash of the bytes) and its size match.
+    """
+
+    def __init__(self, root: Path | None, kind: str) -> None:
+        self.folder = (
+            None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint() / kind
+        )
+        self._used: set[str] = set()
+
+    def put(self, data: bytes) -> Path | None:
+        """The entry holding ``data`` (written if needed), or ``None`` without a cache."""
+        if self.folder is None:
+            return None
+        name = hashlib.blake2b(data, digest_size=20).hexdigest()
+        path = self.folder / name
+        self._used.add(name)
+        try:
+            if os.stat(path).st_size == len(data):
+                return path
+        except OSError:
+            pass
+        try:
+            write_atomic_bytes(path, data, sync=False)
+        except OSError:
+            return None
+        return path
+
+    def prune(self) -> None:
+        """Remove the entries this build did not use."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.name not in self._used:
                 path.unlink(missing_ok=True)
 
 

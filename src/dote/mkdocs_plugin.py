@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -48,7 +49,7 @@ from dote import (
     watch_site,
     workers,
 )
-from dote.cache import MemberResults, PageCache, content_key, engine_fingerprint
+from dote.cache import CACHE_DIR, FileStore, MemberResults, PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
@@ -82,14 +83,14 @@ def _no_document(generated: render.GeneratedPage, html: str) -> str | None:
 #: A generated page and its HTML → its search document, or None (set with _PAGES).
 _DOCUMENT: Callable[[render.GeneratedPage, str], str | None] = _no_document
 
-#: A generated page's HTML and, for a member page, its search document (see dote.search).
-Rendered = tuple[str, "str | None"]
+#: A generated page's HTML (UTF-8) and, for a member page, its search document (see dote.search).
+Rendered = tuple[bytes, "str | None"]
 
 
 def _render_page(src_uri: str, url: str) -> Rendered:
     """In a worker process: one generated page's HTML, and its search document."""
     html = _PAGES[src_uri].render(url)
-    return html, _DOCUMENT(_PAGES[src_uri], html)
+    return html.encode("utf-8"), _DOCUMENT(_PAGES[src_uri], html)
 
 
 #: The territory and the members' document templates, for the forked workers.
@@ -101,6 +102,13 @@ def _member_documents(member_id: str, jobs: list[documents.MemberJob], legal: di
     assert _MEMBER_DOCUMENTS is not None
     territory, templates = _MEMBER_DOCUMENTS
     documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs, legal)
+
+
+def _damaged(src_uri: str, err: UnicodeDecodeError) -> str:
+    return (
+        f"dote : la page {src_uri} prise dans le cache de construction est illisible ({err.reason}) : "
+        f"supprimez le dossier {CACHE_DIR.as_posix()} et relancez la construction"
+    )
 
 
 def _document_key(page_key: str) -> str:
@@ -195,6 +203,12 @@ class _CachedFile(File):
 class DotePlugin(BasePlugin[DoteConfig]):
     """Adds the registers of a Maison DOTE territory to an MkDocs site."""
 
+    #: MkDocs holds every page's content until it has themed them all (2 GB of text for 5,000
+    #: member pages, Python keeping most of it at two bytes a character): a generated page's
+    #: content is kept here as UTF-8 bytes until then, and MkDocs holds a marker in its place,
+    #: replaced in on_post_page by the content (a theme must show it once, as Material does).
+    PARK_CONTENTS = True
+
     def __init__(self) -> None:
         self.territory: Territory | None = None
         self.root: Path | None = None
@@ -207,8 +221,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._fingerprints: Mapping[str, str] = {}
         self._context_key = ""
         self._rendered: dict[str, Rendered | Future[Rendered]] = {}
+        #: Generated pages' contents (UTF-8) and their markers, until MkDocs themes them.
+        self._parked: dict[str, tuple[bytes, str]] = {}
+        self._token = ""
         self._pool: ProcessPoolExecutor | None = None
         self._cache = PageCache(None)
+        self._data_store = FileStore(None, "donnees")
         self._shards = 0
         self._waited = 0.0
         self.watch: watch_site.WatchSite | None = None
@@ -372,8 +390,15 @@ class DotePlugin(BasePlugin[DoteConfig]):
         pages.append(algorithms.page(self.territory, env))
         # --- end of public algorithms ---
         # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
+        self._data_store = FileStore(None if internal else self.root, "donnees")
         self.opendata = opendata.OpenData(
-            self.territory, self.label, site_url, self._today, internal=internal, cache=_OpenDataCache(self)
+            self.territory,
+            self.label,
+            site_url,
+            self._today,
+            internal=internal,
+            cache=_OpenDataCache(self),
+            store=self._data_store,
         )
         if not internal and (refusal := opendata.catalogue_refusal(site_url)):
             notice.warning(refusal)
@@ -511,8 +536,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of legal watch ---
         # --- open data: the datasets and the catalogue (none in an internal build) ---
         assert self.opendata is not None
-        for path, content in self.opendata.files().items():
-            add(File.generated(config, path, content=content))
+        for path, data in self.opendata.data_files().items():
+            if data.path is not None:  # written to the build's cache as it was made
+                add(_CachedFile.generated(config, path, abs_src_path=str(data.path)))
+            else:
+                add(File.generated(config, path, content=data.read()))
         # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
@@ -675,7 +703,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
             page = file.page
             if page is None or not self._shares_shell(page):
                 continue
-            key = self._link_keys[file.dest_uri] = page_key(shell, page)
+            parked = self._parked.get(file.src_uri)
+            key = self._link_keys[file.dest_uri] = page_key(shell, page, parked[0] if parked else None)
             old = unchanged(self.previous_site, file.dest_uri, key, kept) if kept else None
             if old is not None:
                 page.meta["template"] = LINK_TEMPLATE
@@ -784,6 +813,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         """
         self._rendered = {}
         self._search_documents = {}
+        self._parked = {}
+        self._token = secrets.token_hex(8)
         self._waited = 0.0
         self._stop_workers()
         missing: list[tuple[str, str]] = []
@@ -791,7 +822,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             file = files[src_uri]
             url = file.url if file is not None else generated.url
             key = self._page_key(generated, url)
-            cached = self._cache.get(key)
+            cached = self._cache.get_bytes(key)
             if cached is not None:
                 self._rendered[src_uri] = (cached, self._cache.get(_document_key(key)))
             else:
@@ -889,12 +920,41 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if generated is None:
             # A hand-written page: its tables in scroll regions that the keyboard reaches.
             return tables.scroll_regions(html) if self.config.enabled else html
-        content, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
-        if document is None:  # a page cached without its document
+        data, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
+        park = self.PARK_CONTENTS
+        try:
+            content = data.decode("utf-8") if document is None or not park else None
+        except UnicodeDecodeError as err:  # a damaged cache entry (a page rendered here is UTF-8)
+            raise PluginError(_damaged(page.file.src_uri, err)) from err
+        if document is None and content is not None:  # a page cached without its document
             document = self._search_document(generated, content)
         if document is not None:
             self._search_documents[page.file.dest_uri] = document
-        return content
+        if not park:
+            assert content is not None
+            return content
+        # Parked (see PARK_CONTENTS): the marker holds "<h1" if the content does, so that
+        # Material's test for a title of its own ("<h1" in page.content) gives the same answer.
+        marker = f"<!--dote:{self._token}:{page.file.src_uri}:{'<h1' if b'<h1' in data else ''}-->"
+        self._parked[page.file.src_uri] = data, marker
+        return marker
+
+    def _unpark(self, output: str, page: Page) -> str:
+        """The themed page with its content in place of its marker (see :meth:`on_page_content`)."""
+        parked = self._parked.pop(page.file.src_uri, None)
+        if parked is None:
+            return output
+        data, marker = parked
+        parts = output.split(marker)
+        if len(parts) != 2:
+            raise PluginError(
+                f"dote : le gabarit du thème doit afficher une fois le contenu de la page {page.file.src_uri} "
+                f"({{{{ page.content }}}}), il l'affiche {len(parts) - 1} fois"
+            )
+        try:
+            return parts[0] + data.decode("utf-8") + parts[1]
+        except UnicodeDecodeError as err:  # a damaged cache entry (a page rendered here is UTF-8)
+            raise PluginError(_damaged(page.file.src_uri, err)) from err
 
     def _settle(
         self, generated: render.GeneratedPage, url: str, done: Rendered | Future[Rendered] | None
@@ -905,16 +965,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return done
         started = time.perf_counter()
         if done is not None and not done.cancel():  # not started by a worker: rendered here
-            content, document = done.result()
+            data, document = done.result()
         else:
             content = generated.render(url)
             document = self._search_document(generated, content)
+            data = content.encode("utf-8")
         self._waited += time.perf_counter() - started
         key = self._page_key(generated, url)
-        self._cache.put(key, content)
+        self._cache.put_bytes(key, data)
         if document is not None:
             self._cache.put(_document_key(key), document)
-        return content, document
+        return data, document
 
     def _member_of(self, generated: render.GeneratedPage) -> Member | None:
         """The member whose page ``generated`` is (None for any other generated page)."""
@@ -938,7 +999,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if not self.config.enabled:
             return output
         previous = self._links.get(page.file.src_uri)
-        if previous is not None:  # unchanged since the previous build: its file, linked
+        if previous is None:
+            output = self._unpark(output, page)
+        else:  # unchanged since the previous build: its file, linked
+            self._parked.pop(page.file.src_uri, None)
             try:
                 link(previous, Path(page.file.abs_dest_path))
             except OSError as err:  # the previous site changed meanwhile: the next build themes it
@@ -986,6 +1050,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self.internal_overlay = None  # MkDocs may reuse this instance for a public build
         log.info(f"dote : pages générées attendues ou rendues pendant {self._waited:.1f} s")
         self._cache.prune()
+        self._data_store.prune()
         if self._converter is not None:
             self._converter.close()
             self._converter = None

@@ -30,6 +30,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
@@ -572,13 +573,34 @@ def _json(data: Any) -> str:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """One data file: its size, and its bytes in memory or in a file of the build's store."""
+
+    size: int
+    content: bytes | None = None
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        if self.content is not None:
+            return self.content
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+class FileStore(Protocol):
+    """Where a build writes its data files as soon as they are made (see :class:`dote.cache.FileStore`)."""
+
+    def put(self, data: bytes) -> Path | None: ...
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One dataset of the catalogue: its files (by path in the site) and what describes it."""
 
     id: str
     title: str
     description: str
-    files: Mapping[str, bytes]  # path → content, JSON first
+    files: Mapping[str, DataFile]  # path → content, JSON first
     modified: dt.date
     member_id: str = ""
     keywords: tuple[str, ...] = ()
@@ -616,6 +638,9 @@ class OpenData:
     #: A build cache for each member's files (the plugin keys it by the member's content
     #: fingerprints): what :meth:`_member_texts` gave for an unchanged member.
     cache: MemberCache | None = None
+    #: Where the files are written as they are made, so that a large territory's files
+    #: (hundreds of megabytes) are not held in memory until MkDocs writes the site.
+    store: FileStore | None = None
     datasets: list[Dataset] = field(default_factory=list)
     catalogue: dict[str, bytes] = field(default_factory=dict)
 
@@ -783,10 +808,10 @@ class OpenData:
                         "(RGPD, art. 30), avec le dépistage d'analyse d'impact et le label calculés par la Maison."
                     ),
                     files={
-                        member_json_path(member.id): (
-                            header_text + "," + processors_text + "," + core_text[1:]
-                        ).encode("utf-8"),
-                        member_csv_path(member.id): member_csv.encode("utf-8"),
+                        member_json_path(member.id): self._file(
+                            (header_text + "," + processors_text + "," + core_text[1:]).encode("utf-8")
+                        ),
+                        member_csv_path(member.id): self._file(member_csv.encode("utf-8")),
                     },
                     modified=newest or self.today,
                     member_id=member.id,
@@ -808,7 +833,12 @@ class OpenData:
             }
         )[:-1]
         processors_text = _json({"sous_traitants": self._processors_data(named_by_all)})[1:-1]
-        territory_json = whole + "," + processors_text + ',"membres":[' + ",".join(cores) + "]}"
+        territory_json = self._file(
+            (whole + "," + processors_text + ',"membres":[' + ",".join(cores) + "]}").encode("utf-8")
+        )
+        del cores
+        territory_csv = self._file((csv_head + "".join(csv_bodies)).encode("utf-8"))
+        del csv_bodies, texts_of
         self.datasets.insert(
             0,
             Dataset(
@@ -819,10 +849,7 @@ class OpenData:
                     f"{maison.name} ({maison.territory}), avec le dépistage d'analyse d'impact et le label "
                     "calculés par la Maison."
                 ),
-                files={
-                    TERRITORY_JSON: territory_json.encode("utf-8"),
-                    TERRITORY_CSV: (csv_head + "".join(csv_bodies)).encode("utf-8"),
-                },
+                files={TERRITORY_JSON: territory_json, TERRITORY_CSV: territory_csv},
                 modified=newest_overall or self.today,
                 keywords=("RGPD", "registre des traitements", "données personnelles"),
             ),
@@ -833,13 +860,21 @@ class OpenData:
                 CATALOGUE_CSV: self.catalogue_csv().encode("utf-8"),
             }
 
-    def files(self) -> dict[str, bytes]:
+    def _file(self, data: bytes) -> DataFile:
+        path = self.store.put(data) if self.store is not None else None
+        return DataFile(len(data), None if path is not None else data, path)
+
+    def data_files(self) -> dict[str, DataFile]:
         """Every data file, by path in the site (none in an internal build)."""
-        found: dict[str, bytes] = {}
+        found: dict[str, DataFile] = {}
         for dataset in self.datasets:
             found.update(dataset.files)
-        found.update(self.catalogue)
+        found.update((path, DataFile(len(content), content)) for path, content in self.catalogue.items())
         return found
+
+    def files(self) -> dict[str, bytes]:
+        """Every data file's bytes, by path in the site (none in an internal build)."""
+        return {path: file.read() for path, file in self.data_files().items()}
 
     # --- the catalogue ---
 
@@ -859,7 +894,7 @@ class OpenData:
         datasets = []
         for dataset in self.datasets:
             distributions = []
-            for path, content in dataset.files.items():
+            for path, file in dataset.files.items():
                 kind = _FORMATS[path.rsplit(".", 1)[1]]
                 distribution: dict[str, Any] = {
                     "@id": self.absolute(path),
@@ -869,7 +904,7 @@ class OpenData:
                     "dcat:accessURL": {"@id": self.absolute(DATA_URL)},
                     "dcat:mediaType": {"@id": kind.media_type_uri},
                     "dct:format": {"@id": kind.format_uri},
-                    "dcat:byteSize": {"@value": str(len(content)), "@type": "xsd:nonNegativeInteger"},
+                    "dcat:byteSize": {"@value": str(file.size), "@type": "xsd:nonNegativeInteger"},
                     "dct:modified": date(dataset.modified),
                     "dct:conformsTo": schema
                     if kind.name == "JSON"
@@ -969,8 +1004,8 @@ class OpenData:
                 datasets=self.datasets,
                 members=self.territory.members_by_id,
                 sizes=lambda dataset: [
-                    (path, _FORMATS[path.rsplit(".", 1)[1]].name, size_fr(len(content)))
-                    for path, content in dataset.files.items()
+                    (path, _FORMATS[path.rsplit(".", 1)[1]].name, size_fr(file.size))
+                    for path, file in dataset.files.items()
                 ],
                 catalogue=[(path, size_fr(len(content))) for path, content in self.catalogue.items()],
                 catalogue_refusal=catalogue_refusal(self.site_url),

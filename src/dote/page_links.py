@@ -45,9 +45,12 @@ SAMPLE_CONTENT = "<p>DOTE-GABARIT-CONTENU</p>"
 FORMAT = "1"
 
 
-def page_key(shell: str, page: Any) -> str:
-    """The key of a themed page: the shell's, and everything of the page the theme shows."""
-    content = hashlib.sha256((page.content or "").encode("utf-8", "surrogatepass")).hexdigest()
+def page_key(shell: str, page: Any, content: bytes | None = None) -> str:
+    """The key of a themed page: the shell's, and everything of the page the theme shows
+    (``content``: the page's content UTF-8 encoded, when ``page.content`` only holds its place)."""
+    if content is None:
+        content = (page.content or "").encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(content).hexdigest()
     return content_key(
         FORMAT,
         shell,
@@ -58,7 +61,7 @@ def page_key(shell: str, page: Any) -> str:
         str(page.edit_url or ""),
         str(page.canonical_url or ""),
         repr(sorted(page.meta.items())),
-        content,
+        digest,
     )
 
 
