@@ -216,30 +216,30 @@ class PageCache:
     def get(self, key: str) -> str | None:
         data = self.get_bytes(key)
         try:
-            return data.decode("utf-8") if data is not None else None
-        except UnicodeDecodeError:
+            return zlib.decompress(data).decode("utf-8") if data is not None else None
+        except (UnicodeDecodeError, zlib.error):
             return None
 
     def get_bytes(self, key: str) -> bytes | None:
-        """The entry's text, UTF-8 encoded (not checked: see :meth:`get`)."""
+        """The entry's bytes as :meth:`put_bytes` kept them (not checked)."""
         if self.folder is None:
             return None
         self._used.add(key)
         try:
-            return zlib.decompress((self.folder / key[:2] / key).read_bytes())
-        except (OSError, zlib.error):
+            return (self.folder / key[:2] / key).read_bytes()
+        except OSError:
             return None
 
     def put(self, key: str, html: str) -> None:
-        self.put_bytes(key, html.encode("utf-8"))
+        self.put_bytes(key, zlib.compress(html.encode("utf-8"), 1))
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        """Keep a text already UTF-8 encoded."""
+        """Keep bytes as they are (a page already compressed by its maker: the plugin's _pack)."""
         if self.folder is None:
             return
         self._used.add(key)
         with contextlib.suppress(OSError):
-            write_atomic_bytes(self.folder / key[:2] / key, zlib.compress(data, 1), sync=False)
+            write_atomic_bytes(self.folder / key[:2] / key, data, sync=False)
 
     def prune(self) -> None:
         """Remove the pages this build did not use (an older version of a changed page)."""

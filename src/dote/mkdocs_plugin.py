@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -49,7 +50,7 @@ from dote import (
     watch_site,
     workers,
 )
-from dote.cache import CACHE_DIR, FileStore, MemberResults, PageCache, content_key, engine_fingerprint
+from dote.cache import FileStore, MemberResults, PageCache, content_key, engine_fingerprint
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
@@ -83,14 +84,15 @@ def _no_document(generated: render.GeneratedPage, html: str) -> str | None:
 #: A generated page and its HTML → its search document, or None (set with _PAGES).
 _DOCUMENT: Callable[[render.GeneratedPage, str], str | None] = _no_document
 
-#: A generated page's HTML (UTF-8) and, for a member page, its search document (see dote.search).
+#: A generated page's HTML (packed: see _pack) and, for a member page, its search document
+#: (see dote.search).
 Rendered = tuple[bytes, "str | None"]
 
 
 def _render_page(src_uri: str, url: str) -> Rendered:
     """In a worker process: one generated page's HTML, and its search document."""
     html = _PAGES[src_uri].render(url)
-    return html.encode("utf-8"), _DOCUMENT(_PAGES[src_uri], html)
+    return _pack(html), _DOCUMENT(_PAGES[src_uri], html)
 
 
 #: The territory and the members' document templates, for the forked workers.
@@ -104,11 +106,17 @@ def _member_documents(member_id: str, jobs: list[documents.MemberJob], legal: di
     documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs, legal)
 
 
-def _damaged(src_uri: str, err: UnicodeDecodeError) -> str:
-    return (
-        f"dote : la page {src_uri} prise dans le cache de construction est illisible ({err.reason}) : "
-        f"supprimez le dossier {CACHE_DIR.as_posix()} et relancez la construction"
-    )
+def _pack(html: str) -> bytes:
+    """A generated page's HTML as the build keeps it (until it is themed, and in the cache):
+    ``1`` if it holds ``<h1`` (``0`` if not), then its UTF-8 bytes compressed."""
+    return (b"1" if "<h1" in html else b"0") + zlib.compress(html.encode("utf-8"), 1)
+
+
+def _unpack(packed: bytes) -> str:
+    """The HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
+    if packed[:1] not in (b"0", b"1"):
+        raise ValueError("not a packed page")
+    return zlib.decompress(packed[1:]).decode("utf-8")
 
 
 def _document_key(page_key: str) -> str:
@@ -205,8 +213,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     #: MkDocs holds every page's content until it has themed them all (2 GB of text for 5,000
     #: member pages, Python keeping most of it at two bytes a character): a generated page's
-    #: content is kept here as UTF-8 bytes until then, and MkDocs holds a marker in its place,
-    #: replaced in on_post_page by the content (a theme must show it once, as Material does).
+    #: content is kept here compressed, as the cache keeps it, until then, and MkDocs holds a
+    #: marker in its place, replaced in on_post_page by the content (a theme must show it once,
+    #: as Material does). Pages linked from the previous site are never uncompressed.
     PARK_CONTENTS = True
 
     def __init__(self) -> None:
@@ -221,7 +230,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._fingerprints: Mapping[str, str] = {}
         self._context_key = ""
         self._rendered: dict[str, Rendered | Future[Rendered]] = {}
-        #: Generated pages' contents (UTF-8) and their markers, until MkDocs themes them.
+        #: Generated pages' contents (packed: see _pack) and their markers, until MkDocs themes them.
         self._parked: dict[str, tuple[bytes, str]] = {}
         self._token = ""
         self._pool: ProcessPoolExecutor | None = None
@@ -823,7 +832,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             url = file.url if file is not None else generated.url
             key = self._page_key(generated, url)
             cached = self._cache.get_bytes(key)
-            if cached is not None:
+            if cached is not None and cached[:1] in (b"0", b"1"):
                 self._rendered[src_uri] = (cached, self._cache.get(_document_key(key)))
             else:
                 missing.append((src_uri, url))
@@ -920,41 +929,43 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if generated is None:
             # A hand-written page: its tables in scroll regions that the keyboard reaches.
             return tables.scroll_regions(html) if self.config.enabled else html
-        data, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
-        park = self.PARK_CONTENTS
-        try:
-            content = data.decode("utf-8") if document is None or not park else None
-        except UnicodeDecodeError as err:  # a damaged cache entry (a page rendered here is UTF-8)
-            raise PluginError(_damaged(page.file.src_uri, err)) from err
-        if document is None and content is not None:  # a page cached without its document
-            document = self._search_document(generated, content)
+        packed, document = self._settle(generated, page.url, self._rendered.pop(page.file.src_uri, None))
+        if document is None or not self.PARK_CONTENTS:
+            content = self._unpacked(generated, page, packed)
+            if document is None:  # a page cached without its document
+                document = self._search_document(generated, content)
         if document is not None:
             self._search_documents[page.file.dest_uri] = document
-        if not park:
-            assert content is not None
+        if not self.PARK_CONTENTS:
             return content
         # Parked (see PARK_CONTENTS): the marker holds "<h1" if the content does, so that
         # Material's test for a title of its own ("<h1" in page.content) gives the same answer.
-        marker = f"<!--dote:{self._token}:{page.file.src_uri}:{'<h1' if b'<h1' in data else ''}-->"
-        self._parked[page.file.src_uri] = data, marker
+        marker = f"<!--dote:{self._token}:{page.file.src_uri}:{'<h1' if packed[:1] == b'1' else ''}-->"
+        self._parked[page.file.src_uri] = packed, marker
         return marker
+
+    def _unpacked(self, generated: render.GeneratedPage, page: Page, packed: bytes) -> str:
+        """A generated page's HTML; rendered again if its cache entry is damaged."""
+        try:
+            return _unpack(packed)
+        except (ValueError, zlib.error):
+            html = generated.render(page.url)
+            self._cache.put_bytes(self._page_key(generated, page.url), _pack(html))
+            return html
 
     def _unpark(self, output: str, page: Page) -> str:
         """The themed page with its content in place of its marker (see :meth:`on_page_content`)."""
         parked = self._parked.pop(page.file.src_uri, None)
         if parked is None:
             return output
-        data, marker = parked
+        packed, marker = parked
         parts = output.split(marker)
         if len(parts) != 2:
             raise PluginError(
                 f"dote : le gabarit du thème doit afficher une fois le contenu de la page {page.file.src_uri} "
                 f"({{{{ page.content }}}}), il l'affiche {len(parts) - 1} fois"
             )
-        try:
-            return parts[0] + data.decode("utf-8") + parts[1]
-        except UnicodeDecodeError as err:  # a damaged cache entry (a page rendered here is UTF-8)
-            raise PluginError(_damaged(page.file.src_uri, err)) from err
+        return parts[0] + self._unpacked(self._pages[page.file.src_uri], page, packed) + parts[1]
 
     def _settle(
         self, generated: render.GeneratedPage, url: str, done: Rendered | Future[Rendered] | None
@@ -965,17 +976,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return done
         started = time.perf_counter()
         if done is not None and not done.cancel():  # not started by a worker: rendered here
-            data, document = done.result()
+            packed, document = done.result()
         else:
             content = generated.render(url)
             document = self._search_document(generated, content)
-            data = content.encode("utf-8")
+            packed = _pack(content)
         self._waited += time.perf_counter() - started
         key = self._page_key(generated, url)
-        self._cache.put_bytes(key, data)
+        self._cache.put_bytes(key, packed)
         if document is not None:
             self._cache.put(_document_key(key), document)
-        return data, document
+        return packed, document
 
     def _member_of(self, generated: render.GeneratedPage) -> Member | None:
         """The member whose page ``generated`` is (None for any other generated page)."""

@@ -47,7 +47,8 @@ FORMAT = "1"
 
 def page_key(shell: str, page: Any, content: bytes | None = None) -> str:
     """The key of a themed page: the shell's, and everything of the page the theme shows
-    (``content``: the page's content UTF-8 encoded, when ``page.content`` only holds its place)."""
+    (``content``: the page's content as the build keeps it, when ``page.content`` only holds its
+    place: compressed, so that an unchanged page is never uncompressed)."""
     if content is None:
         content = (page.content or "").encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(content).hexdigest()
