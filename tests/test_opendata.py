@@ -453,3 +453,47 @@ def test_format_2_names_the_processors_of_the_published_activities(demo: pipelin
         for m in territory.members
         for p in json.loads(files[opendata.member_json_path(m.id)])["sous_traitants"]
     }
+
+
+class _Kept:
+    """A member cache in memory (as the plugin's, by member), whose entries can be damaged."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, bytes | None] = {}
+
+    def has(self, member_id: str) -> bool:
+        return member_id in self.entries
+
+    def get(self, member_id: str) -> bytes | None:
+        return self.entries.get(member_id)
+
+    def put(self, member_id: str, texts: bytes) -> None:
+        self.entries[member_id] = texts
+
+
+def test_files_are_the_same_from_the_store_the_cache_workers_or_a_damaged_entry(
+    demo: pipeline.Result, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files written piece by piece into the file store, from members' texts kept by an
+    earlier build (one of them damaged since), or computed by forked workers, are the files
+    made in memory in one process."""
+    from dote import cache
+
+    assert demo.territory is not None
+    expected = opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY).files()
+    kept = _Kept()
+    store = cache.FileStore(tmp_path, "donnees")
+    stored = opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY, cache=kept, store=store)
+    assert all(f.path is not None for p, f in stored.data_files().items() if "catalogue" not in p)
+    assert stored.files() == expected
+    damaged = demo.territory.members[0].id
+    kept.entries[damaged] = None
+    again = opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY, cache=kept, store=store)
+    assert again.files() == expected and kept.entries[damaged] is not None
+    monkeypatch.setattr(opendata, "PARALLEL_FROM", 1)
+    monkeypatch.setenv("DOTE_PROCESSUS", "2")
+    forked: list[int] = []
+    real = opendata.workers.imap_forked
+    monkeypatch.setattr(opendata.workers, "imap_forked", lambda *a, **k: forked.append(1) or real(*a, **k))
+    assert opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY).files() == expected
+    assert forked

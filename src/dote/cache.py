@@ -36,6 +36,7 @@ import posixpath
 import re
 import shutil
 import sys
+import tempfile
 import zlib
 from functools import cache, lru_cache
 from importlib import resources
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from dote import __version__
-from dote.files import write_atomic_bytes
+from dote.files import NEW_FILE_MODE, write_atomic_bytes
 from dote.load import Document, fast_parser, lazy_document
 from dote.problems import Position, Problem
 
@@ -220,6 +221,13 @@ class PageCache:
         except (UnicodeDecodeError, zlib.error):
             return None
 
+    def has(self, key: str) -> bool:
+        """Whether there is an entry for ``key`` (it may still be damaged)."""
+        if self.folder is None:
+            return False
+        self._used.add(key)
+        return (self.folder / key[:2] / key).is_file()
+
     def get_bytes(self, key: str) -> bytes | None:
         """The entry's bytes as :meth:`put_bytes` kept them (not checked)."""
         if self.folder is None:
@@ -324,13 +332,60 @@ class FileStore:
             return None
         return path
 
+    def writer(self) -> StoreWriter | None:
+        """A new entry written piece by piece (``None`` without a cache)."""
+        if self.folder is None:
+            return None
+        try:
+            return StoreWriter(self)
+        except OSError:
+            return None
+
     def prune(self) -> None:
-        """Remove the entries this build did not use."""
+        """Remove the entries this build did not use (and temporary files left by a crash)."""
         if self.folder is None or not self.folder.is_dir():
             return
         for path in self.folder.iterdir():
             if path.name not in self._used:
                 path.unlink(missing_ok=True)
+
+
+class StoreWriter:
+    """An entry of a :class:`FileStore` written piece by piece (a territory's data file of
+    hundreds of megabytes is never held whole in memory): into a temporary file of the
+    store, hashed as it goes, then named by its hash."""
+
+    def __init__(self, store: FileStore) -> None:
+        assert store.folder is not None
+        self.store = store
+        store.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".ecriture-", dir=store.folder)
+        self.temporary = Path(temporary)
+        self.out = os.fdopen(handle, "wb")
+        self.hash = hashlib.blake2b(digest_size=20)
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+
+    def close(self) -> tuple[Path, int]:
+        """The entry's path and size (an entry of the same bytes already there is kept)."""
+        assert self.store.folder is not None
+        self.out.close()
+        name = self.hash.hexdigest()
+        path = self.store.folder / name
+        self.store._used.add(name)
+        try:
+            if os.stat(path).st_size == self.size:
+                self.temporary.unlink()
+                return path, self.size
+        except OSError:
+            pass
+        os.chmod(self.temporary, NEW_FILE_MODE)
+        os.replace(self.temporary, path)
+        return path, self.size
 
 
 def content_key(*parts: str | bytes) -> str:

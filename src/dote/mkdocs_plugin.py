@@ -1111,8 +1111,15 @@ class _OpenDataCache:
             prints.get(member_id, ""),
         )
 
-    def get(self, member_id: str) -> str | None:
-        return self.plugin._cache.get(self._key(member_id))
+    def has(self, member_id: str) -> bool:
+        return self.plugin._cache.has(self._key(member_id))
 
-    def put(self, member_id: str, texts: str) -> None:
-        self.plugin._cache.put(self._key(member_id), texts)
+    def get(self, member_id: str) -> bytes | None:
+        packed = self.plugin._cache.get_bytes(self._key(member_id))
+        try:
+            return zlib.decompress(packed) if packed is not None else None
+        except zlib.error:
+            return None
+
+    def put(self, member_id: str, texts: bytes) -> None:
+        self.plugin._cache.put_bytes(self._key(member_id), zlib.compress(texts, 1))

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -587,10 +587,30 @@ class DataFile:
         return self.path.read_bytes()
 
 
+class FileWriter(Protocol):
+    """A file of the store written piece by piece (see :class:`dote.cache.StoreWriter`)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> tuple[Path, int]: ...
+
+
 class FileStore(Protocol):
     """Where a build writes its data files as soon as they are made (see :class:`dote.cache.FileStore`)."""
 
     def put(self, data: bytes) -> Path | None: ...
+
+    def writer(self) -> FileWriter | None: ...
+
+
+class _MemoryWriter:
+    """A file written piece by piece, kept in memory (a build without a file store)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
 
 
 @dataclass(frozen=True)
@@ -607,11 +627,13 @@ class Dataset:
 
 
 class MemberCache(Protocol):
-    """Where a build keeps each member's open-data texts between builds."""
+    """Where a build keeps each member's open-data texts (UTF-8) between builds."""
 
-    def get(self, member_id: str) -> str | None: ...
+    def has(self, member_id: str) -> bool: ...
 
-    def put(self, member_id: str, texts: str) -> None: ...
+    def get(self, member_id: str) -> bytes | None: ...
+
+    def put(self, member_id: str, texts: bytes) -> None: ...
 
 
 #: From this many members to compute, forked workers share the work (see :mod:`dote.workers`).
@@ -620,7 +642,7 @@ PARALLEL_FROM = 100
 _FORKED: tuple[OpenData, Callable[[Activity], Screening]] | None = None
 
 
-def _forked_member_texts(member_id: str) -> str:
+def _forked_member_texts(member_id: str) -> bytes:
     assert _FORKED is not None
     data, screen_of = _FORKED
     return data._member_texts(data.territory.members_by_id[member_id], screen_of)
@@ -700,7 +722,7 @@ class OpenData:
             found.append(entry)
         return found
 
-    def _member_texts(self, member: Member, screen_of: Callable[[Activity], Screening]) -> str:
+    def _member_texts(self, member: Member, screen_of: Callable[[Activity], Screening]) -> bytes:
         """A member's JSON object (without the files' header) and CSV, joined by a NUL character.
 
         One string, so that a build cache can keep it (:attr:`memo`); JSON text never holds a
@@ -744,55 +766,80 @@ class OpenData:
             "activites_non_publiees": member.unlisted_activities,
             "activites": activities,
         }
-        return _json(core) + "\0" + csv_text(COLUMNS, rows)
+        return (_json(core) + "\0" + csv_text(COLUMNS, rows)).encode("utf-8")
 
-    def _texts_of_members(self, screen_of: Callable[[Activity], Screening]) -> dict[str, str]:
-        """Each member's texts: from the cache, else computed (by forked workers when many)."""
+    def _texts_of_members(self, screen_of: Callable[[Activity], Screening]) -> Iterator[tuple[Member, bytes]]:
+        """Each member's texts, in order: from the cache, else computed (by forked workers when
+        many), given one after the other so that they are not all held at once."""
         global _FORKED
-        found: dict[str, str] = {}
-        missing: list[str] = []
-        for member in self.territory.members:
-            cached = self.cache.get(member.id) if self.cache is not None else None
-            if cached is None:
-                missing.append(member.id)
-            else:
-                found[member.id] = cached
+        missing = [m.id for m in self.territory.members if self.cache is None or not self.cache.has(m.id)]
+        computed: Iterator[bytes]
         if len(missing) >= PARALLEL_FROM and workers.available():
             _FORKED = (self, screen_of)
-            try:
-                computed = workers.map_forked(_forked_member_texts, missing, chunk=16)
-            finally:
-                _FORKED = None
+            computed = workers.imap_forked(_forked_member_texts, missing, chunk=16)
         else:
             members = self.territory.members_by_id
-            computed = [self._member_texts(members[member_id], screen_of) for member_id in missing]
-        for member_id, texts in zip(missing, computed, strict=True):
-            found[member_id] = texts
-            if self.cache is not None:
-                self.cache.put(member_id, texts)
-        return found
+            computed = (self._member_texts(members[member_id], screen_of) for member_id in missing)
+        try:
+            waiting = set(missing)
+            for member in self.territory.members:
+                if member.id in waiting:
+                    texts = next(computed)
+                else:
+                    assert self.cache is not None
+                    kept = self.cache.get(member.id)
+                    if kept is not None:
+                        yield member, kept
+                        continue
+                    texts = self._member_texts(member, screen_of)  # its entry was damaged
+                if self.cache is not None:
+                    self.cache.put(member.id, texts)
+                yield member, texts
+        finally:
+            _FORKED = None
 
     def _build(self) -> None:
         territory = self.territory
         screen_of = label_context(territory, self.label, "", self.site_url)["screening"]
         header = self._header()
-        header_text = _json(header)[:-1]  # "{…" without its closing brace: a member's keys follow
-        cores: list[str] = []
-        csv_bodies: list[str] = []
-        csv_head = csv_text(COLUMNS, [])
+        header_text = _json(header)[:-1].encode(
+            "utf-8"
+        )  # "{…" without its closing brace: a member's keys follow
+        csv_head = csv_text(COLUMNS, []).encode("utf-8")
+        # The processors every published activity names: known first, for the territory's file
+        # is written as the members come (a processor's file may change: computed at every build).
+        named_by = {
+            member.id: {pid for a in member.activities for pid in a.recipients.processors}
+            for member in territory.members
+        }
+        maison = territory.maison
+        whole = _json(
+            header
+            | {
+                "maison": _without_empty(
+                    {
+                        "nom": maison.name,
+                        "territoire": maison.territory,
+                        "siren": maison.siren,
+                        "site": maison.website,
+                    }
+                )
+            }
+        )[:-1]
+        all_processors = _json({"sous_traitants": self._processors_data(set().union(*named_by.values()))})[
+            1:-1
+        ]
+        territory_json = self._writer()
+        territory_json.write(f'{whole},{all_processors},"membres":['.encode())
+        territory_csv = self._writer()
+        territory_csv.write(csv_head)
         newest_overall: dt.date | None = None
-        texts_of = self._texts_of_members(screen_of)
-        named_by_all: set[str] = set()
-        for member in territory.members:
-            core_text, member_csv = texts_of[member.id].split("\0", 1)
-            # The processors its published activities name: a set union per member, cheap
-            # beside the cached texts, so computed at every build (a processor's file may change).
-            named = {pid for a in member.activities for pid in a.recipients.processors}
-            named_by_all |= named
-            processors_text = _json({"sous_traitants": self._processors_data(named)})[1:-1]
-            cores.append(core_text)
+        for n, (member, texts) in enumerate(self._texts_of_members(screen_of)):
+            core_text, member_csv = texts.split(b"\0", 1)
+            processors_text = _json({"sous_traitants": self._processors_data(named_by[member.id])})[1:-1]
+            territory_json.write(b"," + core_text if n else core_text)
             # The territory's CSV: the members' rows one after the other, under one header.
-            csv_bodies.append(member_csv.removeprefix(csv_head))
+            territory_csv.write(member_csv.removeprefix(csv_head))
             newest = max(
                 (day for a in member.activities if (day := a.dates.updated or a.dates.created) is not None),
                 default=None,
@@ -809,36 +856,16 @@ class OpenData:
                     ),
                     files={
                         member_json_path(member.id): self._file(
-                            (header_text + "," + processors_text + "," + core_text[1:]).encode("utf-8")
+                            header_text + b"," + processors_text.encode("utf-8") + b"," + core_text[1:]
                         ),
-                        member_csv_path(member.id): self._file(member_csv.encode("utf-8")),
+                        member_csv_path(member.id): self._file(member_csv),
                     },
                     modified=newest or self.today,
                     member_id=member.id,
                     keywords=("RGPD", "registre des traitements", member.kind.label),
                 )
             )
-        maison = territory.maison
-        whole = _json(
-            header
-            | {
-                "maison": _without_empty(
-                    {
-                        "nom": maison.name,
-                        "territoire": maison.territory,
-                        "siren": maison.siren,
-                        "site": maison.website,
-                    }
-                )
-            }
-        )[:-1]
-        processors_text = _json({"sous_traitants": self._processors_data(named_by_all)})[1:-1]
-        territory_json = self._file(
-            (whole + "," + processors_text + ',"membres":[' + ",".join(cores) + "]}").encode("utf-8")
-        )
-        del cores
-        territory_csv = self._file((csv_head + "".join(csv_bodies)).encode("utf-8"))
-        del csv_bodies, texts_of
+        territory_json.write(b"]}")
         self.datasets.insert(
             0,
             Dataset(
@@ -849,7 +876,10 @@ class OpenData:
                     f"{maison.name} ({maison.territory}), avec le dépistage d'analyse d'impact et le label "
                     "calculés par la Maison."
                 ),
-                files={TERRITORY_JSON: territory_json, TERRITORY_CSV: territory_csv},
+                files={
+                    TERRITORY_JSON: self._close(territory_json),
+                    TERRITORY_CSV: self._close(territory_csv),
+                },
                 modified=newest_overall or self.today,
                 keywords=("RGPD", "registre des traitements", "données personnelles"),
             ),
@@ -863,6 +893,18 @@ class OpenData:
     def _file(self, data: bytes) -> DataFile:
         path = self.store.put(data) if self.store is not None else None
         return DataFile(len(data), None if path is not None else data, path)
+
+    def _writer(self) -> FileWriter | _MemoryWriter:
+        """A file written piece by piece: into the store, else in memory."""
+        writer = self.store.writer() if self.store is not None else None
+        return writer if writer is not None else _MemoryWriter()
+
+    def _close(self, writer: FileWriter | _MemoryWriter) -> DataFile:
+        if isinstance(writer, _MemoryWriter):
+            data = b"".join(writer.parts)
+            return DataFile(len(data), data)
+        path, size = writer.close()
+        return DataFile(size, path=path)
 
     def data_files(self) -> dict[str, DataFile]:
         """Every data file, by path in the site (none in an internal build)."""

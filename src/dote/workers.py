@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
@@ -47,3 +47,10 @@ def map_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) 
     """``[function(item) for item in items]``, computed by forked workers, in order."""
     with pool() as executor:
         return list(executor.map(function, items, chunksize=chunk))
+
+
+def imap_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) -> Iterator[R]:
+    """``function(item)`` for each item, computed by forked workers, given in order as they come
+    (the caller can let each result go before the next: they are not all held at once)."""
+    with pool() as executor:
+        yield from executor.map(function, items, chunksize=chunk)
