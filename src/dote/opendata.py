@@ -802,9 +802,8 @@ class OpenData:
         territory = self.territory
         screen_of = label_context(territory, self.label, "", self.site_url)["screening"]
         header = self._header()
-        header_text = _json(header)[:-1].encode(
-            "utf-8"
-        )  # "{…" without its closing brace: a member's keys follow
+        # "{…" without its closing brace: a member's keys follow.
+        header_text = _json(header)[:-1].encode("utf-8")
         csv_head = csv_text(COLUMNS, []).encode("utf-8")
         # The processors every published activity names: known first, for the territory's file
         # is written as the members come (a processor's file may change: computed at every build).
@@ -826,9 +825,8 @@ class OpenData:
                 )
             }
         )[:-1]
-        all_processors = _json({"sous_traitants": self._processors_data(set().union(*named_by.values()))})[
-            1:-1
-        ]
+        every_named = set().union(*named_by.values())
+        all_processors = _json({"sous_traitants": self._processors_data(every_named)})[1:-1]
         territory_json = self._writer()
         territory_json.write(f'{whole},{all_processors},"membres":['.encode())
         territory_csv = self._writer()
