@@ -112,9 +112,14 @@ def _pack(html: str) -> bytes:
     return (b"1" if "<h1" in html else b"0") + zlib.compress(html.encode("utf-8"), 1)
 
 
+def _is_packed(entry: bytes) -> bool:
+    """Whether a cache entry starts as :func:`_pack` makes a page (search documents do not)."""
+    return entry[:1] in (b"0", b"1")
+
+
 def _unpack(packed: bytes) -> str:
     """The HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
-    if packed[:1] not in (b"0", b"1"):
+    if not _is_packed(packed):
         raise ValueError("not a packed page")
     return zlib.decompress(packed[1:]).decode("utf-8")
 
@@ -832,7 +837,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             url = file.url if file is not None else generated.url
             key = self._page_key(generated, url)
             cached = self._cache.get_bytes(key)
-            if cached is not None and cached[:1] in (b"0", b"1"):
+            if cached is not None and _is_packed(cached):
                 self._rendered[src_uri] = (cached, self._cache.get(_document_key(key)))
             else:
                 missing.append((src_uri, url))
