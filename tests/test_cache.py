@@ -373,3 +373,86 @@ def test_a_damaged_page_entry_is_rendered_again(tmp_path: Path) -> None:
         for e in (root / CACHE_DIR).rglob("pages/*/*")
         if e.read_bytes()[:1] in (b"0", b"1")
     )
+
+
+def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import jinja2
+
+    return _count_calls(
+        monkeypatch, jinja2.Environment, "compile", lambda env, source, name=None, *_: str(name)
+    )
+
+
+def _template_env(root: Path, **options: Any) -> Any:
+    import jinja2
+
+    (root / "gabarits").mkdir(parents=True, exist_ok=True)
+    if not (root / "gabarits" / "page.html").exists():
+        (root / "gabarits" / "page.html").write_text(
+            "{% for x in items %}<b>{{ x }}</b>{% endfor %}", "utf-8"
+        )
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root / "gabarits")), **options)
+    env.bytecode_cache = cache.template_cache(root, env, "essai")
+    return env
+
+
+def test_templates_are_compiled_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled = _compiles(monkeypatch)
+    first = _template_env(tmp_path, autoescape=True).get_template("page.html").render(items=["<a>", "b"])
+    assert first == "<b>&lt;a&gt;</b><b>b</b>" and compiled == ["page.html"]
+    again = _template_env(tmp_path, autoescape=True).get_template("page.html").render(items=["<a>", "b"])
+    assert again == first and compiled == ["page.html"]  # a new environment, no compilation
+    # Other compile options (here: no autoescaping) never read the entry of the first ones.
+    other = _template_env(tmp_path, autoescape=False).get_template("page.html").render(items=["<a>"])
+    assert other == "<b><a></b>" and compiled == ["page.html", "page.html"]
+    # A changed template is compiled again.
+    (tmp_path / "gabarits" / "page.html").write_text("<i>{{ items | length }}</i>", "utf-8")
+    assert (
+        _template_env(tmp_path, autoescape=True).get_template("page.html").render(items=[1, 2]) == "<i>2</i>"
+    )
+    assert len(compiled) == 3
+
+
+def test_a_damaged_compiled_template_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _template_env(tmp_path, autoescape=True).get_template("page.html")
+    entries = list((tmp_path / CACHE_DIR).glob("*/gabarits/*/*"))
+    assert len(entries) == 1
+    from jinja2.bccache import bc_magic
+
+    entries[0].write_bytes(bc_magic + b"\x80\x05garbage")  # Jinja's header, then no pickle
+    compiled = _compiles(monkeypatch)
+    assert (
+        _template_env(tmp_path, autoescape=True).get_template("page.html").render(items=["x"]) == "<b>x</b>"
+    )
+    assert compiled == ["page.html"]
+
+
+def test_no_template_cache_when_the_cache_is_off_or_autoescaping_is_chosen_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jinja2
+
+    assert cache.template_cache(None, jinja2.Environment(), "x") is None
+    assert (
+        cache.template_cache(tmp_path, jinja2.Environment(autoescape=jinja2.select_autoescape()), "x") is None
+    )
+    monkeypatch.setenv(cache.CACHE_ENV, "0")
+    assert cache.template_cache(tmp_path, jinja2.Environment(), "x") is None
+
+
+def test_badges_are_linked_from_the_cache_and_written_only_when_they_change(tmp_path: Path) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    _build(root)
+    store = next((root / CACHE_DIR).glob("*/badges"))
+    badges = sorted((root / "site" / "label").glob("*.svg"))
+    first = {p.name: p.stat() for p in badges}
+    assert len(first) > 2 and all(s.st_nlink >= 2 for s in first.values())
+    entries = {(e.st_dev, e.st_ino) for e in map(os.stat, store.iterdir())}
+    assert {(s.st_dev, s.st_ino) for s in first.values()} <= entries
+    assert all(p.read_bytes().startswith(b"<svg") for p in badges)
+    _build(root)  # nothing changed: the same entries, none written again
+    assert {p.name: p.stat().st_ino for p in badges} == {n: s.st_ino for n, s in first.items()}

@@ -7,7 +7,7 @@ the package's own code, schemas, vocabularies and templates, and of the Python v
 A damaged or unreadable cache is ignored and rewritten: it can make a build faster,
 never different.
 
-Four stores:
+Five stores:
 
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
@@ -17,8 +17,11 @@ Four stores:
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
   explorer values), one file per member holding the key it was computed for;
-- :class:`FileStore` — files published as they are (the open-data files), by a hash of their
-  bytes, linked into the site.
+- :class:`FileStore` — files published as they are (the open-data files, the label's
+  badges), by a hash of their bytes, linked into the site;
+- :func:`template_cache` — Jinja templates compiled to Python code (the package's, the
+  territory's overrides, Material's), by the template's name, file and source, one folder
+  per environment's compile options.
 
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
 the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that
@@ -43,6 +46,9 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+import jinja2
+import jinja2.bccache
 
 from dote import __version__
 from dote.files import NEW_FILE_MODE, write_atomic_bytes
@@ -300,7 +306,8 @@ class MemberResults:
 
 
 class FileStore:
-    """Files of the site kept by their content (the open-data files): a build writes each
+    """Files of the site kept by their content (the open-data files; the badges, in a store of
+    their own): a build writes each
     file here as soon as it is made, instead of holding it until MkDocs writes the site,
     and the site's file is a hard link to it. An unchanged file is not written again.
 
@@ -386,6 +393,57 @@ class StoreWriter:
         os.chmod(self.temporary, NEW_FILE_MODE)
         os.replace(self.temporary, path)
         return path, self.size
+
+
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache of compiled templates, which ignores a damaged or unwritable entry
+    (the template is then compiled, as without a cache)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # any damage (a pickle or marshal error): compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def template_cache(root: Path | None, env: jinja2.Environment, name: str) -> jinja2.BytecodeCache | None:
+    """A cache of ``env``'s compiled templates in the territory's build cache (``None``
+    without one). Jinja keys an entry by the template's name, file and source (and the Python
+    version); what else shapes the compiled code (the environment's syntax, extensions and the
+    names of its filters and tests, which the compiler checks) names the folder, so two
+    environments never share an entry. An environment choosing autoescaping by template name
+    gets no cache (its choice is code, not a value that could name the folder)."""
+    if root is None or not enabled() or not isinstance(env.autoescape, bool):
+        return None
+    options = "\0".join(
+        [
+            jinja2.__version__,
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            str(env.line_statement_prefix),
+            str(env.line_comment_prefix),
+            env.newline_sequence,
+            repr((env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline, env.optimized)),
+            repr(env.autoescape),
+            *sorted(env.extensions),
+            "\1".join(sorted(env.filters)),
+            "\1".join(sorted(env.tests)),
+        ]
+    )
+    folder = root / CACHE_DIR / engine_fingerprint() / "gabarits" / f"{name}-{_hash(options.encode())[:16]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCache(str(folder))
 
 
 def content_key(*parts: str | bytes) -> str:

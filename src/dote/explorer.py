@@ -162,12 +162,30 @@ class _Interner:
 
 
 #: A member's explorer values as plain data (kept between builds, see :func:`facet_values`):
-#: its member-level (facet, key, label) triples, then for each activity its id and, facet by
-#: facet, the (key, label) pairs in the order met.
+#: its member-level (facet, key, label) triples; for each activity-level facet, the (key,
+#: label) pairs its activities show, in the order met; and for each activity its id and, facet
+#: by facet (in the order of :data:`ACTIVITY_FACETS`), the keys it shows, each once.
 MemberValues = tuple[
     tuple[tuple[str, str, str], ...],
-    tuple[tuple[str, tuple[tuple[str, tuple[tuple[str, str], ...]], ...]], ...],
+    tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+    tuple[tuple[str, tuple[tuple[str, ...], ...]], ...],
 ]
+
+#: The activity-level facets, in the order of an activity's values.
+ACTIVITY_FACETS = (
+    "theme",
+    "base",
+    "donnees",
+    "sensible",
+    "moyens",
+    "surveillance",
+    "service",
+    "destinataire",
+    "sous-traitant",
+    "hors-ue",
+    "pays",
+    "aipd",
+)
 
 
 def facet_values(
@@ -268,12 +286,26 @@ def facet_values(
             ("aipd", ((verdict.verdict, verdict.label),)),
         )
 
+    def compute(m: Member) -> MemberValues:
+        met: dict[str, dict[str, str]] = {}
+        rows = []
+        for activity in m.activities:
+            row = []
+            for f, pairs in activity_values(activity):
+                labels_met = met.setdefault(f, {})
+                for k, text in pairs:
+                    labels_met.setdefault(k, text)  # as _Facet.value
+                # Each value once per activity, in the order met.
+                row.append((pairs[0][0],) if len(pairs) == 1 else tuple(dict.fromkeys(k for k, _ in pairs)))
+            rows.append((activity.id, tuple(row)))
+        return member_values(m), tuple((f, tuple(found.items())) for f, found in met.items()), tuple(rows)
+
     def values_of(m: Member) -> MemberValues:
         key = keys.get(m.id) if kept is not None and keys is not None else None
         found = kept.get(m.id, key) if key is not None else None
-        if found is not None and [a for a, _ in found[1]] == [a.id for a in m.activities]:
+        if found is not None and [a for a, _ in found[2]] == [a.id for a in m.activities]:
             return found  # type: ignore[no-any-return]
-        made = (member_values(m), tuple((a.id, activity_values(a)) for a in m.activities))
+        made = compute(m)
         if key is not None:
             kept.put(m.id, key, made)
         return made
@@ -286,16 +318,13 @@ def facet_values(
     of_members = {m.id: {f: by_key[f].value(k, text) for f, k, text in found[0]} for m, found in made}
     of_activities: dict[tuple[str, str], dict[str, list[str]]] = {}
     labels = {f.key: f.labels for f in facets}
-    for m, found in made:
-        for activity_id, values in found[1]:
-            row: dict[str, list[str]] = {}
-            for f, pairs in values:
-                registered = labels[f]
-                for k, text in pairs:
-                    registered.setdefault(k, text)  # as _Facet.value
-                # Each value once per activity, in the order met.
-                row[f] = [pairs[0][0]] if len(pairs) == 1 else list(dict.fromkeys(k for k, _ in pairs))
-            of_activities[(m.id, activity_id)] = row
+    for m, (_, met, rows) in made:
+        for f, pairs in met:
+            registered = labels[f]
+            for k, text in pairs:
+                registered.setdefault(k, text)
+        for activity_id, row in rows:
+            of_activities[(m.id, activity_id)] = dict(zip(ACTIVITY_FACETS, map(list, row), strict=True))
     return [f for f in facets if f.labels or f is member], of_members, of_activities
 
 

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin
 
 from mkdocs.config import base
@@ -50,7 +50,7 @@ from dote import (
     watch_site,
     workers,
 )
-from dote.cache import FileStore, MemberResults, PageCache, content_key, engine_fingerprint
+from dote.cache import FileStore, MemberResults, PageCache, content_key, engine_fingerprint, template_cache
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
@@ -197,18 +197,26 @@ class _CachedFile(File):
     system gets a copy.
     """
 
+    #: Folders of the site this build has made (thousands of files go to a few hundred).
+    made_folders: ClassVar[set[str]] = set()
+
     def copy_file(self, dirty: bool = False) -> None:
         assert self.abs_src_path is not None
         output_path = self.abs_dest_path
-        os.makedirs(os.path.dirname(output_path), exist_ok=True)
+        folder = os.path.dirname(output_path)
         try:
-            if os.path.lexists(output_path):
-                os.unlink(output_path)
+            if folder not in self.made_folders:
+                os.makedirs(folder, exist_ok=True)
+                self.made_folders.add(folder)
             if os.stat(self.abs_src_path).st_mode & 0o777 != NEW_FILE_MODE:
                 # An entry of an older version, written private (0o600): the site's copy must be
                 # readable by the web server, as a copied file would be.
                 os.chmod(self.abs_src_path, NEW_FILE_MODE)
-            os.link(self.abs_src_path, output_path)
+            try:
+                os.link(self.abs_src_path, output_path)
+            except FileExistsError:
+                os.unlink(output_path)
+                os.link(self.abs_src_path, output_path)
         except OSError:
             super().copy_file(dirty)
 
@@ -241,6 +249,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._pool: ProcessPoolExecutor | None = None
         self._cache = PageCache(None)
         self._data_store = FileStore(None, "donnees")
+        self._badge_store = FileStore(None, "badges")
         self._shards = 0
         self._waited = 0.0
         self.watch: watch_site.WatchSite | None = None
@@ -315,6 +324,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         }
         self._today = today or dt.date.today()
         env = render.environment(self.root)
+        env.bytecode_cache = template_cache(self.root, env, "pages")  # templates compiled once
         self._context_key = content_key(
             engine_fingerprint(),
             (today or dt.date.today()).isoformat(),
@@ -405,6 +415,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of public algorithms ---
         # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
         self._data_store = FileStore(None if internal else self.root, "donnees")
+        self._badge_store = FileStore(None if internal else self.root, "badges")
         self.opendata = opendata.OpenData(
             self.territory,
             self.label,
@@ -504,8 +515,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             raise PluginError(f"dote : {err}") from err
         # Workers start rendering pages now, while this process computes the data files below.
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
+        _CachedFile.made_folders.clear()  # the site's folder is a new one at each build
         for path, svg in self._badges.items():
-            add(File.generated(config, path, content=svg))
+            # Kept in the file store like the open data: a warm build links the unchanged ones.
+            stored = self._badge_store.put(svg.encode("utf-8"))
+            if stored is not None:
+                add(_CachedFile.generated(config, path, abs_src_path=str(stored)))
+            else:
+                add(File.generated(config, path, content=svg))
         # The footer links to the legal pages wherever their files put them.
         legal = {
             "mentions_legales": "mentions-legales.md",
@@ -743,6 +760,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def on_env(self, env: Any, /, *, config: MkDocsConfig, files: Files) -> Any:
         """Every download is made before MkDocs copies the files: wait for the pandoc runs."""
         self._sidebars = _SidebarMemo()
+        if self.root is not None and env.bytecode_cache is None:  # Material's templates compiled once
+            env.bytecode_cache = template_cache(self.root, env, "theme")
         env.globals["dote_barres"] = self._member_sidebars
         if self._converter is not None:
             started = time.perf_counter()
@@ -1067,6 +1086,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         log.info(f"dote : pages générées attendues ou rendues pendant {self._waited:.1f} s")
         self._cache.prune()
         self._data_store.prune()
+        self._badge_store.prune()
         if self._converter is not None:
             self._converter.close()
             self._converter = None
