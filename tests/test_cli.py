@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,44 @@ def test_failed_build_leaves_previous_site_untouched(
     assert "clé inconnue « statu »" in err and "la version précédente reste en place" in err
     assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+
+
+def test_a_full_disk_fails_the_build_in_french_and_leaves_previous_site_untouched(
+    territory_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dote import cache
+
+    site = tmp_path / "site"
+    assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 0
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    capsys.readouterr()
+
+    def full(self: object, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/var/site/territoire.json")
+
+    monkeypatch.setattr(cache.StoreWriter, "write", full)  # the open data's territory files
+    assert main(["build", str(territory_copy), "--site-dir", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "dote : erreur : lecture ou écriture impossible (/var/site/territoire.json) : plus de place sur le disque"
+        in err
+    )
+    assert "la version précédente reste en place" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+    assert not list((territory_copy / cache.CACHE_DIR).rglob(".ecriture-*"))  # no half-written entry
+
+
+def test_an_output_folder_that_cannot_be_made_is_reported_in_french(
+    territory_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "fichier").write_text("pas un dossier", encoding="utf-8")
+    assert main(["build", str(territory_copy), "--site-dir", str(tmp_path / "fichier" / "site")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"lecture ou écriture impossible ({tmp_path / 'fichier'}) : un fichier de ce nom existe déjà" in err
+    )
+    assert "Traceback" not in err
 
 
 def test_build_refuses_to_overwrite_sources(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -377,6 +377,12 @@ class StoreWriter:
         self.hash.update(data)
         self.size += len(data)
 
+    def discard(self) -> None:
+        """Give up the entry (an error while it was written): its temporary file is removed."""
+        with contextlib.suppress(OSError):
+            self.out.close()
+        self.temporary.unlink(missing_ok=True)
+
     def close(self) -> tuple[Path, int]:
         """The entry's path and size (an entry of the same bytes already there is kept)."""
         assert self.store.folder is not None

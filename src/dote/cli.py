@@ -17,13 +17,14 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from dote import __version__, pipeline
 from dote.confidential import OVERLAY_ENV
-from dote.files import NEW_FOLDER_MODE
+from dote.files import NEW_FOLDER_MODE, system_refusal
 from dote.problems import format_problems, invalid_summary, relative_name, report_invalid
 from dote.watch import Watch, load_watch
 
@@ -1266,9 +1267,13 @@ def _build(
             file=sys.stderr,
         )
         return EXIT_USAGE
-    target.parent.mkdir(parents=True, exist_ok=True)
     _mkdocs_logging(verbose)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as err:
+        print(f"dote : erreur : {system_refusal(err)}", file=sys.stderr)
+        return EXIT_PROBLEMS
     if not internal:
         # mkdtemp makes a private folder: a web server reading the public site as another
         # user would answer 403 for every page. The internal site stays its owner's alone.
@@ -1305,10 +1310,25 @@ def _build(
         print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
         shutil.rmtree(staging, ignore_errors=True)
         return EXIT_PROBLEMS
+    except OSError as err:
+        # A full disk, a folder without the right to write: no traceback, what and where.
+        print(f"dote : erreur : {system_refusal(err)}", file=sys.stderr)
+        if verbose:
+            traceback.print_exc()
+        print("Le site n'a pas été reconstruit ; la version précédente reste en place.", file=sys.stderr)
+        shutil.rmtree(staging, ignore_errors=True)
+        return EXIT_PROBLEMS
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _replace_dir(staging, target)
+    try:
+        _replace_dir(staging, target)
+    except OSError as err:
+        print(f"dote : erreur : {system_refusal(err)}", file=sys.stderr)
+        print(
+            f"Le site construit n'a pas pu remplacer {target} ; il est resté dans {staging}.", file=sys.stderr
+        )
+        return EXIT_PROBLEMS
     print(f"Site construit dans {target}", file=sys.stderr)
     return EXIT_OK
 

@@ -10,9 +10,25 @@ private ``0o600`` (a web server reading the site, a colleague reading an export)
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
+
+#: What the system's usual refusals mean, in French (its own messages follow the machine's
+#: language, usually English on a server or in CI).
+_SYSTEM_REFUSALS = {
+    errno.ENOSPC: "plus de place sur le disque",
+    errno.EDQUOT: "quota de disque dépassé",
+    errno.EACCES: "permission refusée",
+    errno.EPERM: "opération non permise",
+    errno.EROFS: "disque en lecture seule",
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EEXIST: "un fichier de ce nom existe déjà",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EMFILE: "trop de fichiers ouverts à la fois",
+    errno.EIO: "erreur de lecture ou d'écriture du disque",
+}
 
 
 def _umask() -> int:
@@ -51,6 +67,13 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def system_refusal(err: OSError) -> str:
+    """A French sentence for a refused read or write: what the system said, and where."""
+    what = _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
+    where = f" ({err.filename})" if err.filename else ""
+    return f"lecture ou écriture impossible{where} : {what}"
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -594,6 +594,8 @@ class FileWriter(Protocol):
 
     def close(self) -> tuple[Path, int]: ...
 
+    def discard(self) -> None: ...
+
 
 class FileStore(Protocol):
     """Where a build writes its data files as soon as they are made (see :class:`dote.cache.FileStore`)."""
@@ -611,6 +613,9 @@ class _MemoryWriter:
 
     def write(self, data: bytes) -> None:
         self.parts.append(data)
+
+    def discard(self) -> None:
+        self.parts.clear()
 
 
 @dataclass(frozen=True)
@@ -828,42 +833,56 @@ class OpenData:
         every_named = set().union(*named_by.values())
         all_processors = _json({"sous_traitants": self._processors_data(every_named)})[1:-1]
         territory_json = self._writer()
-        territory_json.write(f'{whole},{all_processors},"membres":['.encode())
         territory_csv = self._writer()
-        territory_csv.write(csv_head)
-        newest_overall: dt.date | None = None
-        for n, (member, texts) in enumerate(self._texts_of_members(screen_of)):
-            core_text, member_csv = texts.split(b"\0", 1)
-            processors_text = _json({"sous_traitants": self._processors_data(named_by[member.id])})[1:-1]
-            territory_json.write(b"," + core_text if n else core_text)
-            # The territory's CSV: the members' rows one after the other, under one header.
-            territory_csv.write(member_csv.removeprefix(csv_head))
-            newest = max(
-                (day for a in member.activities if (day := a.dates.updated or a.dates.created) is not None),
-                default=None,
-            )
-            if newest is not None and (newest_overall is None or newest > newest_overall):
-                newest_overall = newest
-            self.datasets.append(
-                Dataset(
-                    id=f"membre-{member.id}",
-                    title=f"Registre des activités de traitement : {member.name}",
-                    description=(
-                        f"Les activités de traitement de données personnelles que {member.name} publie "
-                        "(RGPD, art. 30), avec le dépistage d'analyse d'impact et le label calculés par la Maison."
+        try:
+            territory_json.write(f'{whole},{all_processors},"membres":['.encode())
+            territory_csv.write(csv_head)
+            newest_overall: dt.date | None = None
+            for n, (member, texts) in enumerate(self._texts_of_members(screen_of)):
+                core_text, member_csv = texts.split(b"\0", 1)
+                processors_text = _json({"sous_traitants": self._processors_data(named_by[member.id])})[1:-1]
+                territory_json.write(b"," + core_text if n else core_text)
+                # The territory's CSV: the members' rows one after the other, under one header.
+                territory_csv.write(member_csv.removeprefix(csv_head))
+                newest = max(
+                    (
+                        day
+                        for a in member.activities
+                        if (day := a.dates.updated or a.dates.created) is not None
                     ),
-                    files={
-                        member_json_path(member.id): self._file(
-                            header_text + b"," + processors_text.encode("utf-8") + b"," + core_text[1:]
-                        ),
-                        member_csv_path(member.id): self._file(member_csv),
-                    },
-                    modified=newest or self.today,
-                    member_id=member.id,
-                    keywords=("RGPD", "registre des traitements", member.kind.label),
+                    default=None,
                 )
-            )
-        territory_json.write(b"]}")
+                if newest is not None and (newest_overall is None or newest > newest_overall):
+                    newest_overall = newest
+                self.datasets.append(
+                    Dataset(
+                        id=f"membre-{member.id}",
+                        title=f"Registre des activités de traitement : {member.name}",
+                        description=(
+                            f"Les activités de traitement de données personnelles que {member.name} publie "
+                            "(RGPD, art. 30), avec le dépistage d'analyse d'impact et le label calculés par la Maison."
+                        ),
+                        files={
+                            member_json_path(member.id): self._file(
+                                header_text + b"," + processors_text.encode("utf-8") + b"," + core_text[1:]
+                            ),
+                            member_csv_path(member.id): self._file(member_csv),
+                        },
+                        modified=newest or self.today,
+                        member_id=member.id,
+                        keywords=("RGPD", "registre des traitements", member.kind.label),
+                    )
+                )
+            territory_json.write(b"]}")
+            territory_files = {
+                TERRITORY_JSON: self._close(territory_json),
+                TERRITORY_CSV: self._close(territory_csv),
+            }
+        except BaseException:
+            # A full disk, an interrupted build: no temporary file left in the store.
+            territory_json.discard()
+            territory_csv.discard()
+            raise
         self.datasets.insert(
             0,
             Dataset(
@@ -874,10 +893,7 @@ class OpenData:
                     f"{maison.name} ({maison.territory}), avec le dépistage d'analyse d'impact et le label "
                     "calculés par la Maison."
                 ),
-                files={
-                    TERRITORY_JSON: self._close(territory_json),
-                    TERRITORY_CSV: self._close(territory_csv),
-                },
+                files=territory_files,
                 modified=newest_overall or self.today,
                 keywords=("RGPD", "registre des traitements", "données personnelles"),
             ),
