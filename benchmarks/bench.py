@@ -279,8 +279,9 @@ def first_search_bytes(site: Path, *, dote: bool) -> tuple[float | None, str]:
     return None, "non mesuré (Chromium ou Playwright absent)"
 
 
-#: What belongs to the search: Pagefind's files, or Material's index, worker and lunr.
-_SEARCH_FILES = re.compile(r"/pagefind/|/search/search_index\.json|/workers/search\.|/lunr/")
+#: What belongs to the search: Pagefind's files (the primary bundle and the member shards it
+#: merges), or Material's index, worker and lunr.
+_SEARCH_FILES = re.compile(r"/pagefind(-membres-\d+)?/|/search/search_index\.json|/workers/search\.|/lunr/")
 
 
 def _browser_search_bytes(site: Path, *, dote: bool, sync_playwright: Any) -> float:

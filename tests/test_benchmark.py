@@ -58,3 +58,18 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     assert any("(modifiée)" in page.read_text(encoding="utf-8") for page in changed)
     printed = capsys.readouterr().out
     assert "naive/dote-propre" in printed and "dote-chaud" in printed
+
+
+def test_a_first_search_counts_every_pagefind_bundle_it_downloads() -> None:
+    """The member shards a search page merges are downloaded by a first query too."""
+    searched = _bench()._SEARCH_FILES.search
+    base = "http://127.0.0.1:8000/"
+    for url in (
+        "pagefind/pagefind-entry.json",
+        "pagefind-membres-0/index/en_1.pf_index",
+        "pagefind-membres-12/x",
+    ):
+        assert searched(base + url), url
+    for url in ("search/search_index.json", "assets/javascripts/workers/search.f8cc74c7.min.js"):
+        assert searched(base + url), url
+    assert not searched(base + "registres/pagefind-membres/index.html")
