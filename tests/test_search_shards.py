@@ -51,6 +51,14 @@ def _build(root: Path) -> str:
     return done.stderr
 
 
+def test_shards_hold_about_250_members_at_least_one_per_worker_at_most_16() -> None:
+    assert search.shard_count(199, 2) == 0 and search.shard_count(5_000, 1) == 0  # one bundle
+    assert [search.shard_count(n, 2) for n in (200, 500, 501, 1_000, 1_001, 2_000)] == [2, 2, 3, 4, 5, 8]
+    assert search.shard_count(300, 8) == 8  # one per worker
+    assert search.shard_count(5_000, 2) == search.shard_count(50_000, 2) == 16
+    assert search.shard_count(50_000, 32) == 32
+
+
 def test_every_page_is_indexed_by_exactly_one_job(sharded: tuple[Path, str, str]) -> None:
     root, _, _ = sharded
     site = root / "site"

@@ -2,7 +2,8 @@
 
 Pagefind's command line indexes one page after another on one core, about 40 ms for a
 member page of 30 activities: 40 s for a territory of 1,000 members. So a large site is
-indexed in **shards**, by as many Pagefind processes as the build has workers:
+indexed in **shards** of about 250 members (at least one per worker, at most 16: see
+:func:`shard_count`), by as many Pagefind processes at once as the build has workers:
 
 - the *primary* bundle (``pagefind/``) indexes every page but the member pages, and holds
   Pagefind's script, WebAssembly and interface;
@@ -57,9 +58,21 @@ MEMBER_PAGES = "registres"
 FILTERS_START = '<div class="dote-filtres" hidden>'
 
 
+#: About how many member pages a shard holds: a warm build indexes again the shard of each
+#: changed member (1,000 members: 1.8 s for a shard of 500, 0.6 s for a shard of 250), and a
+#: first query downloads a little of every shard (1,000 members: 424 KiB in all with 2 shards,
+#: 435 KiB with 4; benchmarks/PROFILING.md).
+SHARD_MEMBERS = 250
+#: At most this many shards: each adds requests to a first query.
+MAX_SHARDS = 16
+
+
 def shard_count(members: int, workers: int) -> int:
-    """How many member shards a site of ``members`` member pages gets (0: one bundle)."""
-    return max(workers, 2) if members >= SHARDS_FROM and workers >= 2 else 0
+    """How many member shards a site of ``members`` member pages gets (0: one bundle): at
+    least one per worker, about :data:`SHARD_MEMBERS` members each, at most :data:`MAX_SHARDS`."""
+    if members < SHARDS_FROM or workers < 2:
+        return 0
+    return min(max(workers, 2, -(-members // SHARD_MEMBERS)), max(MAX_SHARDS, workers))
 
 
 def shard_of(member_id: str, shards: int) -> int:
