@@ -42,7 +42,7 @@ import sys
 import tempfile
 import zlib
 from functools import cache, lru_cache
-from importlib import resources
+from importlib import metadata, resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -425,9 +425,13 @@ def template_cache(root: Path | None, env: jinja2.Environment, name: str) -> jin
     gets no cache (its choice is code, not a value that could name the folder)."""
     if root is None or not enabled() or not isinstance(env.autoescape, bool):
         return None
+    try:
+        jinja_version = metadata.version("jinja2")
+    except metadata.PackageNotFoundError:
+        jinja_version = ""
     options = "\0".join(
         [
-            jinja2.__version__,
+            jinja_version,
             env.block_start_string,
             env.block_end_string,
             env.variable_start_string,

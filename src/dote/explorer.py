@@ -290,8 +290,10 @@ def facet_values(
         met: dict[str, dict[str, str]] = {}
         rows = []
         for activity in m.activities:
+            values = dict(activity_values(activity))
             row = []
-            for f, pairs in activity_values(activity):
+            for f in ACTIVITY_FACETS:
+                pairs = values[f]
                 labels_met = met.setdefault(f, {})
                 for k, text in pairs:
                     labels_met.setdefault(k, text)  # as _Facet.value
