@@ -104,6 +104,18 @@ def test_an_output_folder_that_cannot_be_made_is_reported_in_french(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["init", "demo"])
+def test_a_territory_that_cannot_be_made_is_reported_in_french(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "fichier").write_text("pas un dossier", encoding="utf-8")
+    target = tmp_path / "fichier" / "territoire"
+    assert main([command, str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"dote : erreur : lecture ou écriture impossible ({target}) : " in err
+    assert "un élément du chemin n'est pas un dossier" in err and "Traceback" not in err
+
+
 def test_build_refuses_to_overwrite_sources(territory_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", str(territory_copy), "--site-dir", str(territory_copy)]) == 2
     assert main(["build", str(territory_copy), "--site-dir", str(territory_copy / "registers")]) == 2

@@ -54,3 +54,23 @@ def test_relative_names_are_the_same_whatever_the_path_looks_like(tmp_path: Path
         relative_name(root / "registers" / "maison.yml", Path(f"{root}/registers/.."))
         == "registers/maison.yml"
     )
+
+
+def test_system_refusals_are_said_in_french_with_the_file() -> None:
+    import errno
+
+    from dote.files import system_refusal
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/srv/site/index.html")
+    assert (
+        system_refusal(full)
+        == "lecture ou écriture impossible (/srv/site/index.html) : plus de place sur le disque"
+    )
+    taken = OSError(errno.EADDRINUSE, "Address already in use")
+    assert system_refusal(taken) == (
+        "opération réseau impossible : cette adresse et ce port sont déjà utilisés par un autre programme"
+    )
+    # A refusal without a French wording keeps the system's own.
+    assert system_refusal(OSError(errno.ELOOP, "Too many levels of symbolic links", "a")).endswith(
+        "(a) : Too many levels of symbolic links"
+    )

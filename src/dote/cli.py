@@ -531,6 +531,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `dote models drift | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as err:
+        # A full disk, a folder that cannot be made, no right to write: what and where, in
+        # French, for every command (each writes its files whole or not at all).
+        print(f"dote : erreur : {system_refusal(err)}", file=sys.stderr)
+        return EXIT_PROBLEMS
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -69,10 +69,21 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
         raise
 
 
+#: The network's refusals (``dote serve``'s address), in French.
+_NETWORK_REFUSALS = {
+    errno.EADDRINUSE: "cette adresse et ce port sont déjà utilisés par un autre programme",
+    errno.EADDRNOTAVAIL: "cette adresse n'est pas celle de cette machine",
+    errno.ECONNREFUSED: "connexion refusée",
+}
+
+
 def system_refusal(err: OSError) -> str:
-    """A French sentence for a refused read or write: what the system said, and where."""
-    what = _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
+    """A French sentence for a refused read or write (or network operation): what the system
+    said, and where."""
     where = f" ({err.filename})" if err.filename else ""
+    if err.errno in _NETWORK_REFUSALS:
+        return f"opération réseau impossible{where} : {_NETWORK_REFUSALS[err.errno]}"
+    what = _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
     return f"lecture ou écriture impossible{where} : {what}"
 
 
