@@ -532,8 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except OSError as err:
-        # A full disk, a folder that cannot be made, no right to write: what and where, in
-        # French, for every command (each writes its files whole or not at all).
+        # A full disk, a folder that cannot be made, no right to write, a port already taken:
+        # what and where, in French, for every command.
         print(f"dote : erreur : {system_refusal(err)}", file=sys.stderr)
         return EXIT_PROBLEMS
     finally:
