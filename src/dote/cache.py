@@ -26,7 +26,7 @@ Five stores:
 Writes go to a temporary file renamed into place, so an interrupted build leaves either
 the old entry or the new one. Entries are compressed (zlib, fastest level): a cache that
 CI keeps between runs is uploaded and downloaded whole; the file store's are the site's
-own bytes.
+own bytes, the compiled templates Jinja's own format.
 """
 
 from __future__ import annotations
@@ -307,9 +307,9 @@ class MemberResults:
 
 class FileStore:
     """Files of the site kept by their content (the open-data files; the badges, in a store of
-    their own): a build writes each
-    file here as soon as it is made, instead of holding it until MkDocs writes the site,
-    and the site's file is a hard link to it. An unchanged file is not written again.
+    their own): a build writes each file here as soon as it is made, instead of holding it
+    until MkDocs writes the site, and the site's file is a hard link to it. An unchanged file
+    is not written again.
 
     Unlike the other stores, its entries are what is published byte for byte: an entry
     is only reused when its name (a hash of the bytes) and its size match.
