@@ -221,10 +221,18 @@ class PageCache:
         self._used: set[str] = set()
 
     def get(self, key: str) -> str | None:
+        data = self.get_data(key)
+        try:
+            return data.decode("utf-8") if data is not None else None
+        except UnicodeDecodeError:
+            return None
+
+    def get_data(self, key: str) -> bytes | None:
+        """The bytes :meth:`put_data` kept (``None`` if absent or damaged)."""
         data = self.get_bytes(key)
         try:
-            return zlib.decompress(data).decode("utf-8") if data is not None else None
-        except (UnicodeDecodeError, zlib.error):
+            return zlib.decompress(data) if data is not None else None
+        except zlib.error:
             return None
 
     def has(self, key: str) -> bool:
@@ -245,7 +253,11 @@ class PageCache:
             return None
 
     def put(self, key: str, html: str) -> None:
-        self.put_bytes(key, zlib.compress(html.encode("utf-8"), 1))
+        self.put_data(key, html.encode("utf-8"))
+
+    def put_data(self, key: str, data: bytes) -> None:
+        """Keep ``data`` compressed (see :meth:`get_data`)."""
+        self.put_bytes(key, zlib.compress(data, 1))
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Keep bytes as they are (a page already compressed by its maker: the plugin's _pack)."""

@@ -221,6 +221,15 @@ class _CachedFile(File):
             super().copy_file(dirty)
 
 
+def _stored_file(config: MkDocsConfig, path: str, stored: Path | None, content: bytes | None) -> File:
+    """The site's file at ``path``: linked from its file-store entry, or (a build without a
+    cache) written from ``content``."""
+    if stored is not None:
+        return _CachedFile.generated(config, path, abs_src_path=str(stored))
+    assert content is not None
+    return File.generated(config, path, content=content)
+
+
 class DotePlugin(BasePlugin[DoteConfig]):
     """Adds the registers of a Maison DOTE territory to an MkDocs site."""
 
@@ -518,11 +527,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         _CachedFile.made_folders.clear()  # the site's folder is a new one at each build
         for path, svg in self._badges.items():
             # Kept in the file store like the open data: a warm build links the unchanged ones.
-            stored = self._badge_store.put(svg.encode("utf-8"))
-            if stored is not None:
-                add(_CachedFile.generated(config, path, abs_src_path=str(stored)))
-            else:
-                add(File.generated(config, path, content=svg))
+            content = svg.encode("utf-8")
+            add(_stored_file(config, path, self._badge_store.put(content), content))
         # The footer links to the legal pages wherever their files put them.
         legal = {
             "mentions_legales": "mentions-legales.md",
@@ -567,11 +573,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # --- end of legal watch ---
         # --- open data: the datasets and the catalogue (none in an internal build) ---
         assert self.opendata is not None
-        for path, data in self.opendata.data_files().items():
-            if data.path is not None:  # written to the build's cache as it was made
-                add(_CachedFile.generated(config, path, abs_src_path=str(data.path)))
-            else:
-                add(File.generated(config, path, content=data.read()))
+        for path, data in self.opendata.data_files().items():  # written to the store as made
+            add(_stored_file(config, path, data.path, data.content))
         # --- end of open data ---
         for name, text in published_schemas().items():
             add(File.generated(config, f"schemas/{name}", content=text))
@@ -1140,11 +1143,7 @@ class _OpenDataCache:
         return self.plugin._cache.has(self._key(member_id))
 
     def get(self, member_id: str) -> bytes | None:
-        packed = self.plugin._cache.get_bytes(self._key(member_id))
-        try:
-            return zlib.decompress(packed) if packed is not None else None
-        except zlib.error:
-            return None
+        return self.plugin._cache.get_data(self._key(member_id))
 
     def put(self, member_id: str, texts: bytes) -> None:
-        self.plugin._cache.put_bytes(self._key(member_id), zlib.compress(texts, 1))
+        self.plugin._cache.put_data(self._key(member_id), texts)
