@@ -160,3 +160,30 @@ def test_usage_errors_are_french(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "utilisation :" in err and "arguments obligatoires manquants" in err
+
+
+def test_deleting_the_previous_site_does_not_hold_the_commands_output(tmp_path: Path) -> None:
+    """The previous site is deleted by a detached process: whoever reads the command's output
+    through a pipe (a CI log, the benchmark) must see its end without waiting for the deletion."""
+    import signal
+    import subprocess
+    import sys
+
+    slow = tmp_path / "lent"
+    slow.write_text("#!/bin/sh\nsleep 60\n", encoding="utf-8")
+    slow.chmod(0o755)
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom dote import cli\n"
+        f"sys.executable = {str(slow)!r}\n"  # a deletion that lasts a minute
+        f"cli._delete_later([Path({str(tmp_path / 'ancien')!r})])\n"
+        "print(cli._DELETERS[0], flush=True)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out, err = process.communicate(timeout=30)  # before the fix: the pipe stayed open 60 s
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    os.kill(int(out.strip()), signal.SIGKILL)

@@ -1395,8 +1395,15 @@ def _delete_later(paths: list[Path]) -> None:
         _DELETERS.remove(pid)
     code = "import shutil, sys\nfor p in sys.argv[1:]: shutil.rmtree(p, True)"
     try:
+        # Not on the command's standard streams: whoever reads them (a pipe, a CI log, a
+        # benchmark) would wait for the deletion to end before seeing the command's end.
+        quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         pid = os.posix_spawn(
-            sys.executable, [sys.executable, "-c", code, *map(str, paths)], os.environ, setsid=True
+            sys.executable,
+            [sys.executable, "-c", code, *map(str, paths)],
+            os.environ,
+            setsid=True,
+            file_actions=quiet,
         )
     except (OSError, AttributeError):  # no posix_spawn: delete now
         for path in paths:
