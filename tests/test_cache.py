@@ -199,6 +199,29 @@ def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_proces
     assert different == []
 
 
+def test_the_explorer_data_a_worker_makes_in_a_warm_build_is_the_data_one_process_makes(
+    tmp_path: Path,
+) -> None:
+    """A warm build renders few pages in its worker, which then makes the explorer's data file
+    while the build goes on (dote.mkdocs_plugin): the same bytes as a build in one process."""
+    root = tmp_path / "grand"
+    demo_territory(root, members=70, activities=2)
+    two = {"DOTE_PROCESSUS": "2"}
+    assert "explorateur préparées par un processus parallèle" not in _build(root, env=two)  # clean
+    member = sorted((root / "registers" / "members").iterdir())[3]
+    activity = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
+    text = activity.read_text(encoding="utf-8")
+    activity.write_text(text.replace("\nnom: ", "\nnom: Changé — ", 1), encoding="utf-8")
+    log = _build(root, env=two)
+    assert "explorateur préparées par un processus parallèle" in log, log
+    data = (root / "site" / "registres" / "explorer" / "donnees.json").read_bytes()
+    assert "Changé — ".encode() in data
+    alone = tmp_path / "un-processus"
+    log = _build(root, "--site-dir", str(alone), env={"DOTE_PROCESSUS": "1", cache.CACHE_ENV: "0"})
+    assert "processus parallèle" not in log
+    assert (alone / "registres" / "explorer" / "donnees.json").read_bytes() == data
+
+
 def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: Path) -> None:
     root = tmp_path / "grand"
     demo_territory(root, members=30, activities=15)

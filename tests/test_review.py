@@ -17,6 +17,7 @@ import pytest
 
 from conftest import copy_demo
 from dote import pipeline, render
+from dote.cache import MemberFragments
 from dote.cli import main
 from dote.review import REVIEWS_URL, compute, elapsed_fr, page
 from links import check_links
@@ -276,6 +277,39 @@ def test_page_html(result: pipeline.Result, territory: Path) -> None:
     assert 'href="../../registres/valmont/index.html#mediatheque"' in generated.render(
         "tableau-de-bord/revues/index.html"
     )
+
+
+def test_members_tables_kept_between_builds(result: pipeline.Result, territory: Path, tmp_path: Path) -> None:
+    """Each member's table is kept under its member's key: the page is the same with the kept
+    tables, a member whose key changed gets its table made again, the others are read back."""
+    assert result.territory is not None
+    reviews = compute(result.territory, result.label, DATE)
+    env = render.environment(territory)
+    fresh = page(reviews, result.territory, env).render(REVIEWS_URL)
+    keys = {m.id: f"clé-{m.id}" for m in result.territory.members}
+    kept = MemberFragments(tmp_path, "revues", keys)
+    assert page(reviews, result.territory, env, kept).render(REVIEWS_URL) == fresh  # made and kept
+    assert page(reviews, result.territory, env, kept).render(REVIEWS_URL) == fresh  # read back
+    stored = kept.get("valmont", REVIEWS_URL)
+    assert stored is not None and stored.startswith('<h2 id="membre-valmont">')
+    hostile = kept.get("saint-exemple", REVIEWS_URL)
+    assert hostile is not None and "&lt;script&gt;alert" in hostile and "<script" not in hostile
+    # Another build: the tables read back are those kept (marked here), unless the key changed.
+    kept.put("valmont", REVIEWS_URL, stored.replace("<table", "<table data-repris", 1))
+    kept.put("boulangerie-exemple", REVIEWS_URL, "<p>ancienne table</p>")
+    later = MemberFragments(tmp_path, "revues", keys | {"boulangerie-exemple": "clé changée"})
+    html = page(reviews, result.territory, env, later).render(REVIEWS_URL)
+    assert html.count("data-repris") == 1 and "ancienne table" not in html
+    assert html.replace("<table data-repris", "<table", 1) == fresh
+    # Another address (no directory URLs): its own tables, with its own links.
+    other = page(reviews, result.territory, env, later).render("tableau-de-bord/revues/index.html")
+    assert "data-repris" not in other and 'href="../../registres/valmont/index.html#mediatheque"' in other
+    # One table kept per member, for the address it was last made for; members no longer there
+    # lose theirs.
+    assert later.get("valmont", REVIEWS_URL) is None
+    MemberFragments(tmp_path, "revues", {"valmont": keys["valmont"]}).prune()
+    assert later.get("valmont", "tableau-de-bord/revues/index.html") is not None
+    assert later.get("saint-exemple", "tableau-de-bord/revues/index.html") is None
 
 
 def test_built_site(territory: Path, tmp_path: Path) -> None:

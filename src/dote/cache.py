@@ -16,7 +16,8 @@ Five stores:
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
-  explorer values), one file per member holding the key it was computed for;
+  explorer values, its part of the page of reviews: :class:`MemberFragments`), one file per
+  member holding the key it was computed for;
 - :class:`FileStore` — files published as they are (the open-data files, the label's
   badges), by a hash of their bytes, linked into the site;
 - :func:`template_cache` — Jinja templates compiled to Python code (the package's, the
@@ -41,6 +42,7 @@ import shutil
 import sys
 import tempfile
 import zlib
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -315,6 +317,30 @@ class MemberResults:
         for path in self.folder.iterdir():
             if path.name not in members:
                 path.unlink(missing_ok=True)
+
+
+class MemberFragments:
+    """Each member's part of a page about every member (its HTML), kept between builds in a
+    :class:`MemberResults` store, under the member's key (``keys``: what the part is made of,
+    see :func:`dote.pipeline.member_key`) and the page's address."""
+
+    def __init__(self, root: Path | None, kind: str, keys: Mapping[str, str]) -> None:
+        self._results = MemberResults(root, kind)
+        self._keys = keys
+
+    def get(self, member_id: str, url: str) -> str | None:
+        key = self._keys.get(member_id)
+        found = self._results.get(member_id, content_key(key, url)) if key is not None else None
+        return found if isinstance(found, str) else None
+
+    def put(self, member_id: str, url: str, html: str) -> None:
+        key = self._keys.get(member_id)
+        if key is not None:
+            self._results.put(member_id, content_key(key, url), html)
+
+    def prune(self) -> None:
+        """Remove the parts of members no longer there."""
+        self._results.prune(set(self._keys))
 
 
 class FileStore:

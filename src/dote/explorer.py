@@ -488,11 +488,15 @@ def files(
     label: Evaluation | None = None,
     kept: Any = None,
     keys: Mapping[str, str] | None = None,
+    *,
+    with_data: bool = True,
 ) -> dict[str, bytes]:
-    """The files the explorer adds to the site, by path: its data file, script and style sheet."""
+    """The files the explorer adds to the site, by path: its data file (unless not
+    ``with_data``: the build may make it apart), script and style sheet."""
     assets = Path(__file__).parent / "assets"
+    made = {DATA_PATH: data_file(territory, label, kept, keys)} if with_data else {}
     return {
-        DATA_PATH: data_file(territory, label, kept, keys),
+        **made,
         SCRIPT_PATH: (assets / "explorer.js").read_bytes(),
         STYLESHEET_PATH: (assets / "explorer.css").read_bytes(),
     }

@@ -50,7 +50,15 @@ from dote import (
     watch_site,
     workers,
 )
-from dote.cache import FileStore, MemberResults, PageCache, content_key, engine_fingerprint, template_cache
+from dote.cache import (
+    FileStore,
+    MemberFragments,
+    MemberResults,
+    PageCache,
+    content_key,
+    engine_fingerprint,
+    template_cache,
+)
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE
 from dote.label import Evaluation
@@ -104,6 +112,16 @@ def _member_documents(member_id: str, jobs: list[documents.MemberJob], legal: di
     assert _MEMBER_DOCUMENTS is not None
     territory, templates = _MEMBER_DOCUMENTS
     documents.write_member_documents(territory, territory.members_by_id[member_id], templates, jobs, legal)
+
+
+#: What the explorer's data file is made of, for a forked worker (set before they are forked).
+_EXPLORER: tuple[Territory, Evaluation | None, MemberResults | None, Mapping[str, str] | None] | None = None
+
+
+def _explorer_data() -> bytes:
+    """In a worker process: the explorer's data file."""
+    assert _EXPLORER is not None
+    return explorer.data_file(*_EXPLORER)
 
 
 def _pack(html: str) -> bytes:
@@ -256,6 +274,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._parked: dict[str, tuple[bytes, str]] = {}
         self._token = ""
         self._pool: ProcessPoolExecutor | None = None
+        #: The explorer's data file, when a worker makes it (see on_files).
+        self._explorer_job: Future[bytes] | None = None
         self._cache = PageCache(None)
         self._data_store = FileStore(None, "donnees")
         self._badge_store = FileStore(None, "badges")
@@ -380,7 +400,21 @@ class DotePlugin(BasePlugin[DoteConfig]):
         reviews = self.dashboard.review_list
         if reviews is None or self.dashboard.reference_date != self._today:
             reviews = review.compute(self.territory, self.label, self._today)
-        pages.append(review.page(reviews, self.territory, env))
+        # Each member's table is kept between public builds, under its member's key.
+        tables = None
+        if not internal and pipeline.SHARED in self._fingerprints:
+            tables = MemberFragments(
+                self.root,
+                "revues",
+                {
+                    m.id: content_key(
+                        self._context_key, pipeline.member_key(self._fingerprints, m.id, self._today)
+                    )
+                    for m in self.territory.members
+                },
+            )
+            tables.prune()
+        pages.append(review.page(reviews, self.territory, env, tables))
         # --- end of reviews ---
         # --- downloads (issue 12): reference documents; each member's notices page ---
         try:
@@ -522,6 +556,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
             _MEMBER_DOCUMENTS = (self.territory, self._converter.templates())
         except documents.DocumentError as err:
             raise PluginError(f"dote : {err}") from err
+        # The explorer's data (public registers only): each member's values are kept between
+        # public builds, under its label's key.
+        global _EXPLORER
+        kept = MemberResults(self.root, "explorateur") if self.internal_overlay is None else None
+        keys = (
+            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
+            if kept is not None and pipeline.SHARED in self._fingerprints
+            else None
+        )
+        _EXPLORER = (self.territory, self.label, kept, keys)
         # Workers start rendering pages now, while this process computes the data files below.
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
         _CachedFile.made_folders.clear()  # the site's folder is a new one at each build
@@ -547,14 +591,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
             add(File.generated(config, SEARCH_SCRIPT, content=script.read_bytes()))
         # --- registers explorer (issue 9): its data file (public registers only), script, style sheet ---
         assert self.territory is not None
-        # Each member's values are kept between public builds, under its label's key.
-        kept = MemberResults(self.root, "explorateur") if self.internal_overlay is None else None
-        keys = (
-            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
-            if kept is not None and pipeline.SHARED in self._fingerprints
-            else None
-        )
-        for path, content in explorer.files(self.territory, self.label, kept, keys).items():
+        # In a warm build, a worker makes the data file (see _prerender); on_env waits for it.
+        if self._explorer_job is not None:
+            add(File.generated(config, explorer.DATA_PATH, content=b""))  # its place, filled in on_env
+            log.info("dote : données de l'explorateur préparées par un processus parallèle")
+        for path, content in explorer.files(
+            self.territory, self.label, kept, keys, with_data=self._explorer_job is None
+        ).items():
             add(File.generated(config, path, content=content))
         # --- end of registers explorer ---
         # --- dashboard (issue 9): its style sheet, linked from its page only ---
@@ -792,6 +835,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 f"dote : téléchargements : {self._converter.runs} conversion(s) pandoc, "
                 f"attendues {time.perf_counter() - started:.1f} s"
             )
+        if self._explorer_job is not None:  # made by a worker (see on_files)
+            data = self._explorer_job.result()
+            self._explorer_job = None
+            placeholder = files.get_file_from_path(explorer.DATA_PATH)
+            assert placeholder is not None
+            placeholder.content_bytes = data
         # Every page's content is made (MkDocs does it before this event): the workers, which
         # hold their own copies of the records they touched, are done before Pagefind starts.
         if self._pool is not None:
@@ -883,8 +932,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # Frozen (in the workers' memory, the records stay where they are until written; here,
         # collections do not walk them again), until the next build's read of the registers.
         gc.freeze()
+        share = count + 1
+        if len(missing) < PARALLEL_FROM:
+            # A warm build: the pages that show the whole territory changed. A worker first
+            # makes the explorer's data file (seconds at 1,000 members), then renders pages
+            # with the others, while this process renders its share and goes on. Not in a
+            # clean build: workers are busy with every page, and the one that made the file
+            # would hold a copy of every record.
+            self._explorer_job = self._pool.submit(_explorer_data)
+            share = count
         for n, (src_uri, url) in enumerate(missing):
-            if n % (count + 1):
+            if n % share:
                 self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
         log.info(f"dote : pages rendues par {count} processus")
 
@@ -1064,6 +1122,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         return output_content
 
     def _stop_workers(self) -> None:
+        self._explorer_job = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

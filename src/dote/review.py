@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jinja2
+from markupsafe import Markup
 
 from dote import render
+from dote.cache import MemberFragments
 from dote.dashboard import DASHBOARD_URL, STYLESHEET
 from dote.label import RULES, Evaluation, Subject, months_later
 from dote.model import Activity, Member, Territory, duration_in_words
@@ -290,18 +292,40 @@ def as_text(reviews: Reviews) -> str:
 # --- the page ---------------------------------------------------------------------------
 
 
-def page(reviews: Reviews, territory: Territory, env: jinja2.Environment) -> render.GeneratedPage:
-    """The editors' page (:data:`REVIEWS_URL`): the same list, a table per member."""
+def page(
+    reviews: Reviews,
+    territory: Territory,
+    env: jinja2.Environment,
+    kept: MemberFragments | None = None,
+) -> render.GeneratedPage:
+    """The editors' page (:data:`REVIEWS_URL`): the same list, a table per member.
+
+    Each member's table (``revues-membre.html``) is taken from ``kept`` when its member's
+    records, the shared files and the date are those it was made from: one changed activity
+    makes one table again, not the 30,000 rows of a large territory.
+    """
 
     def html(url: str) -> str:
+        links = render.links(url)
+        section = env.get_template("revues-membre.html")
+        sections = []
+        for found in reviews.members:
+            member_id = found.member.id
+            text = kept.get(member_id, url) if kept is not None else None
+            if text is None:
+                text = section.render(mr=found, **links)
+                if kept is not None:
+                    kept.put(member_id, url, text)
+            sections.append(text)
         return env.get_template("revues.html").render(
             r=reviews,
+            sections=Markup("".join(sections)),  # each rendered (and escaped) by its template
             territory=territory,
             href_dashboard=render.relative_url(url, DASHBOARD_URL),
             href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
             has_label=bool(reviews.criterion_id),
             href_label=render.relative_url(url, render.LABEL_URL),
-            **render.links(url),
+            **links,
         )
 
     # "*": the page shows every member's activities.
