@@ -199,27 +199,43 @@ def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_proces
     assert different == []
 
 
-def test_the_explorer_data_a_worker_makes_in_a_warm_build_is_the_data_one_process_makes(
-    tmp_path: Path,
-) -> None:
-    """A warm build renders few pages in its worker, which then makes the explorer's data file
-    while the build goes on (dote.mkdocs_plugin): the same bytes as a build in one process."""
+def test_what_forked_processes_make_in_a_warm_build_is_what_one_process_makes(tmp_path: Path) -> None:
+    """A warm build makes its open data in a forked process while it makes the pages, and a
+    worker makes the explorer's data file after the few pages that changed
+    (dote.mkdocs_plugin): the same bytes as a build in one process, and the file store keeps
+    what the forked process wrote."""
     root = tmp_path / "grand"
-    demo_territory(root, members=70, activities=2)
+    demo_territory(root, members=100, activities=2)
     two = {"DOTE_PROCESSUS": "2"}
-    assert "explorateur préparées par un processus parallèle" not in _build(root, env=two)  # clean
+    log = _build(root, env=two)  # clean: members' open data to compute, every page to render
+    assert "processus parallèle" not in log
     member = sorted((root / "registers" / "members").iterdir())[3]
     activity = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
     text = activity.read_text(encoding="utf-8")
     activity.write_text(text.replace("\nnom: ", "\nnom: Changé — ", 1), encoding="utf-8")
     log = _build(root, env=two)
     assert "explorateur préparées par un processus parallèle" in log, log
-    data = (root / "site" / "registres" / "explorer" / "donnees.json").read_bytes()
-    assert "Changé — ".encode() in data
+    assert "données ouvertes préparées par un processus parallèle" in log, log
+    site = root / "site"
+    assert "Changé — ".encode() in (site / "registres" / "explorer" / "donnees.json").read_bytes()
     alone = tmp_path / "un-processus"
     log = _build(root, "--site-dir", str(alone), env={"DOTE_PROCESSUS": "1", cache.CACHE_ENV: "0"})
     assert "processus parallèle" not in log
-    assert (alone / "registres" / "explorer" / "donnees.json").read_bytes() == data
+    made = sorted(
+        p.relative_to(site) for folder in ("donnees", "registres") for p in (site / folder).rglob("*")
+    )
+    assert made == sorted(
+        p.relative_to(alone) for f in ("donnees", "registres") for p in (alone / f).rglob("*")
+    )
+    different = [str(p) for p in made if p.suffix and (site / p).read_bytes() != (alone / p).read_bytes()]
+    assert different == []
+    # The store kept the entries the forked process used (the build's end removes the others):
+    # the site's data files are links to them.
+    store = root / CACHE_DIR / cache.engine_fingerprint() / "donnees"
+    kept = {p.stat().st_ino for p in store.iterdir()}
+    data_files = [p for p in (site / "donnees").rglob("*") if p.suffix in (".json", ".csv")]
+    assert len(data_files) == 2 + 2 * 100
+    assert [str(p) for p in data_files if p.stat().st_ino not in kept] == []
 
 
 def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: Path) -> None:

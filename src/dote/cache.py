@@ -377,6 +377,14 @@ class FileStore:
             return None
         return path
 
+    def used(self) -> set[str]:
+        """The entries this build used so far (what :meth:`prune` keeps)."""
+        return set(self._used)
+
+    def adopt(self, used: set[str]) -> None:
+        """Count as used the entries that another process of this build used (a forked one)."""
+        self._used |= used
+
     def writer(self) -> StoreWriter | None:
         """A new entry written piece by piece (``None`` without a cache)."""
         if self.folder is None:

@@ -124,6 +124,18 @@ def _explorer_data() -> bytes:
     return explorer.data_file(*_EXPLORER)
 
 
+#: The open data to make in a forked process (set just before it is forked).
+_OPEN_DATA: tuple[opendata.OpenData, FileStore] | None = None
+
+
+def _open_data_apart() -> tuple[list[opendata.Dataset], dict[str, bytes], set[str]]:
+    """In a forked process: the open data's datasets, catalogue and the file-store entries used."""
+    assert _OPEN_DATA is not None
+    data, store = _OPEN_DATA
+    data.build()
+    return data.datasets, data.catalogue, store.used()
+
+
 def _pack(html: str) -> bytes:
     """A generated page's HTML as the build keeps it (until it is themed, and in the cache):
     ``1`` if it holds ``<h1`` (``0`` if not), then its UTF-8 bytes compressed."""
@@ -274,6 +286,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._parked: dict[str, tuple[bytes, str]] = {}
         self._token = ""
         self._pool: ProcessPoolExecutor | None = None
+        #: The forked process making the open data (see _open_data), and its result.
+        self._apart: ProcessPoolExecutor | None = None
+        self._open_data_job: Future[tuple[list[opendata.Dataset], dict[str, bytes], set[str]]] | None = None
         #: The explorer's data file, when a worker makes it (see on_files).
         self._explorer_job: Future[bytes] | None = None
         self._cache = PageCache(None)
@@ -364,6 +379,20 @@ class DotePlugin(BasePlugin[DoteConfig]):
         )
         self.label = result.label
         site_url = config.site_url or ""
+        # --- open data: made first, while this process goes on with the pages (see _open_data) ---
+        self._data_store = FileStore(None if internal else self.root, "donnees")
+        self._badge_store = FileStore(None if internal else self.root, "badges")
+        self.opendata = opendata.OpenData(
+            self.territory,
+            self.label,
+            site_url,
+            self._today,
+            internal=internal,
+            cache=_OpenDataCache(self),
+            store=self._data_store,
+            build_now=False,
+        )
+        self._open_data()
         # --- legal watch: its page, feeds (in on_files) and the items of each activity ---
         self.watch = watch_site.WatchSite(result.watch, self.territory, site_url)
         if refusal := watch_site.feeds_refusal(result.watch, site_url):
@@ -457,17 +486,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
         pages.append(algorithms.page(self.territory, env))
         # --- end of public algorithms ---
         # --- open data (/donnees/): its pages; its files (public builds only) in on_files ---
-        self._data_store = FileStore(None if internal else self.root, "donnees")
-        self._badge_store = FileStore(None if internal else self.root, "badges")
-        self.opendata = opendata.OpenData(
-            self.territory,
-            self.label,
-            site_url,
-            self._today,
-            internal=internal,
-            cache=_OpenDataCache(self),
-            store=self._data_store,
-        )
         if not internal and (refusal := opendata.catalogue_refusal(site_url)):
             notice.warning(refusal)
         pages += self.opendata.pages(env)
@@ -494,6 +512,55 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if STYLESHEET not in [str(s) for s in config.extra_css]:
             config.extra_css.append(STYLESHEET)
         return config
+
+    def _open_data(self) -> None:
+        """Make the open data; in a forked process when few members' files are not in the
+        cache (a warm build: a second or so at 1,000 members of reading them back and writing
+        the territory's files, while this process makes the pages). :meth:`_open_data_made`
+        takes the result before the pages are rendered. A build with many members to compute
+        makes it here, with its own forked workers (see :mod:`dote.opendata`)."""
+        assert self.opendata is not None and self.territory is not None
+        data, members = self.opendata, self.territory.members
+        cache = data.cache
+        apart = (
+            not data.internal
+            and self._command == "build"
+            and self._data_store.folder is not None
+            and cache is not None
+            and len(members) >= opendata.PARALLEL_FROM
+            and workers.available()
+            # few to compute: the forked process computes them itself (no workers of its own)
+            and sum(not cache.has(m.id) for m in members) < opendata.PARALLEL_FROM
+        )
+        if not apart:
+            data.build()
+            return
+        global _OPEN_DATA
+        _OPEN_DATA = (data, self._data_store)
+        self._apart = workers.pool(1)
+        self._open_data_job = self._apart.submit(_open_data_apart)
+        log.info("dote : données ouvertes préparées par un processus parallèle")
+
+    def _open_data_made(self) -> None:
+        """Take the open data made apart (see :meth:`_open_data`), if it was."""
+        global _OPEN_DATA
+        job, self._open_data_job = self._open_data_job, None
+        if job is None:
+            return
+        try:
+            datasets, catalogue, used = job.result()
+        finally:
+            _OPEN_DATA = None
+            self._stop_apart()
+        assert self.opendata is not None
+        self.opendata.adopt((datasets, catalogue))
+        self._data_store.adopt(used)
+
+    def _stop_apart(self) -> None:
+        self._open_data_job = None
+        if self._apart is not None:
+            self._apart.shutdown(wait=True, cancel_futures=True)
+            self._apart = None
 
     def _forget_overlay(self, config: MkDocsConfig) -> None:
         """A public build never learns where the overlay is.
@@ -547,6 +614,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             taken[file.dest_uri] = file
             files.append(file)
 
+        self._open_data_made()  # before the pages (the open data's) are rendered
         for src_uri in self._pages:
             add(File.generated(config, src_uri, content=_STUB))
         # The members' document templates, in the memory of the workers forked just below.
@@ -1129,6 +1197,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._rendered = {}
 
     def on_build_error(self, *, error: Exception) -> None:
+        self._stop_apart()
         self._stop_workers()
         self._end_links(None)
         if self._early_shards is not None:

@@ -670,6 +670,9 @@ class OpenData:
     store: FileStore | None = None
     datasets: list[Dataset] = field(default_factory=list)
     catalogue: dict[str, bytes] = field(default_factory=dict)
+    #: False: the datasets are made later, by :meth:`build` (the plugin may make them in a
+    #: forked process, see :meth:`adopt`).
+    build_now: bool = True
 
     def __post_init__(self) -> None:
         self.base = site_base(self.site_url)
@@ -678,8 +681,17 @@ class OpenData:
         publication = self.territory.maison.raw.get("publication") or {}
         self.licence_given = bool(publication.get("licence")) if isinstance(publication, Mapping) else False
         self.licence = self.territory.maison.licence if self.licence_given else licences[DEFAULT_LICENCE]
+        if not self.internal and self.build_now:
+            self._build()
+
+    def build(self) -> None:
+        """Make the datasets and the catalogue (see ``build_now``; none in an internal build)."""
         if not self.internal:
             self._build()
+
+    def adopt(self, made: tuple[list[Dataset], dict[str, bytes]]) -> None:
+        """Take the datasets and catalogue that :meth:`build` made in a forked copy of this object."""
+        self.datasets[:], self.catalogue = made
 
     # --- addresses ---
 
