@@ -286,6 +286,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._parked: dict[str, tuple[bytes, str]] = {}
         self._token = ""
         self._pool: ProcessPoolExecutor | None = None
+        self._member_keys: dict[str, str] = {}
         #: The forked process making the open data (see _open_data), and its result.
         self._apart: ProcessPoolExecutor | None = None
         self._open_data_job: Future[tuple[list[opendata.Dataset], dict[str, bytes], set[str]]] | None = None
@@ -367,6 +368,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
             ),
         }
         self._today = today or dt.date.today()
+        # What each member's kept results (explorer values, review table) are keyed by: its
+        # records, the shared files and the date (none without fingerprints).
+        self._member_keys = (
+            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
+            if pipeline.SHARED in self._fingerprints
+            else {}
+        )
         env = render.environment(self.root)
         env.bytecode_cache = template_cache(self.root, env, "pages")  # templates compiled once
         self._context_key = content_key(
@@ -431,17 +439,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
             reviews = review.compute(self.territory, self.label, self._today)
         # Each member's table is kept between public builds, under its member's key.
         tables = None
-        if not internal and pipeline.SHARED in self._fingerprints:
-            tables = MemberFragments(
-                self.root,
-                "revues",
-                {
-                    m.id: content_key(
-                        self._context_key, pipeline.member_key(self._fingerprints, m.id, self._today)
-                    )
-                    for m in self.territory.members
-                },
-            )
+        if not internal and self._member_keys:
+            keys = {
+                member_id: content_key(self._context_key, key) for member_id, key in self._member_keys.items()
+            }
+            tables = MemberFragments(self.root, "revues", keys)
             tables.prune()
         pages.append(review.page(reviews, self.territory, env, tables))
         # --- end of reviews ---
@@ -628,11 +630,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # public builds, under its label's key.
         global _EXPLORER
         kept = MemberResults(self.root, "explorateur") if self.internal_overlay is None else None
-        keys = (
-            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
-            if kept is not None and pipeline.SHARED in self._fingerprints
-            else None
-        )
+        keys = self._member_keys if kept is not None and self._member_keys else None
         _EXPLORER = (self.territory, self.label, kept, keys)
         # Workers start rendering pages now, while this process computes the data files below.
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
