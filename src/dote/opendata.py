@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
+import orjson
 
 from dote import workers
 from dote.confidential import PUBLIC
@@ -565,11 +566,26 @@ def activity_row(
 # --- the datasets -----------------------------------------------------------------------------
 
 
-def _json(data: Any) -> str:
+#: orjson refuses what the standard library refuses too (dates, dataclasses), not convert them.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON; ``<``, ``>`` and ``&`` written as ``\\u`` escapes (the same text once
-    parsed), so that no browser or embedding page ever reads markup in a data file."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    parsed), so that no browser or embedding page ever reads markup in a data file.
+
+    Encoded by orjson (several times faster than the standard library, which takes over for
+    what orjson cannot write: integers beyond 64 bits)."""
+    try:
+        raw = orjson.dumps(data, option=_ORJSON_OPTIONS)
+    except TypeError:
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+def _json(data: Any) -> str:
+    """:func:`_json_bytes`, as text."""
+    return _json_bytes(data).decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -783,7 +799,7 @@ class OpenData:
             "activites_non_publiees": member.unlisted_activities,
             "activites": activities,
         }
-        return (_json(core) + "\0" + csv_text(COLUMNS, rows)).encode("utf-8")
+        return _json_bytes(core) + b"\0" + csv_text(COLUMNS, rows).encode("utf-8")
 
     def _texts_of_members(self, screen_of: Callable[[Activity], Screening]) -> Iterator[tuple[Member, bytes]]:
         """Each member's texts, in order: from the cache, else computed (by forked workers when

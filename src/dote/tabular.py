@@ -20,12 +20,18 @@ def neutral_cell(value: str) -> str:
 
 
 def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
-    """CSV for French spreadsheets: UTF-8 with a BOM, semicolons, every field quoted, CRLF."""
+    """CSV for French spreadsheets: UTF-8 with a BOM, semicolons, every field quoted, CRLF.
+
+    A row's missing column is an empty cell; a key that is no column is an error."""
+    names = list(columns)
+    known = frozenset(names)
     buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=list(columns), delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n"
-    )
-    writer.writeheader()
+    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(names)
+    starts = _FORMULA_STARTS
     for row in rows:
-        writer.writerow({k: neutral_cell(v) for k, v in row.items()})
+        if not known.issuperset(row):
+            raise ValueError(f"colonnes inconnues : {sorted(set(row) - known)}")
+        values = [row.get(name, "") for name in names]
+        writer.writerow([f"'{v}" if v[:1] in starts else v for v in values])
     return "\ufeff" + buffer.getvalue()
