@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -91,6 +92,7 @@ def _rules(*rules: Rule) -> Mapping[str, Rule]:
     return {r.name: r for r in rules}
 
 
+@functools.lru_cache(maxsize=1 << 14)  # the same review dates recur across a territory
 def months_later(day: dt.date, months: int) -> dt.date:
     """The same day ``months`` months later (clamped to the month's last day)."""
     month = day.month - 1 + months

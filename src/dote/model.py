@@ -723,7 +723,7 @@ def _volume(value: Any) -> Mapping[str, Any]:
 
 
 def _texts(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value or ())
+    return tuple([str(v) for v in value]) if value else ()
 
 
 class Converter:
@@ -732,6 +732,8 @@ class Converter:
     def __init__(self, vocabularies: Vocabularies, *, internal: bool = False) -> None:
         self.vocabularies = vocabularies
         self.internal = internal
+        #: Each vocabulary's terms by code, looked up directly (a territory looks up millions).
+        self._codes = {name: vocabulary.terms for name, vocabulary in vocabularies.items()}
 
     def internal_notes(self, data: Mapping[str, Any]) -> Internal | None:
         """The overlay's content, only in internal mode (public records never carry it)."""
@@ -747,7 +749,10 @@ class Converter:
         )
 
     def term(self, vocabulary: str, code: Any) -> Term:
-        return self.vocabularies[vocabulary][str(code)]
+        try:
+            return self._codes[vocabulary][code]
+        except (KeyError, TypeError):  # a code written as a number, or no such code
+            return self.vocabularies[vocabulary][str(code)]
 
     def legal_basis(self, data: Any, framework: Term) -> LegalBasis | None:
         """A ``base_legale`` block; under the police directive its term is the framework's own."""
@@ -777,7 +782,13 @@ class Converter:
         return self.term(vocabulary, code) if code is not None else None
 
     def terms(self, vocabulary: str, codes: Any) -> tuple[Term, ...]:
-        return tuple(self.term(vocabulary, c) for c in codes or ())
+        if not codes:
+            return ()
+        found = self._codes[vocabulary]
+        try:
+            return tuple([found[c] for c in codes])
+        except (KeyError, TypeError):
+            return tuple([self.term(vocabulary, c) for c in codes])
 
     def contact(self, data: Mapping[str, Any] | None) -> Contact:
         data = data or {}
@@ -905,6 +916,7 @@ class Converter:
         dates = data.get("dates") or {}
         dpia = data.get("aipd")
         notice = data.get("mention_information")
+        volume = _volume(data.get("volume"))
         return Activity(
             id=activity_id,
             member_id=member_id,
@@ -957,10 +969,10 @@ class Converter:
             ),
             transfers=self.transfers(data.get("transferts")),
             tools=_texts(data.get("outils")),
-            volume=_volume(data.get("volume")).get("personnes"),
-            records_per_year=_volume(data.get("volume")).get("enregistrements_par_an"),
-            population_share=_volume(data.get("volume")).get("part_population"),
-            extent=self.maybe_term("etendues", _volume(data.get("volume")).get("etendue")),
+            volume=volume.get("personnes"),
+            records_per_year=volume.get("enregistrements_par_an"),
+            population_share=volume.get("part_population"),
+            extent=self.maybe_term("etendues", volume.get("etendue")),
             means=self.terms("moyens-traitement", data.get("moyens")),
             monitoring=self.terms("lieux-surveillance", data.get("surveillance")),
             purpose_kinds=self.terms("types-finalites", purposes.get("types")),
