@@ -310,6 +310,13 @@ def test_unreadable_files(territory: Path, tmp_path: Path, name: str, content: b
     assert _activities(territory) == {}
 
 
+def test_a_spreadsheet_that_cannot_be_opened_is_said_in_french(territory: Path, tmp_path: Path) -> None:
+    with pytest.raises(
+        UnreadableSpreadsheet, match=r"impossible de lire absent\.xlsx : fichier ou dossier introuvable"
+    ):
+        import_register(tmp_path / "absent.xlsx", MEMBER, territory)
+
+
 def test_openpyxl_refuses_the_fake_encrypted_file(tmp_path: Path) -> None:
     """The fake encrypted workbook is one openpyxl cannot open either (the error is ours, in French)."""
     path = tmp_path / "chiffre.xlsx"

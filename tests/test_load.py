@@ -123,6 +123,21 @@ def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:
     assert problems[0].position == Position(NAME, 1, 1)
 
 
+def test_why_a_file_is_unreadable_is_said_in_french(tmp_path: Path) -> None:
+    (tmp_path / "dossier.yml").mkdir()
+    (tmp_path / "boucle.yml").symlink_to(tmp_path / "boucle.yml")
+    said = {}
+    for name in ("absent.yml", "dossier.yml", "boucle.yml"):
+        doc, problems = load_file(tmp_path / name, NAME, within=tmp_path)
+        assert doc is None and len(problems) == 1
+        said[name] = problems[0].message
+    assert said == {
+        "absent.yml": "fichier illisible : fichier ou dossier introuvable",
+        "dossier.yml": "fichier illisible : c'est un dossier, pas un fichier",
+        "boucle.yml": "fichier illisible : boucle de liens symboliques",
+    }
+
+
 # --- YAML 1.2 scalars --------------------------------------------------------------
 
 

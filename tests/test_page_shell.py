@@ -101,7 +101,7 @@ def test_unchanged_member_pages_are_linked_from_the_previous_site(
     monkeypatch.setattr(mkdocs_plugin, "link", refuse)
     capsys.readouterr()
     assert main(["build", str(root), "--site-dir", str(site)]) != 0
-    assert "n'a pas pu être reprise du site précédent (Permission non accordée)" in capsys.readouterr().err
+    assert "n'a pas pu être reprise du site précédent (permission refusée)" in capsys.readouterr().err
     assert _pages(site) == _pages(tmp_path / "neuf")
     monkeypatch.undo()
 

@@ -28,6 +28,9 @@ _SYSTEM_REFUSALS = {
     errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
     errno.EMFILE: "trop de fichiers ouverts à la fois",
     errno.EIO: "erreur de lecture ou d'écriture du disque",
+    errno.EISDIR: "c'est un dossier, pas un fichier",
+    errno.ELOOP: "boucle de liens symboliques",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
 }
 
 
@@ -83,8 +86,15 @@ def system_refusal(err: OSError) -> str:
     where = f" ({err.filename})" if err.filename else ""
     if err.errno in _NETWORK_REFUSALS:
         return f"opération réseau impossible{where} : {_NETWORK_REFUSALS[err.errno]}"
-    what = _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
-    return f"lecture ou écriture impossible{where} : {what}"
+    return f"lecture ou écriture impossible{where} : {system_reason(err)}"
+
+
+def system_reason(err: BaseException) -> str:
+    """Why the system refused, in French when it is one of its usual refusals (its own words,
+    in the machine's language, otherwise)."""
+    if isinstance(err, OSError):
+        return _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
+    return str(err)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 
 from dote.confidential import non_public_keys, published_fields, published_view
-from dote.files import write_atomic
+from dote.files import system_reason, write_atomic
 from dote.layout import MEMBER_FILE, MEMBERS, PROCESSORS, REGISTERS
 from dote.load import Document
 from dote.problems import relative_name
@@ -137,7 +137,7 @@ def read_spreadsheet(path: Path) -> list[Sheet]:
         with path.open("rb") as handle:
             head = handle.read(8)
     except OSError as err:
-        raise UnreadableSpreadsheet(f"impossible de lire {path.name} : {err.strerror or err}") from err
+        raise UnreadableSpreadsheet(f"impossible de lire {path.name} : {system_reason(err)}") from err
     if size == 0:
         raise UnreadableSpreadsheet(f"{path.name} est vide : aucune donnée à importer")
     if size > MAX_FILE_BYTES:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dote.files import system_reason
 from dote.load import Document
 from dote.problems import Position, Problem, relative_name
 from dote.vocabulary import slugify
@@ -148,7 +149,7 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
             problems.append(
                 Problem(
                     Position(relative_name(folder, root)),
-                    f"dossier illisible : {err.strerror or err}",
+                    f"dossier illisible : {system_reason(err)}",
                     "vérifiez ses droits d'accès : les fichiers qu'il contient ne sont pas lus",
                 )
             )

@@ -12,6 +12,7 @@ are found by the strict loader only if something asks for them (:func:`load_byte
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib.metadata
 import os
@@ -24,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from dote.files import system_reason
 from dote.problems import Position, Problem
 
 try:  # libyaml is much faster; the pure-Python parser gives the same nodes.
@@ -266,8 +268,12 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
             return _read_at_most(descriptor, MAX_BYTES + 1, size, stat.S_ISREG(found.st_mode)), []
         finally:
             os.close(descriptor)
-    except (OSError, RuntimeError) as err:  # RuntimeError: a loop of symbolic links
-        return None, [Problem(Position(name), f"fichier illisible : {getattr(err, 'strerror', None) or err}")]
+    except OSError as err:
+        return None, [Problem(Position(name), f"fichier illisible : {system_reason(err)}")]
+    except RuntimeError:  # pathlib's word for a loop of symbolic links
+        return None, [
+            Problem(Position(name), f"fichier illisible : {system_reason(OSError(errno.ELOOP, ''))}")
+        ]
 
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation

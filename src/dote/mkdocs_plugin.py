@@ -60,7 +60,7 @@ from dote.cache import (
     template_cache,
 )
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
-from dote.files import NEW_FILE_MODE
+from dote.files import NEW_FILE_MODE, system_reason
 from dote.label import Evaluation
 from dote.model import Member, Territory
 from dote.page_links import LINK_TEMPLATE, Manifest, QuietSkips, link, page_key, shell_key, unchanged
@@ -1170,7 +1170,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             except OSError as err:  # the previous site changed meanwhile: the next build themes it
                 raise PluginError(
                     f"dote : la page {page.file.dest_uri} n'a pas pu être reprise du site précédent "
-                    f"({err.strerror or err}) : relancez « dote build »"
+                    f"({system_reason(err)}) : relancez « dote build »"
                 ) from err
             return output
         if self.watch is not None and page.file.src_uri == f"{watch_site.WATCH_URL}index.md":
