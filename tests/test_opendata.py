@@ -497,3 +497,19 @@ def test_files_are_the_same_from_the_store_the_cache_workers_or_a_damaged_entry(
     monkeypatch.setattr(opendata.workers, "imap_forked", lambda *a, **k: forked.append(1) or real(*a, **k))
     assert opendata.OpenData(demo.territory, demo.label, SITE_URL, TODAY).files() == expected
     assert forked
+
+
+def test_data_json_is_compact_utf8_without_markup_and_takes_any_integer() -> None:
+    value = {"nom": "Ville <b>&</b> « CCAS »", "volume": 2**70, "petit": -(2**63), "liste": [1.5, None, True]}
+    raw = opendata._json_bytes(value)  # beyond 64 bits: the standard library's encoder
+    assert json.loads(raw) == value
+    assert (
+        raw
+        == (
+            '{"nom":"Ville \\u003cb\\u003e\\u0026\\u003c/b\\u003e « CCAS »","volume":1180591620717411303424,'
+            '"petit":-9223372036854775808,"liste":[1.5,null,true]}'
+        ).encode()
+    )
+    assert opendata._json_bytes({"n": 1, "t": "é<"}) == '{"n":1,"t":"é\\u003c"}'.encode()  # orjson
+    with pytest.raises(TypeError):  # refused, not converted: a date is never written by accident
+        opendata._json_bytes({"date": dt.date(2026, 12, 2)})
