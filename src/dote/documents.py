@@ -410,15 +410,22 @@ def write_member_documents(
     ``legal``: the addresses of the legal pages, for the footer of the notices page.
     """
     made: dict[str, Any] = {}
+    written: dict[str, list[notices.Block]] | None = None  # each notice, made once for every format
+
+    def notices_made() -> dict[str, list[notices.Block]]:
+        nonlocal written
+        if written is None:
+            written = notices.notices_of(territory, member)
+        return written
+
     for kind, fmt, path in jobs:
         if fmt == "html":  # the printable page of the notices
-            write_atomic_bytes(
-                path, notices.notices_page(territory, member, legal).encode("utf-8"), sync=False
-            )
+            page = notices.notices_page(territory, member, legal, notices_made())
+            write_atomic_bytes(path, page.encode("utf-8"), sync=False)
             continue
         if kind not in made:
             blocks = (
-                notices.member_notices(territory, member)
+                notices.member_notices(territory, member, notices_made())
                 if kind == "mentions"
                 else notices.rights_letters(territory, member)
             )

@@ -463,8 +463,17 @@ def prospecting_texts(a: Activity) -> list[str]:
     return texts
 
 
-def member_notices(territory: Territory, member: Member) -> list[Block]:
-    """Every notice the Maison writes for a member, one per page, after a title page."""
+def notices_of(territory: Territory, member: Member) -> dict[str, list[Block]]:
+    """Each notice the Maison writes for a member (:func:`notice`), by activity id: made once
+    for all the documents that show them (:func:`member_notices`, :func:`notices_page`)."""
+    return {a.id: notice(territory, member, a) for a in generated(member)}
+
+
+def member_notices(
+    territory: Territory, member: Member, made: Mapping[str, Sequence[Block]] | None = None
+) -> list[Block]:
+    """Every notice the Maison writes for a member, one per page, after a title page
+    (``made``: the notices already made, see :func:`notices_of`)."""
     activities = generated(member)
     out = [
         Block("titre", f"Mentions d'information de {member.name}"),
@@ -478,7 +487,7 @@ def member_notices(territory: Territory, member: Member) -> list[Block]:
     out += [Block("puce", a.name) for a in activities]
     for a in activities:
         out.append(Block("saut"))
-        out += notice(territory, member, a)
+        out += made[a.id] if made is not None else notice(territory, member, a)
     return out
 
 
@@ -699,12 +708,18 @@ LEGAL_LINKS = {
 }
 
 
-def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] | None = None) -> str:
+def notices_page(
+    territory: Territory,
+    member: Member,
+    legal: Mapping[str, str] | None = None,
+    made: Mapping[str, Sequence[Block]] | None = None,
+) -> str:
     """A member's notices page: a complete HTML document, printed one notice per sheet.
 
     No script, and the site's content security policy (:mod:`dote.csp`). Like
     every page of the site, it says when the territory is fictional and links to the legal
-    pages (``legal``: their addresses in the site, by :data:`LEGAL_LINKS` key).
+    pages (``legal``: their addresses in the site, by :data:`LEGAL_LINKS` key). ``made``: the
+    notices already made (see :func:`notices_of`).
     """
     e = escape
     files = {fmt: download_path(member, "mentions", fmt).rsplit("/", 1)[1] for fmt in ("docx", "odt")}
@@ -739,7 +754,7 @@ def notices_page(territory: Territory, member: Member, legal: Mapping[str, str] 
     out.append("</ul></nav>")
     for a in activities:
         out.append(f'<section class="mention" id="{e(notice_anchor(a))}">')
-        out.append(blocks_html(notice(territory, member, a), top=2))
+        out.append(blocks_html(made[a.id] if made is not None else notice(territory, member, a), top=2))
         out.append("</section>")
     out.append("</main>")
     legal = legal or {}
