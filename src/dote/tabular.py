@@ -33,5 +33,5 @@ def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
         if not known.issuperset(row):
             raise ValueError(f"colonnes inconnues : {sorted(set(row) - known)}")
         values = [row.get(name, "") for name in names]
-        writer.writerow([f"'{v}" if v[:1] in starts else v for v in values])
+        writer.writerow([f"'{v}" if v[:1] in starts else v for v in values])  # neutral_cell, inline
     return "\ufeff" + buffer.getvalue()
