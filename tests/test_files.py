@@ -70,7 +70,8 @@ def test_system_refusals_are_said_in_french_with_the_file() -> None:
     assert system_refusal(taken) == (
         "opération réseau impossible : cette adresse et ce port sont déjà utilisés par un autre programme"
     )
-    # A refusal without a French wording keeps the system's own.
     assert system_refusal(OSError(errno.ELOOP, "Too many levels of symbolic links", "a")).endswith(
-        "(a) : Too many levels of symbolic links"
+        "(a) : boucle de liens symboliques"
     )
+    # A refusal without a French wording keeps the system's own.
+    assert system_refusal(OSError(errno.ETXTBSY, "Text file busy", "a")).endswith("(a) : Text file busy")
