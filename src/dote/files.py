@@ -89,12 +89,10 @@ def system_refusal(err: OSError) -> str:
     return f"lecture ou écriture impossible{where} : {system_reason(err)}"
 
 
-def system_reason(err: BaseException) -> str:
+def system_reason(err: OSError) -> str:
     """Why the system refused, in French when it is one of its usual refusals (its own words,
     in the machine's language, otherwise)."""
-    if isinstance(err, OSError):
-        return _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
-    return str(err)
+    return _SYSTEM_REFUSALS.get(err.errno or 0) or err.strerror or str(err)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -268,12 +268,9 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
             return _read_at_most(descriptor, MAX_BYTES + 1, size, stat.S_ISREG(found.st_mode)), []
         finally:
             os.close(descriptor)
-    except OSError as err:
-        return None, [Problem(Position(name), f"fichier illisible : {system_reason(err)}")]
-    except RuntimeError:  # pathlib's word for a loop of symbolic links
-        return None, [
-            Problem(Position(name), f"fichier illisible : {system_reason(OSError(errno.ELOOP, ''))}")
-        ]
+    except (OSError, RuntimeError) as err:  # RuntimeError: pathlib's word for a loop of symbolic links
+        refusal = err if isinstance(err, OSError) else OSError(errno.ELOOP, str(err))
+        return None, [Problem(Position(name), f"fichier illisible : {system_reason(refusal)}")]
 
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
