@@ -185,3 +185,33 @@ def test_a_theme_showing_a_page_twice_is_refused(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert "doit afficher une fois le contenu de la page" in err and "2 fois" in err, err
     assert not (tmp_path / "site").exists()
+
+
+def test_a_generated_page_skips_markdown_unless_a_plugin_wrote_some(tmp_path: Path) -> None:
+    """A generated page's Markdown is empty: it is given what converting it would give;
+    Markdown that another plugin wrote is converted as MkDocs would."""
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import File, Files
+    from mkdocs.structure.pages import Page
+
+    config = MkDocsConfig()
+    (tmp_path / "docs").mkdir()
+    config.load_dict(
+        {"site_name": "x", "docs_dir": str(tmp_path / "docs"), "site_dir": str(tmp_path / "site")}
+    )
+    assert not config.validate()[0]
+    results = []
+    for markdown in ("", "  \n", "# Titre\n\nTexte *mis en valeur*."):
+        file = File("registres/m/index.md", str(tmp_path / "docs"), str(tmp_path / "site"), True)
+        files = Files([file])
+        expected, generated = Page(None, file, config), Page(None, file, config)
+        generated.__class__ = mkdocs_plugin._GeneratedPage
+        for page in (expected, generated):
+            page.markdown = markdown
+            page.render(config, files)
+        results.append(generated.content)
+        assert generated.content == expected.content
+        assert [(a.title, a.id) for a in generated.toc] == [(a.title, a.id) for a in expected.toc]
+        assert generated.present_anchor_ids == expected.present_anchor_ids
+        assert generated.title == expected.title
+    assert results[:2] == ["", ""] and "<em>mis en valeur</em>" in results[2]

@@ -269,7 +269,7 @@ def test_page_html(result: pipeline.Result, territory: Path) -> None:
     assert html.count('<div class="dote-table" role="region" tabindex="0" aria-labelledby="revues-') == 3
     for member in ("saint-exemple", "valmont", "boulangerie-exemple"):
         assert f'<caption id="revues-{member}">' in html
-        assert f'<h2 id="membre-{member}">' in html
+        assert f'<h2 id="membre-{member}" data-pagefind-ignore="all">' in html
     assert html.count('<th scope="col">') == 12 and html.count('<th scope="row">') == 6
     assert '<a href="../../label/#critere-revue-annuelle">' in html
     assert ISO_DATE.findall(re.sub(r'datetime="[^"]*"', "", html)) == []
@@ -291,7 +291,7 @@ def test_members_tables_kept_between_builds(result: pipeline.Result, territory: 
     assert page(reviews, result.territory, env, kept).render(REVIEWS_URL) == fresh  # made and kept
     assert page(reviews, result.territory, env, kept).render(REVIEWS_URL) == fresh  # read back
     stored = kept.get("valmont", REVIEWS_URL)
-    assert stored is not None and stored.startswith('<h2 id="membre-valmont">')
+    assert stored is not None and stored.startswith('<h2 id="membre-valmont" data-pagefind-ignore="all">')
     hostile = kept.get("saint-exemple", REVIEWS_URL)
     assert hostile is not None and "&lt;script&gt;alert" in hostile and "<script" not in hostile
     # Another build: the tables read back are those kept (marked here), unless the key changed.
@@ -319,7 +319,7 @@ def test_built_site(territory: Path, tmp_path: Path) -> None:
     built = site / "tableau-de-bord" / "revues" / "index.html"
     html = built.read_text(encoding="utf-8")
     assert "<title>Fiches à revoir" in html
-    assert '<h2 id="membre-saint-exemple">' in html and "&lt;script&gt;alert" in html
+    assert '<h2 id="membre-saint-exemple" data-pagefind-ignore="all">' in html and "&lt;script&gt;alert" in html
     assert "https://dote.example.org/tableau-de-bord/revues/" in (site / "sitemap.xml").read_text(
         encoding="utf-8"
     )

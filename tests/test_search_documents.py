@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from html import unescape
 from pathlib import Path
 
 from dote import pipeline, search
@@ -114,3 +115,43 @@ def test_the_search_page_says_what_is_searched(built_demo: Path) -> None:
     contents = " ".join(str(f["content"]) for f in _fragments(built_demo))
     for said in ("Finalités :", "Personnes concernées :", "Données :", "Destinataires :", "Thèmes :"):
         assert said in contents
+
+
+def test_pages_listing_every_member_are_indexed_without_their_lists(
+    built_demo: Path, demo_root: Path
+) -> None:
+    """The pages that list members or their activities (the members, the label's levels, the
+    records to review, a processor's users, the open data) are found by their
+    own text; a member is found by its page, not again by each of these lists."""
+    result = pipeline.run(demo_root)
+    assert result.territory is not None
+    maison = repr(result.territory.maison)  # its name and territory may name a member: the page's own text
+    names = {m.name for m in result.territory.members if m.name not in maison}
+    fragments = {str(f["url"]): str(f["content"]) for f in _fragments(built_demo)}
+    processors = [
+        f"/sous-traitants/{pid}/"
+        for pid in result.territory.processors
+        if result.territory.users_of_processor(pid)
+    ]
+    assert processors
+    listings = ["/registres/", "/label/", "/tableau-de-bord/revues/", "/donnees/", *processors]
+    own_text = {
+        "/registres/": "activités décrites",
+        "/label/": "Niveaux",
+        "/tableau-de-bord/revues/": "En bref",
+        "/donnees/": "CSV",
+    }
+    checked = 0
+    for url in listings:
+        content = fragments[url]
+        page = unescape((built_demo / url.strip("/") / "index.html").read_text(encoding="utf-8"))
+        listed = [name for name in names if name in page]
+        assert listed or url in processors, url  # the page does list members…
+        checked += bool(listed)
+        if url.startswith("/sous-traitants/"):  # …but the member a processor is, is its page's subject
+            processor = result.territory.processors[url.split("/")[2]]
+            own = result.territory.members_by_id.get(processor.member_id or "")
+            listed = [n for n in listed if n not in (processor.name, own.name if own else None)]
+        assert not [name for name in listed if name in content], url  # …and they are not indexed
+        assert own_text.get(url, "") in content, url
+    assert checked > 4  # the four lists, and processors' users

@@ -29,6 +29,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.structure.toc import get_toc
 from mkdocs.utils.meta import get_data as get_markdown_meta
 
 from dote import (
@@ -258,6 +259,22 @@ def _stored_file(config: MkDocsConfig, path: str, stored: Path | None, content: 
         return _CachedFile.generated(config, path, abs_src_path=str(stored))
     assert content is not None
     return File.generated(config, path, content=content)
+
+
+class _GeneratedPage(Page):
+    """A page whose content the plugin makes (its Markdown is empty, see ``on_page_markdown``):
+    MkDocs would set up a Markdown converter with every extension for each of them, about half
+    a millisecond a page, to convert nothing. What that conversion gives, given here."""
+
+    def render(self, config: MkDocsConfig, files: Files) -> None:
+        if self.markdown is None or self.markdown.strip():  # another plugin wrote some: converted
+            super().render(config, files)
+            return
+        self.content = ""
+        self.toc = get_toc([])
+        self._title_from_render = None
+        self.present_anchor_ids = set()
+        self.links_to_anchors = {}
 
 
 class DotePlugin(BasePlugin[DoteConfig]):
@@ -1011,6 +1028,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
             if n % share:
                 self._rendered[src_uri] = self._pool.submit(_render_page, src_uri, url)
         log.info(f"dote : pages rendues par {count} processus")
+
+    def on_pre_page(self, page: Page, /, *, config: MkDocsConfig, files: Files) -> Page | None:
+        if page.file.src_uri in self._pages and type(page) is Page:
+            page.__class__ = _GeneratedPage  # its content is made here: no Markdown to convert
+        return page
 
     def on_page_markdown(
         self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files
