@@ -319,7 +319,9 @@ def test_built_site(territory: Path, tmp_path: Path) -> None:
     built = site / "tableau-de-bord" / "revues" / "index.html"
     html = built.read_text(encoding="utf-8")
     assert "<title>Fiches à revoir" in html
-    assert '<h2 id="membre-saint-exemple" data-pagefind-ignore="all">' in html and "&lt;script&gt;alert" in html
+    assert (
+        '<h2 id="membre-saint-exemple" data-pagefind-ignore="all">' in html and "&lt;script&gt;alert" in html
+    )
     assert "https://dote.example.org/tableau-de-bord/revues/" in (site / "sitemap.xml").read_text(
         encoding="utf-8"
     )

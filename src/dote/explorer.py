@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,7 @@ def facet_values(
     label: Evaluation | None,
     kept: Any = None,
     keys: Mapping[str, str] | None = None,
-) -> tuple[list[_Facet], dict[str, dict[str, str]], dict[tuple[str, str], dict[str, list[str]]]]:
+) -> tuple[list[_Facet], dict[str, dict[str, str]], dict[tuple[str, str], dict[str, Sequence[str]]]]:
     """Every facet, each member's value key by member-level facet, and each activity's
     (member id, activity id) value keys by activity-level facet.
 
@@ -318,7 +318,7 @@ def facet_values(
     # Labels are registered in the order met (a key's first label is its label): every
     # member's own values, then every activity's, member by member.
     of_members = {m.id: {f: by_key[f].value(k, text) for f, k, text in found[0]} for m, found in made}
-    of_activities: dict[tuple[str, str], dict[str, list[str]]] = {}
+    of_activities: dict[tuple[str, str], dict[str, Sequence[str]]] = {}
     labels = {f.key: f.labels for f in facets}
     for m, (_, met, rows) in made:
         for f, pairs in met:
@@ -326,7 +326,7 @@ def facet_values(
             for k, text in pairs:
                 registered.setdefault(k, text)
         for activity_id, row in rows:
-            of_activities[(m.id, activity_id)] = dict(zip(ACTIVITY_FACETS, map(list, row), strict=True))
+            of_activities[(m.id, activity_id)] = dict(zip(ACTIVITY_FACETS, row, strict=True))
     return [f for f in facets if f.labels or f is member], of_members, of_activities
 
 
@@ -363,7 +363,7 @@ class ActivityRow:
     id: str
     name: str
     purpose: str
-    values: dict[str, list[str]]
+    values: Mapping[str, Sequence[str]]
 
 
 def encode(
@@ -390,15 +390,23 @@ def encode(
     texts = _Interner()
     profiles = _Interner()
     flat: list[int] = []
-    ordered = sorted(activities, key=lambda a: (index["membre"][a.member], _natural(a.name), a.id))
+    members = index["membre"]
+    ordered = sorted(activities, key=lambda a: (members[a.member], _natural(a.name), a.id))
+    columns = [(f.key, index[f.key], f.multiple) for f in activity_facets]
     for activity in ordered:
         values = activity.values
         row: list[Any] = [texts(activity.id), texts(activity.name), texts(activity.purpose)]
-        for f in activity_facets:
-            found = [index[f.key][k] for k in values[f.key]]
-            row.append(found if f.multiple else found[0])
-        profiles_index = profiles(tuple(tuple(x) if isinstance(x, list) else x for x in row), row)
-        flat += [index["membre"][activity.member], profiles_index]
+        key: list[Any] = row[:]  # the row, its lists as tuples: what profiles are told apart by
+        for name, positions, multiple in columns:
+            if multiple:
+                found = [positions[k] for k in values[name]]
+                row.append(found)
+                key.append(tuple(found))
+            else:
+                first = positions[values[name][0]]
+                row.append(first)
+                key.append(first)
+        flat += [members[activity.member], profiles(tuple(key), row)]
 
     result: dict[str, Any] = {
         "format": FORMAT,
