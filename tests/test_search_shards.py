@@ -175,3 +175,46 @@ def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tupl
             assert page.locator("h1").first.is_visible()
         finally:
             browser.close()
+
+
+def test_members_of_a_shard_whose_filters_arrive_late_are_listed(sharded: tuple[Path, str, str]) -> None:
+    """On a slow connection, Pagefind's interface would keep the « Membre » values of a first
+    search made before a shard's filters arrived, leaving that shard's members out until the
+    next search: the search page makes the search again once every filter is loaded."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is required in CI ({CHROMIUM})")
+        pytest.skip("Chromium is not installed")
+    import time
+
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    root, _, _ = sharded
+    site = root / "site"
+    members = [
+        p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name not in RESERVED_MEMBER_IDS
+    ]
+    late = search.SHARD.format(1)
+    delayed: list[str] = []
+
+    def slowly(route: Route) -> None:
+        delayed.append(route.request.url)
+        time.sleep(1.0)  # after the first search's results
+        route.continue_()
+
+    with serve(site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            page = browser.new_page()
+            page.route(re.compile(rf".*/{re.escape(late)}/filter/.*"), slowly)
+            page.goto(base + "recherche/?q=Exemple")
+            page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
+            name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
+            block = page.locator(".pagefind-ui__filter-block", has=name)
+            expect(block.locator(".pagefind-ui__filter-value")).to_have_count(len(members), timeout=20_000)
+            assert delayed  # the shard's filters did arrive late
+            assert page.locator(".pagefind-ui__search-input").input_value() == "Exemple"
+        finally:
+            browser.close()

@@ -670,8 +670,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         stylesheet = Path(__file__).parent / "assets" / "dote.css"
         add(File.generated(config, STYLESHEET, content=stylesheet.read_bytes()))
         if self.config.search:
-            script = Path(__file__).parent / "assets" / "recherche.js"
-            add(File.generated(config, SEARCH_SCRIPT, content=script.read_bytes()))
+            add(File.generated(config, SEARCH_SCRIPT, content=search.page_script("recherche.js")))
         # --- registers explorer (issue 9): its data file (public registers only), script, style sheet ---
         assert self.territory is not None
         # In a warm build, a worker makes the data file (see _prerender); on_env waits for it.

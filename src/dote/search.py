@@ -79,6 +79,13 @@ def shard_of(member_id: str, shards: int) -> int:
     return zlib.crc32(member_id.encode("utf-8")) % shards
 
 
+def page_script(name: str) -> bytes:
+    """A search page's script (``recherche.js``, ``recherche-nationale.js``) as the site serves
+    it: after ``recherche-filtres.js``, which both use to complete the merged search's filters."""
+    assets = Path(__file__).parent / "assets"
+    return (assets / "recherche-filtres.js").read_bytes() + b"\n" + (assets / name).read_bytes()
+
+
 def merged_bundles(shards: int) -> list[str]:
     """The shards' folders, relative to the site, for the search page's ``mergeIndex``."""
     return [SHARD.format(n) + "/" for n in range(shards)]

@@ -25,4 +25,7 @@
   if (query) {
     ui.triggerSearch(query);
   }
+  if (merged.length && window.doteFiltresComplets) {
+    window.doteFiltresComplets(ui, box); // see recherche-filtres.js, written before this script
+  }
 })();

@@ -22,7 +22,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from dote import csp, explorer
+from dote import csp, explorer, search
 from dote.national import site
 from dote.render import GeneratedPage
 from dote.safe import html_text
@@ -85,7 +85,7 @@ class NationalPlugin(BasePlugin[NationalPluginConfig]):  # type: ignore[no-untyp
             site.DASHBOARD_STYLESHEET: (ASSETS / "tableau-de-bord.css").read_bytes(),
             explorer.SCRIPT_PATH: (ASSETS / "explorer.js").read_bytes(),
             explorer.STYLESHEET_PATH: (ASSETS / "explorer.css").read_bytes(),
-            site.SEARCH_SCRIPT: (ASSETS / "recherche-nationale.js").read_bytes(),
+            site.SEARCH_SCRIPT: search.page_script("recherche-nationale.js"),
             site.EXPLORER_DATA: explorer.json_bytes(site.explorer_data(self.national)),
         }
         # The footer links to the registers' format: the same schemas as the Maisons publish.
