@@ -6,8 +6,8 @@
 // every merged index's filters have arrived leaves that index's values (the members of a
 // shard, the Maisons of a territory) out of the filters until the next search. Once the first
 // results are shown (every index merged by then), the filters are loaded through Pagefind's
-// own module, which the interface shares, and the search is made again, unless the reader has
-// chosen filters meanwhile.
+// own module, which the interface shares, and if the interface shows fewer values than they
+// hold, the search is made again (unless the reader has chosen filters meanwhile).
 window.doteFiltresComplets = function (ui, box) {
   "use strict";
   var interfaceScript = document.querySelector('script[src$="pagefind-ui.js"]');
@@ -25,10 +25,20 @@ window.doteFiltresComplets = function (ui, box) {
       .then(function (pagefind) {
         return pagefind.filters();
       })
-      .then(function () {
+      .then(function (filters) {
+        var loaded = 0;
+        Object.keys(filters || {}).forEach(function (name) {
+          loaded += Object.keys(filters[name]).length;
+        });
+        var shown = box.querySelectorAll(".pagefind-ui__filter-value").length;
         var input = box.querySelector(".pagefind-ui__search-input");
-        if (input && input.value.trim() && !box.querySelector(".pagefind-ui__filter-checkbox:checked")) {
-          ui.triggerFilters({});
+        if (
+          shown < loaded &&
+          input &&
+          input.value.trim() &&
+          !box.querySelector(".pagefind-ui__filter-checkbox:checked")
+        ) {
+          ui.triggerFilters({}); // the same search, with every filter now loaded
         }
       })
       .catch(function () {}); // the interface goes on as Pagefind made it
