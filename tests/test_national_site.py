@@ -373,7 +373,9 @@ def test_search_bundle_and_documents(built: tuple[Path, Harvest, Any]) -> None:
     assert (folder / "pagefind" / "pagefind-entry.json").is_file()
     script = (folder / site.SEARCH_SCRIPT).read_text(encoding="utf-8")
     # A search over several bundles gets its filters completed (recherche-filtres.js, first).
-    assert script.index("window.doteFiltresComplets = function") < script.index("window.doteFiltresComplets(ui")
+    assert script.index("window.doteFiltresComplets = function") < script.index(
+        "window.doteFiltresComplets(ui"
+    )
     assert not (folder / site.SEARCH_DOCUMENTS).exists()  # staged, never published
     view = site.national(NationalConfig(Path("n.yml"), "n", (), Path("m")), harvest)
     documents = site.search_documents(view)
