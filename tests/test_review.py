@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_demo
-from dote import pipeline, render
+from dote import pipeline, render, review
 from dote.cache import MemberFragments
 from dote.cli import main
 from dote.review import REVIEWS_URL, compute, elapsed_fr, page
@@ -329,6 +329,45 @@ def test_built_site(territory: Path, tmp_path: Path) -> None:
     mine = [link for link in report.followed if link.startswith("tableau-de-bord/revues/index.html:")]
     assert any("registres/saint-exemple/#etat-civil" in link for link in mine)
     assert any("label/#critere-revue-annuelle" in link for link in mine)
+    assert [b for b in report.broken if b.startswith("tableau-de-bord/revues/")] == []
+
+
+def test_pages_of_at_most_page_members(
+    result: pipeline.Result, territory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A territory with many members to review gets several pages: the first lists every member
+    concerned, linked to its table wherever it is; each table is on one page; every page links
+    to every other; the built site's links all resolve."""
+    assert result.territory is not None
+    monkeypatch.setattr(review, "PAGE_MEMBERS", 2)
+    reviews = compute(result.territory, result.label, DATE)
+    members = [m.member.id for m in reviews.members]
+    assert len(members) == 3
+    made = review.pages(reviews, result.territory, render.environment(territory))
+    assert [(p.src_uri, p.url, p.title) for p in made] == [
+        ("tableau-de-bord/revues/index.md", REVIEWS_URL, "Fiches à revoir"),
+        ("tableau-de-bord/revues/2/index.md", "tableau-de-bord/revues/2/", "Fiches à revoir, page 2 sur 2"),
+    ]
+    first, second = (p.render(p.url) for p in made)
+    tables = [[m for m in members if f'<caption id="revues-{m}">' in html] for html in (first, second)]
+    assert tables == [members[:2], members[2:]]
+    # The first page lists every member concerned: on it, by anchor; on the second, by its address.
+    assert f'<a href="#membre-{members[0]}">' in first and f'<a href="2/#membre-{members[2]}">' in first
+    assert "<li><strong>1</strong> fiche en retard de revue</li>" in first
+    assert "fiche en retard de revue" not in second
+    assert "membres 3\n  à 3 sur 3" in second and '<a href="../">première page</a>' in second
+    for html, current in ((first, "./"), (second, "./")):
+        assert f'<a href="{current}" aria-current="page"><strong>' in html
+    assert '<a href="2/">2</a>' in first and '<a href="../">1</a>' in second
+    # Without directory URLs, links name the files.
+    assert '<a href="2/index.html#membre-' in made[0].render("tableau-de-bord/revues/index.html")
+    site = tmp_path / "site"
+    assert main(["build", str(territory), "--site-dir", str(site)]) == 0
+    assert "Fiches à revoir, page 2 sur 2" in (
+        site / "tableau-de-bord" / "revues" / "2" / "index.html"
+    ).read_text(encoding="utf-8")
+    report = check_links(site)
+    assert any(link.startswith("tableau-de-bord/revues/2/index.html:") for link in report.followed)
     assert [b for b in report.broken if b.startswith("tableau-de-bord/revues/")] == []
 
 

@@ -462,7 +462,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             }
             tables = MemberFragments(self.root, "revues", keys)
             tables.prune()
-        pages.append(review.page(reviews, self.territory, env, tables))
+        pages.extend(review.pages(reviews, self.territory, env, tables))
         # --- end of reviews ---
         # --- downloads (issue 12): reference documents; each member's notices page ---
         try:

@@ -20,7 +20,7 @@ review dates (« au choix ») is counted apart, « date non publiée », and nev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -292,41 +292,91 @@ def as_text(reviews: Reviews) -> str:
 # --- the page ---------------------------------------------------------------------------
 
 
+#: Members per page of the editors' page: a territory where every record is to review (registers
+#: imported without review dates) would otherwise make one page of 30,000 rows (10 MB at 1,000
+#: members, 50 MB at 5,000), more than a phone's browser opens comfortably.
+PAGE_MEMBERS = 100
+
+
+def page_url(number: int) -> str:
+    """The address of the editors' page ``number`` (from 1): the first at :data:`REVIEWS_URL`."""
+    return REVIEWS_URL if number == 1 else f"{REVIEWS_URL}{number}/"
+
+
+def pages(
+    reviews: Reviews,
+    territory: Territory,
+    env: jinja2.Environment,
+    kept: MemberFragments | None = None,
+) -> list[render.GeneratedPage]:
+    """The editors' pages: the same list, a table per member, :data:`PAGE_MEMBERS` members a
+    page. The first (:data:`REVIEWS_URL`) gives the counts and every member concerned, linked
+    to its table on whichever page holds it.
+
+    Each member's table (``revues-membre.html``) is taken from ``kept`` when its member's
+    records, the shared files and the date are those it was made from: one changed activity
+    makes one table again, not the 30,000 rows of a large territory.
+    """
+    chunks = [reviews.members[i : i + PAGE_MEMBERS] for i in range(0, len(reviews.members), PAGE_MEMBERS)]
+    chunks = chunks or [()]
+    count = len(chunks)
+    where = {found.member.id: number for number, chunk in enumerate(chunks, 1) for found in chunk}
+
+    def maker(number: int) -> Callable[[str], str]:
+        def html(url: str) -> str:
+            links = render.links(url)
+            section = env.get_template("revues-membre.html")
+            sections = []
+            for found in chunks[number - 1]:
+                member_id = found.member.id
+                text = kept.get(member_id, url) if kept is not None else None
+                if text is None:
+                    text = section.render(mr=found, **links)
+                    if kept is not None:
+                        kept.put(member_id, url, text)
+                sections.append(text)
+            hrefs = [render.relative_url(url, page_url(n)) for n in range(1, count + 1)]
+            return env.get_template("revues.html").render(
+                r=reviews,
+                sections=Markup("".join(sections)),  # each rendered (and escaped) by its template
+                territory=territory,
+                page_number=number,
+                page_count=count,
+                page_hrefs=hrefs,
+                member_href={
+                    member_id: ("" if n == number else hrefs[n - 1]) + f"#membre-{member_id}"
+                    for member_id, n in where.items()
+                },
+                page_members=chunks[number - 1],
+                page_members_max=PAGE_MEMBERS,
+                href_dashboard=render.relative_url(url, DASHBOARD_URL),
+                href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
+                has_label=bool(reviews.criterion_id),
+                href_label=render.relative_url(url, render.LABEL_URL),
+                **links,
+            )
+
+        return html
+
+    # "*": the pages show every member's activities.
+    return [
+        render.GeneratedPage(
+            f"{page_url(n)}index.md",
+            page_url(n),
+            TITLE if n == 1 else f"{TITLE}, page {n} sur {count}",
+            maker(n),
+            "*",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
 def page(
     reviews: Reviews,
     territory: Territory,
     env: jinja2.Environment,
     kept: MemberFragments | None = None,
 ) -> render.GeneratedPage:
-    """The editors' page (:data:`REVIEWS_URL`): the same list, a table per member.
-
-    Each member's table (``revues-membre.html``) is taken from ``kept`` when its member's
-    records, the shared files and the date are those it was made from: one changed activity
-    makes one table again, not the 30,000 rows of a large territory.
-    """
-
-    def html(url: str) -> str:
-        links = render.links(url)
-        section = env.get_template("revues-membre.html")
-        sections = []
-        for found in reviews.members:
-            member_id = found.member.id
-            text = kept.get(member_id, url) if kept is not None else None
-            if text is None:
-                text = section.render(mr=found, **links)
-                if kept is not None:
-                    kept.put(member_id, url, text)
-            sections.append(text)
-        return env.get_template("revues.html").render(
-            r=reviews,
-            sections=Markup("".join(sections)),  # each rendered (and escaped) by its template
-            territory=territory,
-            href_dashboard=render.relative_url(url, DASHBOARD_URL),
-            href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
-            has_label=bool(reviews.criterion_id),
-            href_label=render.relative_url(url, render.LABEL_URL),
-            **links,
-        )
-
-    # "*": the page shows every member's activities.
-    return render.GeneratedPage(f"{REVIEWS_URL}index.md", REVIEWS_URL, TITLE, html, "*")
+    """The first of the editors' :func:`pages` (all of them on a territory of up to
+    :data:`PAGE_MEMBERS` members with records to review)."""
+    return pages(reviews, territory, env, kept)[0]
