@@ -7,13 +7,17 @@ them, and its filters list every member.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +26,9 @@ from dote.cache import CACHE_ENV
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.scaffold import demo_territory
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page, Route
 
 MEMBERS = 24
 
@@ -132,68 +139,65 @@ def test_a_failing_shard_run_is_reported_and_leaves_nothing(tmp_path: Path) -> N
     assert not (site / search.SHARD.format(0) / "pagefind-entry.json").exists()
 
 
-def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tuple[Path, str, str]) -> None:
+@contextlib.contextmanager
+def _search_page(sharded: tuple[Path, str, str]) -> Iterator[tuple[Page, str, list[str]]]:
+    """A Chromium page on the sharded site (served on 127.0.0.1), its base address, its members."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"Chromium is required in CI ({CHROMIUM})")
         pytest.skip("Chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
-    root, _, _ = sharded
-    site = root / "site"
+    site = sharded[0] / "site"
     members = sorted(
         p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name not in RESERVED_MEMBER_IDS
     )
-    shard_of = {m: search.shard_of(m, 3) for m in members}
     with serve(site) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
         )
         try:
-            page = browser.new_page()
-            page.goto(base + "recherche/?q=Exemple", wait_until="networkidle")
-            page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
-            # Every member appears in the member filter, whichever shard indexed it.
-            name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
-            block = page.locator(".pagefind-ui__filter-block", has=name)
-            # Pagefind fills the filters as each merged index arrives: wait for all of them.
-            expect(block.locator(".pagefind-ui__filter-value")).to_have_count(len(members), timeout=20_000)
-            # Results come from every shard, with addresses of the site's real pages.
-            while page.locator(".pagefind-ui__button", has_text="Plus").count():
-                page.locator(".pagefind-ui__button", has_text="Plus").first.click()
-            hrefs = page.locator(".pagefind-ui__result-link").evaluate_all(
-                "links => links.map(a => a.getAttribute('href'))"
-            )
-            found = {h.split("/")[2] for h in hrefs if h.startswith("/registres/") and h.count("/") >= 3}
-            assert {shard_of[m] for m in found if m in shard_of} == {0, 1, 2}
-            assert all(not h.startswith("/..") for h in hrefs)
-            target = next(
-                h for h in hrefs if h.startswith("/registres/") and shard_of.get(h.split("/")[2]) == 2
-            )
-            page.locator(f'.pagefind-ui__result-link[href="{target}"]').first.click()
-            page.wait_for_url(f"**{target}", timeout=10_000)
-            assert page.locator("h1").first.is_visible()
+            yield browser.new_page(), base, members
         finally:
             browser.close()
+
+
+def _member_filter_values(page: Page) -> Locator:
+    """The values listed under the search page's « Membre » filter."""
+    name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
+    return page.locator(".pagefind-ui__filter-block", has=name).locator(".pagefind-ui__filter-value")
+
+
+def test_the_merged_search_finds_and_lands_on_pages_of_every_shard(sharded: tuple[Path, str, str]) -> None:
+    from playwright.sync_api import expect
+
+    with _search_page(sharded) as (page, base, members):
+        shard_of = {m: search.shard_of(m, 3) for m in members}
+        page.goto(base + "recherche/?q=Exemple", wait_until="networkidle")
+        page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
+        # Every member appears in the member filter, whichever shard indexed it.
+        expect(_member_filter_values(page)).to_have_count(len(members), timeout=20_000)
+        # Results come from every shard, with addresses of the site's real pages.
+        while page.locator(".pagefind-ui__button", has_text="Plus").count():
+            page.locator(".pagefind-ui__button", has_text="Plus").first.click()
+        hrefs = page.locator(".pagefind-ui__result-link").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+        found = {h.split("/")[2] for h in hrefs if h.startswith("/registres/") and h.count("/") >= 3}
+        assert {shard_of[m] for m in found if m in shard_of} == {0, 1, 2}
+        assert all(not h.startswith("/..") for h in hrefs)
+        target = next(h for h in hrefs if h.startswith("/registres/") and shard_of.get(h.split("/")[2]) == 2)
+        page.locator(f'.pagefind-ui__result-link[href="{target}"]').first.click()
+        page.wait_for_url(f"**{target}", timeout=10_000)
+        assert page.locator("h1").first.is_visible()
 
 
 def test_members_of_a_shard_whose_filters_arrive_late_are_listed(sharded: tuple[Path, str, str]) -> None:
     """On a slow connection, Pagefind's interface would keep the « Membre » values of a first
     search made before a shard's filters arrived, leaving that shard's members out until the
     next search: the search page makes the search again once every filter is loaded."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is required in CI ({CHROMIUM})")
-        pytest.skip("Chromium is not installed")
-    import time
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import Route, expect, sync_playwright
-
-    root, _, _ = sharded
-    site = root / "site"
-    members = [
-        p.name for p in (site / "registres").iterdir() if p.is_dir() and p.name not in RESERVED_MEMBER_IDS
-    ]
     late = search.SHARD.format(1)
     delayed: list[str] = []
 
@@ -202,19 +206,10 @@ def test_members_of_a_shard_whose_filters_arrive_late_are_listed(sharded: tuple[
         time.sleep(1.0)  # after the first search's results
         route.continue_()
 
-    with serve(site) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-        )
-        try:
-            page = browser.new_page()
-            page.route(re.compile(rf".*/{re.escape(late)}/filter/.*"), slowly)
-            page.goto(base + "recherche/?q=Exemple")
-            page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
-            name = page.locator(".pagefind-ui__filter-name", has_text=re.compile(r"^\s*Membre\s*$"))
-            block = page.locator(".pagefind-ui__filter-block", has=name)
-            expect(block.locator(".pagefind-ui__filter-value")).to_have_count(len(members), timeout=20_000)
-            assert delayed  # the shard's filters did arrive late
-            assert page.locator(".pagefind-ui__search-input").input_value() == "Exemple"
-        finally:
-            browser.close()
+    with _search_page(sharded) as (page, base, members):
+        page.route(re.compile(rf".*/{re.escape(late)}/filter/.*"), slowly)
+        page.goto(base + "recherche/?q=Exemple")
+        page.locator(".pagefind-ui__result").first.wait_for(timeout=20_000)
+        expect(_member_filter_values(page)).to_have_count(len(members), timeout=20_000)
+        assert delayed  # the shard's filters did arrive late
+        assert page.locator(".pagefind-ui__search-input").input_value() == "Exemple"
