@@ -336,6 +336,13 @@ def pages(
                         kept.put(member_id, url, text)
                 sections.append(text)
             hrefs = [render.relative_url(url, page_url(n)) for n in range(1, count + 1)]
+            # The first page lists every member concerned, each linked to its table.
+            member_href = (
+                {m: ("" if n == 1 else hrefs[n - 1]) + f"#membre-{m}" for m, n in where.items()}
+                if number == 1
+                else {}
+            )
+            first = (number - 1) * PAGE_MEMBERS + 1
             return env.get_template("revues.html").render(
                 r=reviews,
                 sections=Markup("".join(sections)),  # each rendered (and escaped) by its template
@@ -343,12 +350,9 @@ def pages(
                 page_number=number,
                 page_count=count,
                 page_hrefs=hrefs,
-                member_href={
-                    member_id: ("" if n == number else hrefs[n - 1]) + f"#membre-{member_id}"
-                    for member_id, n in where.items()
-                },
-                page_members=chunks[number - 1],
-                page_members_max=PAGE_MEMBERS,
+                member_href=member_href,
+                first_member=first,
+                last_member=first + len(chunks[number - 1]) - 1,
                 href_dashboard=render.relative_url(url, DASHBOARD_URL),
                 href_css=render.relative_url(url, STYLESHEET).rstrip("/"),
                 has_label=bool(reviews.criterion_id),
