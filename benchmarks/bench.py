@@ -9,7 +9,10 @@ One run, on this machine, in this order:
 3. the **floor**: as many one-line pages, built by Material without any plugin — what
    MkDocs and the theme cost before any content;
 4. ``dote build``, clean (no ``.cache/dote/``, no previous site);
-5. ``dote build`` again, warm, after changing the purpose of one activity.
+5. ``dote build`` again, warm, after changing the purpose of one activity;
+6. ``dote build`` warm as a CI job runs it: another activity changed, the build cache kept
+   (the CI templates keep ``.cache/dote/`` between runs) but no previous site (a job starts
+   from a fresh checkout, so no member page can be linked from the site it replaces).
 
 For each build it records the wall time, the peak memory of the whole process tree (the
 sum of the proportional set sizes of the build and its children, sampled every 50 ms), the size of
@@ -330,8 +333,9 @@ def _with_site_url(territory: Path) -> None:
         config.write_text(text, encoding="utf-8")
 
 
-def _touch_one_activity(territory: Path) -> Path:
-    member = sorted((territory / "registers" / "members").iterdir())[0]
+def _touch_one_activity(territory: Path, member_index: int = 0) -> Path:
+    members = sorted((territory / "registers" / "members").iterdir())
+    member = members[member_index % len(members)]
     path = next(p for p in sorted(member.glob("*.yml")) if p.name != "member.yml")
     text = path.read_text(encoding="utf-8")
     changed, count = re.subn(r"(?m)^(  principale: .*)$", r"\1 (modifiée)", text, count=1)
@@ -396,6 +400,11 @@ def benchmark(
     seconds, peak = run_measured([*dote, "build", str(territory)], work)
     record("dote-chaud", territory / "site", seconds, peak, search=False, is_dote=True)
 
+    _touch_one_activity(territory, 1)
+    shutil.rmtree(territory / "site")
+    seconds, peak = run_measured([*dote, "build", str(territory)], work)
+    record("dote-chaud-ci", territory / "site", seconds, peak, search=False, is_dote=True)
+
     by_name = {m.name: m for m in measures}
     ratios = {}
     if baseline:
@@ -403,6 +412,9 @@ def benchmark(
             "naive/dote-propre": round(by_name["naive"].seconds / by_name["dote-propre"].seconds, 2),
             "dote-propre/plancher": round(by_name["dote-propre"].seconds / by_name["plancher"].seconds, 2),
             "dote-chaud/plancher": round(by_name["dote-chaud"].seconds / by_name["plancher"].seconds, 2),
+            "dote-chaud-ci/plancher": round(
+                by_name["dote-chaud-ci"].seconds / by_name["plancher"].seconds, 2
+            ),
         }
     return {
         "membres": members,

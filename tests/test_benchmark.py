@@ -46,16 +46,22 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     )
     result = json.loads(report.read_text(encoding="utf-8"))
     names = [m["name"] for m in result["mesures"]]
-    assert names == ["naive", "plancher", "dote-propre", "dote-chaud"]
+    assert names == ["naive", "plancher", "dote-propre", "dote-chaud", "dote-chaud-ci"]
     assert all(m["seconds"] > 0 and m["peak_mib"] > 0 and m["pages"] > 0 for m in result["mesures"])
-    assert set(result["rapports"]) == {"naive/dote-propre", "dote-propre/plancher", "dote-chaud/plancher"}
+    assert set(result["rapports"]) == {
+        "naive/dote-propre",
+        "dote-propre/plancher",
+        "dote-chaud/plancher",
+        "dote-chaud-ci/plancher",
+    }
     # The same content: one naive page per member, processor and model, and the floor as many.
     by_name = {m["name"]: m for m in result["mesures"]}
     assert by_name["naive"]["pages"] == by_name["plancher"]["pages"] == result["pages_de_la_reference"] + 1
     assert (work / "naive" / "site" / "search" / "search_index.json").is_file()
-    # The warm build saw the changed activity.
+    # The warm builds saw the changed activities (one each, of two members), the last one in a
+    # site folder it made anew.
     changed = list((work / "territoire" / "site" / "registres").glob("*/index.html"))
-    assert any("(modifiée)" in page.read_text(encoding="utf-8") for page in changed)
+    assert sum("(modifiée)" in page.read_text(encoding="utf-8") for page in changed) == 2
     printed = capsys.readouterr().out
     assert "naive/dote-propre" in printed and "dote-chaud" in printed
 

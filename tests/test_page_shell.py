@@ -215,3 +215,102 @@ def test_a_generated_page_skips_markdown_unless_a_plugin_wrote_some(tmp_path: Pa
         assert generated.present_anchor_ids == expected.present_anchor_ids
         assert generated.title == expected.title
     assert results[:2] == ["", ""] and "<em>mis en valeur</em>" in results[2]
+
+
+def test_member_pages_filled_in_change_no_byte_of_the_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Member pages themed by filling the template's output for a sample page
+    (dote.page_links.Shell) are byte for byte those Material renders page by page; a page whose
+    title is shown in a way the shell does not know (two spaces, which ``striptags`` joins) is
+    themed by the template."""
+    root = copy_demo(tmp_path / "territoire")
+    member = root / "registers" / "members" / "valmont" / "member.yml"
+    text = member.read_text(encoding="utf-8")
+    member.write_text(
+        re.sub(r"(?m)^nom: .*$", 'nom: "Valmont & <Fils>  l\'aîné"', text, count=1), encoding="utf-8"
+    )
+    monkeypatch.setenv(CACHE_ENV, "0")
+    filled: list[str] = []
+    original = mkdocs_plugin.Shell.fill
+
+    def fill(self: mkdocs_plugin.Shell, page: Any) -> str | None:
+        output = original(self, page)
+        if output is not None:
+            filled.append(page.file.src_uri)
+        return output
+
+    monkeypatch.setattr(mkdocs_plugin.Shell, "fill", fill)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    members = {uri.replace(".html", ".md") for uri in _member_pages(tmp_path / "avec")}
+    assert set(filled) == members - {"registres/valmont/index.md"}
+    assert "registres/les-granges/index.md" in filled  # « Granges-d&#x27;Exemple »: escaped
+    assert len(members) >= 6
+
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
+    filled.clear()
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    assert filled == []
+    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert with_shell.keys() == themed.keys()
+    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    assert "Valmont &amp; &lt;Fils&gt;" in with_shell["registres/valmont/index.html"].decode("utf-8")
+    assert "<title>Commune des Granges-d&#x27;Exemple - " in with_shell[
+        "registres/les-granges/index.html"
+    ].decode("utf-8")
+
+
+def test_a_theme_the_shell_cannot_fill_themes_every_member_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A theme override that shows something of a page's title that the shell cannot fill in
+    (here its length): the page checked both ways differs, so no member page is filled in."""
+    root = copy_demo(tmp_path / "territoire")
+    overrides = root / "overrides"
+    overrides.mkdir(exist_ok=True)
+    (overrides / "main.html").write_text(
+        '{% extends "base.html" %}\n'
+        '{% block extrahead %}<meta name="dote-essai" content="{{ page.title | length }}">{% endblock %}\n',
+        encoding="utf-8",
+    )
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    if "custom_dir" not in text:
+        text = text.replace("theme:\n", "theme:\n  custom_dir: overrides\n", 1)
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    lengths = {
+        re.search(rb'name="dote-essai" content="(\d+)"', html)[1]  # type: ignore[index]
+        for uri, html in with_shell.items()
+        if uri in _member_pages(tmp_path / "avec")
+    }
+    assert len(lengths) > 1
+
+
+def test_a_member_page_that_cannot_be_filled_any_more_is_themed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page planned to be filled in that cannot be any more when MkDocs writes it (another
+    plugin changed it meanwhile) is themed by the template: the same site."""
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "avant")]) == 0
+    planned: list[int] = []
+    original = mkdocs_plugin.DotePlugin._plan_fills
+
+    def plan_then_spoil(self: mkdocs_plugin.DotePlugin, *args: Any) -> None:
+        original(self, *args)
+        planned.append(len(self._filled))
+        if self._shell is not None:
+            self._shell.usable = False  # every fill now refused
+
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "_plan_fills", plan_then_spoil)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "apres")]) == 0
+    assert planned and planned[0] >= 5
+    assert _pages(tmp_path / "avant") == _pages(tmp_path / "apres")

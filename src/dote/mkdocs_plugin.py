@@ -64,7 +64,7 @@ from dote.confidential import OVERLAY_ENV, overlay_location, private_location_re
 from dote.files import NEW_FILE_MODE, system_reason
 from dote.label import Evaluation
 from dote.model import Member, Territory
-from dote.page_links import LINK_TEMPLATE, Manifest, QuietSkips, link, page_key, shell_key, unchanged
+from dote.page_links import LINK_TEMPLATE, Manifest, QuietSkips, Shell, link, page_key, shell_key, unchanged
 from dote.problems import format_problems, relative_name
 from dote.safe import html_text
 from dote.schema import published_schemas
@@ -286,6 +286,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
     #: marker in its place, replaced in on_post_page by the content (a theme must show it once,
     #: as Material does). Pages linked from the previous site are never uncompressed.
     PARK_CONTENTS = True
+    #: Member pages that are not linked from the previous site are themed by filling the
+    #: template's output for a sample page (dote.page_links.Shell), not by the template.
+    FILL_MEMBER_PAGES = True
 
     def __init__(self) -> None:
         self.territory: Territory | None = None
@@ -336,6 +339,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._links: dict[str, Path] = {}  # src_uri → the previous build's file
         self._link_keys: dict[str, str] = {}  # dest_uri → key, recorded for the next build
         self._quiet: QuietSkips | None = None
+        self._shell: Shell | None = None
+        self._filled: set[str] = set()  # src_uri of the member pages themed by the shell
         self._early_shards: search.MemberShards | None = None
         self.training = training.Training()
         # --- end of downloads ---
@@ -849,31 +854,61 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def _plan_links(self, env: Any, config: MkDocsConfig, files: Files) -> None:
         """Key every member page (see dote.page_links); a page whose key is the one the
         previous build recorded, and whose file is still there, is linked from it instead of
-        being themed (its template then renders nothing)."""
+        being themed (its template then renders nothing). The others are themed by filling
+        the template's output once rendered (see :meth:`_plan_fills`)."""
         self._links, self._link_keys = {}, {}
+        shared = [
+            file.page
+            for file in files.documentation_pages()
+            if file.page is not None and self._shares_shell(file.page)
+        ]
         manifest = self._manifest()
-        if manifest.path is None or self.previous_site is None:
-            return
-        shell = shell_key(env, config, files, self._nav, search.MEMBER_PAGES)
-        if shell is None:
-            return
-        kept = manifest.read(self.previous_site)
-        for file in files.documentation_pages():
-            page = file.page
-            if page is None or not self._shares_shell(page):
-                continue
-            parked = self._parked.get(file.src_uri)
-            key = self._link_keys[file.dest_uri] = page_key(shell, page, parked[0] if parked else None)
-            old = unchanged(self.previous_site, file.dest_uri, key, kept) if kept else None
-            if old is not None:
-                page.meta["template"] = LINK_TEMPLATE
-                self._links[file.src_uri] = old
+        shell = (
+            shell_key(env, config, files, self._nav, search.MEMBER_PAGES)
+            if manifest.path is not None and self.previous_site is not None
+            else None
+        )
+        if shell is not None and self.previous_site is not None:
+            kept = manifest.read(self.previous_site)
+            for page in shared:
+                parked = self._parked.get(page.file.src_uri)
+                key = self._link_keys[page.file.dest_uri] = page_key(
+                    shell, page, parked[0] if parked else None
+                )
+                old = unchanged(self.previous_site, page.file.dest_uri, key, kept) if kept else None
+                if old is not None:
+                    page.meta["template"] = LINK_TEMPLATE
+                    self._links[page.file.src_uri] = old
         if self._links:
             self._quiet = QuietSkips(self._links)
             logging.getLogger("mkdocs.commands.build").addFilter(self._quiet)
             log.info(
                 f"dote : {len(self._links)} page(s) de membre inchangée(s), reprise(s) du site précédent"
             )
+        self._plan_fills(env, config, files, [p for p in shared if p.file.src_uri not in self._links])
+
+    def _plan_fills(self, env: Any, config: MkDocsConfig, files: Files, pages: list[Any]) -> None:
+        """Theme the member ``pages`` by filling the shell (dote.page_links.Shell) where it
+        gives what the template would: checked on the first of them, rendered both ways."""
+        self._shell, self._filled = None, set()
+        if not self.FILL_MEMBER_PAGES or not pages:
+            return
+        shell = Shell(env, config, files, self._nav, search.MEMBER_PAGES, pages[0].meta)
+        fillable = [page for page in pages if shell.fillable(page)]
+        if not fillable:
+            return
+        # Checked on a page whose title is escaped (« d&#x27;Exemple »), and on one whose is not.
+        escaped = next((page for page in fillable if "&" in page.meta["title"]), fillable[0])
+        plain = next((page for page in fillable if "&" not in page.meta["title"]), fillable[0])
+        if not (shell.check(escaped) and shell.check(plain)):
+            log.info(
+                "dote : le thème ne se remplit pas comme prévu : chaque page de membre est mise en forme"
+            )
+            return
+        for page in fillable:
+            page.meta["template"] = LINK_TEMPLATE  # renders nothing: on_post_page fills the shell
+            self._filled.add(page.file.src_uri)
+        self._shell = shell
 
     def _end_links(self, config: MkDocsConfig | None) -> None:
         """Record the member pages of this build for the next one (``config``: the build
@@ -881,6 +916,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if self._quiet is not None:
             logging.getLogger("mkdocs.commands.build").removeFilter(self._quiet)
             self._quiet = None
+        self._shell, self._filled = None, set()
         if config is not None and self._link_keys and self.previous_site is not None:
             self._manifest().write(self.previous_site, Path(config.site_dir), self._link_keys)
         self._links, self._link_keys = {}, {}
@@ -1183,6 +1219,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return output
         previous = self._links.get(page.file.src_uri)
         if previous is None:
+            if page.file.src_uri in self._filled and self._shell is not None:
+                # Themed by the template after all if a plugin changed the page since it was planned.
+                filled = self._shell.fill(page) or self._shell.themed(page)
+                if filled is None:
+                    raise PluginError(f"dote : la page {page.file.dest_uri} n'a pas pu être mise en forme")
+                output = filled
             output = self._unpark(output, page)
         else:  # unchanged since the previous build: its file, linked
             self._parked.pop(page.file.src_uri, None)
