@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from dote import pipeline
+from dote import pipeline, review
 from dote.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +32,20 @@ def demo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def built_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo territory's site, built once with ``dote build`` into a temporary folder."""
+    """The demo territory's site, built once with ``dote build`` into a temporary folder.
+
+    Its page of reviews is cut every :data:`DEMO_REVIEW_PAGE` members instead of
+    :data:`dote.review.PAGE_MEMBERS` (100), so that the demo's few members fill two pages and
+    the pager is checked with the rest of the site (accessibility, links, hostile text)."""
     site = tmp_path_factory.mktemp("demo") / "site"
-    assert main(["build", str(ROOT), "--site-dir", str(site)]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(review, "PAGE_MEMBERS", DEMO_REVIEW_PAGE)
+        assert main(["build", str(ROOT), "--site-dir", str(site)]) == 0
     return site
+
+
+#: Members a page of the demo's reviews lists (see :func:`built_demo`).
+DEMO_REVIEW_PAGE = 4
 
 
 #: The folder of an already built site to check instead of the demo's.

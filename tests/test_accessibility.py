@@ -136,6 +136,8 @@ def page_kinds(site: Path, territory: Territory) -> dict[str, str]:
         "glossaire": ("glossaire",),
         "tableau-de-bord": ("tableau-de-bord",),
         "revues": ("tableau-de-bord/revues",),
+        # the reviews' second page and its pager (the demo's are cut in pages of a few members)
+        "revues-suite": ("tableau-de-bord/revues/2",),
         "explorer": ("registres/explorer",),
         "algorithmes": ("registres/algorithmes",),  # issue 16: the public algorithms
         "veille": ("veille",),
@@ -183,6 +185,7 @@ KINDS = (
     "glossaire",
     "tableau-de-bord",
     "revues",
+    "revues-suite",
     "explorer",
     "algorithmes",
     "veille",

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from conftest import copy_demo
+from dote import review
 from dote.cli import main
 from dote.load import load_file
 from dote.problems import Position, Problem
@@ -416,7 +417,13 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     planting = plant(root)
     watch = plant_watch(root)
     site = base / "site"
-    assert main(["build", str(root), "--site-dir", str(site)]) == 0, "the hostile territory does not build"
+    with pytest.MonkeyPatch.context() as patch:
+        # The reviews a member a page: the payload reaches the pages after the first.
+        patch.setattr(review, "PAGE_MEMBERS", 1)
+        assert main(["build", str(root), "--site-dir", str(site)]) == 0, (
+            "the hostile territory does not build"
+        )
+    assert (site / "tableau-de-bord" / "revues" / "2" / "index.html").is_file()
     return Hostile(request.param, root, site, planting, planting.accepted(), watch)
 
 

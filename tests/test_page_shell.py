@@ -168,19 +168,24 @@ def test_parked_page_contents_change_no_byte_of_the_site(
     assert not [uri for uri, html in with_parking.items() if b"<!--dote:" in html]
 
 
-def test_a_theme_showing_a_page_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = copy_demo(tmp_path / "territoire")
+def _with_main_template(root: Path, template: str) -> Path:
+    """The territory at ``root`` with its own theme override ``main.html``."""
     overrides = root / "overrides"
     overrides.mkdir(exist_ok=True)
-    (overrides / "main.html").write_text(
-        '{% extends "base.html" %}\n{% block content %}{{ super() }}{{ page.content }}{% endblock %}\n',
-        encoding="utf-8",
-    )
+    (overrides / "main.html").write_text(template, encoding="utf-8")
     config = root / "mkdocs.yml"
     text = config.read_text(encoding="utf-8")
     if "custom_dir:" not in text:
         text = text.replace("  name: material\n", "  name: material\n  custom_dir: overrides\n", 1)
     config.write_text(text, encoding="utf-8")
+    return root
+
+
+def test_a_theme_showing_a_page_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _with_main_template(
+        copy_demo(tmp_path / "territoire"),
+        '{% extends "base.html" %}\n{% block content %}{{ super() }}{{ page.content }}{% endblock %}\n',
+    )
     assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) != 0
     err = capsys.readouterr().err
     assert "doit afficher une fois le contenu de la page" in err and "2 fois" in err, err
@@ -265,19 +270,11 @@ def test_a_theme_the_shell_cannot_fill_themes_every_member_page(
 ) -> None:
     """A theme override that shows something of a page's title that the shell cannot fill in
     (here its length): the page checked both ways differs, so no member page is filled in."""
-    root = copy_demo(tmp_path / "territoire")
-    overrides = root / "overrides"
-    overrides.mkdir(exist_ok=True)
-    (overrides / "main.html").write_text(
+    root = _with_main_template(
+        copy_demo(tmp_path / "territoire"),
         '{% extends "base.html" %}\n'
         '{% block extrahead %}<meta name="dote-essai" content="{{ page.title | length }}">{% endblock %}\n',
-        encoding="utf-8",
     )
-    config = root / "mkdocs.yml"
-    text = config.read_text(encoding="utf-8")
-    if "custom_dir" not in text:
-        text = text.replace("theme:\n", "theme:\n  custom_dir: overrides\n", 1)
-    config.write_text(text, encoding="utf-8")
     monkeypatch.setenv(CACHE_ENV, "0")
     assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
     assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
