@@ -889,7 +889,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def _plan_fills(self, env: Any, config: MkDocsConfig, files: Files, pages: list[Any]) -> None:
         """Theme the member ``pages`` by filling the shell (dote.page_links.Shell) where it
-        gives what the template would: checked on the first of them, rendered both ways."""
+        gives what the template would: checked on two of them (a title holding a character
+        reference, and one without), each rendered both ways; if either differs, none is filled."""
         self._shell, self._filled = None, set()
         if not self.FILL_MEMBER_PAGES or not pages:
             return

@@ -152,10 +152,12 @@ class Shell:
     and a member page is that output with its own values in place of the markers — a few
     string joins instead of Material's template (about 2 ms a page).
 
-    Only values that no template filter would change are filled in (:data:`_INERT_TITLE`…):
-    a page whose title needs escaping is themed by the template. And before any page is
-    filled, one is themed both ways (:meth:`check`): if they differ (a theme override that
-    shows the title through another filter, or another value of the page), no page is filled.
+    The title (escaped once by the plugin) is filled in each of the ways the sample shows it
+    (:data:`_TITLE_WAYS`: as it is, unescaped, escaped again); the address and edit link only
+    as they are. A page with another value (markup or quotes in its title, two spaces, other
+    metadata, a table of contents) is themed by the template. And before any page is filled,
+    the caller themes two both ways (:meth:`check`): if they differ (a theme override that shows
+    the title through another filter, or another value of the page), no page is filled.
     """
 
     def __init__(
