@@ -70,6 +70,20 @@ def page_key(shell: str, page: Any, content: bytes | None = None) -> str:
     )
 
 
+def _theme(env: Any, config: Any, files: Any, nav: Any, page: Any, template: str = "main.html") -> str | None:
+    """What ``template`` renders for ``page``, through the plugins' page events as MkDocs does
+    (see ``mkdocs.commands.build._build_page``, but the ``on_post_page`` event); ``None`` if
+    that fails."""
+    from mkdocs.commands.build import get_context
+
+    try:
+        context = get_context(nav, files.documentation_pages(), config, page)
+        context = config.plugins.on_page_context(context, page=page, config=config, nav=nav)
+        return str(env.get_template(template).render(context))
+    except Exception:
+        return None
+
+
 def _render_sample(
     env: Any,
     config: Any,
@@ -80,26 +94,19 @@ def _render_sample(
     content: str,
     edit_url: str | None = None,
 ) -> tuple[str, Any] | None:
-    """Material's template rendered for a sample page at ``src_uri``, through the plugins'
-    page events as a real page (MkDocs' own steps, see ``mkdocs.commands.build._build_page``,
-    but the ``on_post_page`` event), and the page; ``None`` if that fails."""
-    from mkdocs.commands.build import get_context
+    """Material's template rendered for a sample page at ``src_uri`` (see :func:`_theme`), and
+    the page; ``None`` if that fails."""
     from mkdocs.structure.files import File
     from mkdocs.structure.pages import Page
 
-    try:
-        file = File.generated(config, src_uri, content="")
-        page = Page(None, file, config)
-        page.markdown = ""  # as a read page's: MkDocs gives no title to a page not read
-        page.meta = dict(meta)
-        page.content = content
-        page.edit_url = edit_url
-        context = get_context(nav, files.documentation_pages(), config, page)
-        template = env.get_template("main.html")
-        context = config.plugins.on_page_context(context, page=page, config=config, nav=nav)
-        return str(template.render(context)), page
-    except Exception:
-        return None
+    file = File.generated(config, src_uri, content="")
+    page = Page(None, file, config)
+    page.markdown = ""  # as a read page's: MkDocs gives no title to a page not read
+    page.meta = dict(meta)
+    page.content = content
+    page.edit_url = edit_url
+    output = _theme(env, config, files, nav, page)
+    return (output, page) if output is not None else None
 
 
 def shell_key(env: Any, config: Any, files: Any, nav: Any, folder: str) -> str | None:
@@ -166,6 +173,8 @@ class Shell:
         self._render = (env, config, files, nav)
         self._folder = folder
         self._meta = {**meta, "title": FILL_TITLE + _TITLE_PROBE}
+        #: What a fillable page's metadata holds besides its title (and the template it is given).
+        self._other_meta = {k: v for k, v in meta.items() if k not in ("title", "template")}
         self._parts: dict[tuple[bool, bool], list[str] | None] = {}
         self.usable = True
 
@@ -207,8 +216,7 @@ class Shell:
             or not _INERT_TITLE.fullmatch(title)
             or not _INERT_NAME.fullmatch(name)
             or (edit_url is not None and not _INERT_URL.fullmatch(edit_url))
-            or {k: v for k, v in page.meta.items() if k not in ("title", "template")}
-            != {k: v for k, v in self._meta.items() if k != "title"}
+            or {k: v for k, v in page.meta.items() if k not in ("title", "template")} != self._other_meta
             or page.toc
         ):
             return None
@@ -234,17 +242,10 @@ class Shell:
 
     def themed(self, page: Any, template: str = "main.html") -> str | None:
         """What the template renders for ``page``, as MkDocs would (``None`` if that fails)."""
-        env, config, files, nav = self._render
-        from mkdocs.commands.build import get_context
-
         active = page.active
+        page.active = True  # as MkDocs does before theming a page
         try:
-            page.active = True  # as MkDocs does before theming a page
-            context = get_context(nav, files.documentation_pages(), config, page)
-            context = config.plugins.on_page_context(context, page=page, config=config, nav=nav)
-            return str(env.get_template(template).render(context))
-        except Exception:
-            return None
+            return _theme(*self._render, page, template)
         finally:
             page.active = active
 
