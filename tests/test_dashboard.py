@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from dote import pipeline, render
+from dote import dashboard, pipeline, render, review
+from dote.cache import MemberValues
 from dote.cli import main
 from dote.dashboard import Chart, Row, compute, pages
 from dote.model import Dates, Territory
@@ -360,6 +361,69 @@ def test_register_text_is_written_as_text() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in text  # in the chart, and whole in the table
     svg = re.search(r'<svg [^>]*id="graphique-sous-traitants".*?</svg>', text, re.S)
     assert svg is not None and "…</tspan>" in svg[0]  # a label that long is cut in the chart
+
+
+# --- each member's figures kept between builds --------------------------------------------------
+
+
+def _stores(
+    tmp_path: Path, result: pipeline.Result, today: dt.date, changed: str = ""
+) -> tuple[MemberValues, MemberValues]:
+    """The stores of a public build; ``changed``: a member whose records are not those kept."""
+    assert result.territory is not None
+    keys = {m.id: pipeline.member_key(result.fingerprints, m.id, today) for m in result.territory.members}
+    if changed:
+        keys[changed] = "autres fiches"
+    return MemberValues(tmp_path, "tableau", keys), MemberValues(tmp_path, "revues-fiches", keys)
+
+
+def test_figures_and_reviews_read_back_are_those_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = pipeline.run(ROOT)
+    territory, label = result.territory, result.label
+    assert territory is not None and label is not None
+    today = label.reference_date
+    plain = compute(territory, label, today)
+    assert plain.dpia_missing and plain.transfers and plain.processors and plain.reviews  # all counted
+    first = compute(territory, label, today, *_stores(tmp_path, result, today))
+    assert first == plain
+    # The second time, no member's activities are looked at: every figure is read back.
+    monkeypatch.setattr(dashboard._Figures, "of", _refused)
+    monkeypatch.setattr(review, "Subject", _refused)
+    assert compute(territory, label, today, *_stores(tmp_path, result, today)) == plain
+    assert review.compute(territory, label, today, kept=_stores(tmp_path, result, today)[1]) == (
+        plain.review_list
+    )
+
+
+def _refused(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("computed again")
+
+
+def test_only_a_changed_member_is_counted_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = pipeline.run(ROOT)
+    territory, label = result.territory, result.label
+    assert territory is not None and label is not None
+    today = label.reference_date
+    compute(territory, label, today, *_stores(tmp_path, result, today))
+    # Another key for one member (its records changed), and kept figures that no longer fit
+    # another's records (an activity id it does not have): both are counted again.
+    changed, unfit = territory.members[0].id, territory.members[1].id
+    figures, reviews = _stores(tmp_path, result, today, changed)
+    kept = figures.get(unfit, today.isoformat())
+    figures.put(unfit, (kept[0], ("inconnue",), kept[2]), today.isoformat())
+    counted: list[str] = []
+    original = dashboard._Figures.of.__func__  # type: ignore[attr-defined]
+
+    def of(cls: Any, member: Any, *args: Any) -> Any:
+        counted.append(member.id)
+        return original(cls, member, *args)
+
+    monkeypatch.setattr(dashboard._Figures, "of", classmethod(of))
+    assert compute(territory, label, today, figures, reviews) == compute(territory, label, today)
+    # The two members, then every member for the computation without a store.
+    assert counted == [changed, unfit] + [m.id for m in territory.members]
 
 
 # --- a synthetic territory ---------------------------------------------------------------------

@@ -16,8 +16,9 @@ Five stores:
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
-  explorer values, its part of the page of reviews: :class:`MemberFragments`), one file per
-  member holding the key it was computed for;
+  explorer values, its dashboard figures and records to review: :class:`MemberValues`, its part
+  of the page of reviews: :class:`MemberFragments`), one file per member holding the key it was
+  computed for;
 - :class:`FileStore` — files published as they are (the open-data files, the label's
   badges), by a hash of their bytes, linked into the site;
 - :func:`template_cache` — Jinja templates compiled to Python code (the package's, the
@@ -319,28 +320,47 @@ class MemberResults:
                 path.unlink(missing_ok=True)
 
 
-class MemberFragments:
-    """Each member's part of a page about every member (its HTML), kept between builds in a
-    :class:`MemberResults` store, under the member's key (``keys``: what the part is made of,
-    see :func:`dote.pipeline.member_key`) and the page's address."""
+class MemberValues:
+    """Values computed for each member, kept between builds in a :class:`MemberResults` store
+    under the member's key (``keys``: what the value is made of, see
+    :func:`dote.pipeline.member_key`) and ``part`` (what else it depends on)."""
 
     def __init__(self, root: Path | None, kind: str, keys: Mapping[str, str]) -> None:
         self._results = MemberResults(root, kind)
         self._keys = keys
 
-    def get(self, member_id: str, url: str) -> str | None:
+    def get(self, member_id: str, part: str = "") -> Any:
+        """The value kept for ``member_id`` and ``part``, or ``None``."""
         key = self._keys.get(member_id)
-        found = self._results.get(member_id, content_key(key, url)) if key is not None else None
+        return self._results.get(member_id, content_key(key, part)) if key is not None else None
+
+    def put(self, member_id: str, value: Any, part: str = "") -> None:
+        key = self._keys.get(member_id)
+        if key is not None:
+            self._results.put(member_id, content_key(key, part), value)
+
+    def prune(self) -> None:
+        """Remove the values of members no longer there."""
+        self._results.prune(set(self._keys))
+
+
+class MemberFragments:
+    """Each member's part of a page about every member (its HTML), kept between builds in a
+    :class:`MemberValues` store, under the member's key and the page's address."""
+
+    def __init__(self, root: Path | None, kind: str, keys: Mapping[str, str]) -> None:
+        self._values = MemberValues(root, kind, keys)
+
+    def get(self, member_id: str, url: str) -> str | None:
+        found = self._values.get(member_id, url)
         return found if isinstance(found, str) else None
 
     def put(self, member_id: str, url: str, html: str) -> None:
-        key = self._keys.get(member_id)
-        if key is not None:
-            self._results.put(member_id, content_key(key, url), html)
+        self._values.put(member_id, html, url)
 
     def prune(self) -> None:
         """Remove the parts of members no longer there."""
-        self._results.prune(set(self._keys))
+        self._values.prune()
 
 
 class FileStore:

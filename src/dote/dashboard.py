@@ -20,15 +20,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from dote import render
+from dote.cache import MemberValues
 from dote.dpia import VERDICT_LABELS
 from dote.label import NO_LEVEL, Evaluation
-from dote.model import Activity, Member, Processor, Territory
-from dote.vocabulary import Term, slugify
+from dote.model import Activity, Member, Territory
+from dote.vocabulary import slugify
 
 if TYPE_CHECKING:
     from dote.review import Reviews
@@ -244,45 +245,185 @@ class Dashboard:
         }
 
 
-def compute(territory: Territory, label: Evaluation | None, today: dt.date) -> Dashboard:
-    """The dashboard of a (public) territory, at the label's reference date when there is one."""
+def compute(
+    territory: Territory,
+    label: Evaluation | None,
+    today: dt.date,
+    kept: MemberValues | None = None,
+    kept_reviews: MemberValues | None = None,
+) -> Dashboard:
+    """The dashboard of a (public) territory, at the label's reference date when there is one.
+
+    Each member's figures are counted apart then added up: with ``kept`` (a public build's
+    store, keyed by each member's records, the shared files and the date), an unchanged
+    member's are read back from an earlier build; ``kept_reviews`` does the same for the
+    records to review (:func:`dote.review.compute`).
+    """
     reference = label.reference_date if label is not None else today
-    activities = territory.activities
-    dpia_verdicts, dpia_required, dpia_missing = _dpias(territory, label)
-    transfers, transfer_activities = _transfers(territory)
-    processors, processors_used = _processors(territory)
     from dote.review import compute as compute_reviews  # the review page's module imports this one
 
-    found = compute_reviews(territory, label, reference)
+    found = compute_reviews(territory, label, reference, kept=kept_reviews)
     reviews, members_overdue, overdue, unpublished = _reviews(found)
+    screening = render.label_context(territory, label, "")["screening"]
+    part = reference.isoformat()
+    totals = _Figures()
+    for member in territory.members:
+        figures = (
+            _Figures.read_back(kept.get(member.id, part), member, territory) if kept is not None else None
+        )
+        if figures is None:
+            figures = _Figures.of(member, territory, screening)
+            if kept is not None:
+                kept.put(member.id, figures.data(), part)
+        totals.add(member, figures)
+    dpia_verdicts, dpia_required = _dpias(territory, totals)
+    transfers, transfer_activities = _transfers(territory, totals)
     return Dashboard(
         territory=territory,
         label=label,
         reference_date=reference,
         member_types=_member_types(territory),
         label_levels=_label_levels(territory, label) if label is not None else None,
-        legal_bases=_legal_bases(territory),
-        sensitive=_sensitive(territory),
-        sensitive_activities=sum(1 for a in activities if a.sensitive_categories),
-        means=_facts(territory, "moyens", "moyens-traitement", lambda a: a.means),
-        means_activities=sum(1 for a in activities if a.means),
-        monitoring=_facts(territory, "surveillance", "lieux-surveillance", lambda a: a.monitoring),
-        monitoring_activities=sum(1 for a in activities if a.monitoring),
+        legal_bases=_legal_bases(territory, totals),
+        sensitive=Chart(
+            "donnees-sensibles", tuple(Row(text, totals.natures[nature]) for nature, text in NATURES.items())
+        ),
+        sensitive_activities=totals.counts["sensibles"],
+        means=_facts(territory, "moyens-traitement", "moyens", totals.means),
+        means_activities=totals.counts["moyens"],
+        monitoring=_facts(territory, "lieux-surveillance", "surveillance", totals.monitoring),
+        monitoring_activities=totals.counts["surveillance"],
         dpia_verdicts=dpia_verdicts,
         dpia_required=dpia_required,
-        dpia_missing=dpia_missing,
+        dpia_missing=tuple(totals.missing),
         transfers=transfers,
         transfer_activities=transfer_activities,
-        processors=processors,
-        processors_used=processors_used,
+        processors=_processors(territory, totals),
+        processors_used=sum(1 for pid in territory.processors if totals.processors[pid]),
         reviews=reviews,
         members_overdue=members_overdue,
         overdue=overdue,
         reviews_unpublished=unpublished,
         review_months=found.months,
-        withheld=sum(1 for a in activities if a.withheld),
+        withheld=totals.counts["retenues"],
         review_list=found,
     )
+
+
+@dataclass
+class _Figures:
+    """What the dashboard counts in one member's activities, or in every member's (their sum).
+
+    Counters by text (the vocabularies' labels) or by code; the activities behind a country or a
+    missing DPIA by id. A member's are kept between builds as plain values (:meth:`data`).
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)  # activities with sensitive data, means…
+    bases: Counter[str] = field(default_factory=Counter)  # by legal basis, or NOT_STATED / NOT_PUBLISHED
+    natures: Counter[str] = field(default_factory=Counter)  # by sensitive nature (once per activity)
+    means: Counter[str] = field(default_factory=Counter)
+    monitoring: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)  # the DPIA screening's
+    states: Counter[str] = field(default_factory=Counter)  # the declared DPIA state, where required
+    processors: Counter[str] = field(default_factory=Counter)  # activities by processor id
+    users: Counter[str] = field(default_factory=Counter)  # members by processor id (in a sum)
+    missing_ids: list[str] = field(default_factory=list)  # a member's required DPIAs not done
+    missing: list[Activity] = field(default_factory=list)  # the same, as records (in a sum)
+    #: Third countries by code: their label, the activities sending data there themselves and
+    #: through processors (ids; (member, id) in a sum), and those processors' ids.
+    countries: dict[str, tuple[str, set[Any], set[Any], set[str]]] = field(default_factory=dict)
+
+    _COUNTERS = ("counts", "bases", "natures", "means", "monitoring", "verdicts", "states", "processors")
+
+    @classmethod
+    def of(cls, member: Member, territory: Territory, screening: Callable[[Activity], Any]) -> _Figures:
+        figures = cls()
+        counts = figures.counts
+        for a in member.activities:
+            if a.legal_basis is not None:
+                figures.bases[a.legal_basis.basis.label] += 1
+            else:
+                figures.bases[NOT_PUBLISHED if a.withheld else NOT_STATED] += 1
+            if sensitive := a.sensitive_categories:
+                counts["sensibles"] += 1
+                figures.natures.update({c.nature for c in sensitive})
+            if a.means:
+                counts["moyens"] += 1
+                figures.means.update({t.code: t.label for t in a.means}.values())
+            if a.monitoring:
+                counts["surveillance"] += 1
+                figures.monitoring.update({t.code: t.label for t in a.monitoring}.values())
+            if a.withheld:
+                counts["retenues"] += 1
+            verdict = screening(a).verdict
+            figures.verdicts[verdict] += 1
+            if verdict == "requis":
+                status = a.dpia.status if a.dpia else None
+                figures.states[
+                    status.label if status else (STATE_NOT_PUBLISHED if a.withheld else STATE_NOT_STATED)
+                ] += 1
+                if status is None or status.code != "realisee":
+                    figures.missing_ids.append(a.id)
+            figures.processors.update(a.recipients.processors)
+            for t in a.transfers_outside_eea:
+                figures._country(t.country.code, t.country.label)[1].add(a.id)
+            for processor in territory.processors_outside_eea(a):
+                for term in processor.countries_outside_eea:
+                    country = figures._country(term.code, term.label)
+                    country[2].add(a.id)
+                    country[3].add(processor.id)
+        return figures
+
+    def _country(self, code: str, label: str) -> tuple[str, set[Any], set[Any], set[str]]:
+        return self.countries.setdefault(code, (label, set(), set(), set()))
+
+    def data(self) -> tuple[Any, ...]:
+        """A member's figures as plain values (made again by :meth:`read_back`)."""
+        return (
+            tuple(dict(getattr(self, name)) for name in self._COUNTERS),
+            tuple(self.missing_ids),
+            {
+                code: (label, sorted(own), sorted(via), sorted(processors))
+                for code, (label, own, via, processors) in self.countries.items()
+            },
+        )
+
+    @classmethod
+    def read_back(cls, data: Any, member: Member, territory: Territory) -> _Figures | None:
+        """The figures kept as ``data`` for ``member``; ``None`` when they do not fit its records
+        and the territory's processors."""
+        try:
+            counters, missing, countries = data
+            if not all(isinstance(c, dict) for c in counters):
+                return None
+            figures = cls(
+                missing_ids=list(missing),
+                countries={
+                    code: (label, set(own), set(via), set(processors))
+                    for code, (label, own, via, processors) in countries.items()
+                },
+            )
+            for name, values in zip(cls._COUNTERS, counters, strict=True):
+                setattr(figures, name, Counter(values))
+        except (TypeError, ValueError, AttributeError):
+            return None
+        ids = {a.id for a in member.activities}
+        named = [*figures.missing_ids, *(i for c in figures.countries.values() for i in c[1] | c[2])]
+        known = all(i in territory.processors for c in figures.countries.values() for i in c[3])
+        return figures if known and all(i in ids for i in named) else None
+
+    def add(self, member: Member, figures: _Figures) -> None:
+        """Add one member's figures to this sum."""
+        for name in self._COUNTERS:
+            getattr(self, name).update(getattr(figures, name))
+        self.users.update(figures.processors.keys())
+        records = {a.id: a for a in member.activities} if figures.missing_ids else {}
+        self.missing.extend(records[i] for i in figures.missing_ids)
+        for code, (label, own, via, processors) in figures.countries.items():
+            country = self._country(code, label)
+            country[1].update((member.id, i) for i in own)
+            country[2].update((member.id, i) for i in via)
+            country[3].update(processors)
 
 
 def _member_types(territory: Territory) -> Chart:
@@ -317,125 +458,69 @@ def _label_levels(territory: Territory, label: Evaluation) -> Chart:
     )
 
 
-def _legal_bases(territory: Territory) -> Chart:
+def _legal_bases(territory: Territory, totals: _Figures) -> Chart:
     """Activities by legal basis; those without one last."""
-    counts: Counter[str] = Counter()
-    gaps: Counter[str] = Counter()
-    for a in territory.activities:
-        if a.legal_basis is not None:
-            counts[a.legal_basis.basis.label] += 1
-        else:
-            gaps[NOT_PUBLISHED if a.withheld else NOT_STATED] += 1
+    gaps = (NOT_STATED, NOT_PUBLISHED)
+    counts = {k: n for k, n in totals.bases.items() if k not in gaps}
     order = [t.label for t in territory.vocabularies["bases-legales"]]
     rows = [Row(k, counts[k]) for k in _by_count(counts, order)]
-    rows += [Row(k, gaps[k]) for k in (NOT_STATED, NOT_PUBLISHED) if gaps[k]]
+    rows += [Row(k, totals.bases[k]) for k in gaps if totals.bases[k]]
     return Chart("bases-legales", tuple(rows))
 
 
-def _sensitive(territory: Territory) -> Chart:
-    """Activities with sensitive data, by nature (an activity counts once in each of its natures)."""
-    counts = Counter(
-        nature for a in territory.activities for nature in {c.nature for c in a.sensitive_categories}
-    )
-    return Chart("donnees-sensibles", tuple(Row(text, counts[nature]) for nature, text in NATURES.items()))
-
-
-def _facts(
-    territory: Territory, chart_id: str, vocabulary: str, terms: Callable[[Activity], Iterable[Term]]
-) -> Chart:
+def _facts(territory: Territory, vocabulary: str, chart_id: str, counts: Counter[str]) -> Chart:
     """Activities by one of the facts the DPIA screening reads (the means used, what is watched):
     an activity counts once under each of its values."""
-    counts = Counter(
-        label for a in territory.activities for label in {t.code: t.label for t in terms(a)}.values()
-    )
     order = [t.label for t in territory.vocabularies[vocabulary]]
     return Chart(chart_id, tuple(Row(k, counts[k]) for k in _by_count(counts, order)))
 
 
-def _dpias(territory: Territory, label: Evaluation | None) -> tuple[Chart, Chart, tuple[Activity, ...]]:
-    """The screening's verdicts; where a DPIA is required, the state the member declares."""
-    # The register pages' own screening: the label's when there is one (see render.label_context).
-    screening = render.label_context(territory, label, "")["screening"]
-    verdicts: Counter[str] = Counter()
-    states: Counter[str] = Counter()
-    missing = []
-    for a in territory.activities:
-        verdict = screening(a).verdict
-        verdicts[verdict] += 1
-        if verdict != "requis":
-            continue
-        status = a.dpia.status if a.dpia else None
-        states[status.label if status else (STATE_NOT_PUBLISHED if a.withheld else STATE_NOT_STATED)] += 1
-        if status is None or status.code != "realisee":
-            missing.append(a)
+def _dpias(territory: Territory, totals: _Figures) -> tuple[Chart, Chart]:
+    """The screening's verdicts (the register pages' own: the label's when there is one, see
+    :func:`render.label_context`); where a DPIA is required, the state the member declares."""
     order = [t.label for t in territory.vocabularies["statuts-aipd"]] + [
         STATE_NOT_STATED,
         STATE_NOT_PUBLISHED,
     ]
     return (
-        Chart("aipd-depistage", tuple(Row(VERDICT_LABELS[v], verdicts[v]) for v in VERDICTS)),
-        Chart("aipd-requises", tuple(Row(k, states[k]) for k in order if states[k])),
-        tuple(missing),
+        Chart("aipd-depistage", tuple(Row(VERDICT_LABELS[v], totals.verdicts[v]) for v in VERDICTS)),
+        Chart("aipd-requises", tuple(Row(k, totals.states[k]) for k in order if totals.states[k])),
     )
 
 
-@dataclass
-class _Country:
-    label: str
-    own: set[tuple[str, str]] = field(default_factory=set)  # activities (member, id)
-    via: set[tuple[str, str]] = field(default_factory=set)
-    processors: dict[str, Processor] = field(default_factory=dict)
-
-    @property
-    def activities(self) -> set[tuple[str, str]]:
-        return self.own | self.via
-
-
-def _transfers(territory: Territory) -> tuple[Chart, int]:
+def _transfers(territory: Territory, totals: _Figures) -> tuple[Chart, int]:
     """Activities whose data leave the EEA, by country: their own transfers, and their processors'.
 
     A processor counts for each third country where it hosts data or sends them
     (:attr:`Processor.countries_outside_eea`), as on the register pages.
     """
-    countries: dict[str, _Country] = {}
-    for a in territory.activities:
-        key = (a.member_id, a.id)
-        for t in a.transfers_outside_eea:
-            countries.setdefault(t.country.code, _Country(t.country.label)).own.add(key)
-        for processor in territory.processors_outside_eea(a):
-            for term in processor.countries_outside_eea:
-                country = countries.setdefault(term.code, _Country(term.label))
-                country.via.add(key)
-                country.processors[processor.id] = processor
-    ordered = sorted(countries.values(), key=lambda c: (-len(c.activities), slugify(c.label)))
+    countries = [(label, own | via, own, via, ids) for label, own, via, ids in totals.countries.values()]
+    countries.sort(key=lambda c: (-len(c[1]), slugify(c[0])))
     rows = tuple(
         Row(
-            c.label,
-            len(c.activities),
-            columns=(len(c.own), len(c.via)),
+            label,
+            len(activities),
+            columns=(len(own), len(via)),
             links=tuple(
                 Link(p.name, f"{render.PROCESSORS_URL}{p.id}/")
-                for p in sorted(c.processors.values(), key=lambda p: slugify(p.name))
+                for p in sorted((territory.processors[i] for i in ids), key=lambda p: slugify(p.name))
             ),
         )
-        for c in ordered
+        for label, activities, own, via, ids in countries
     )
-    return Chart("transferts", rows), len(set().union(*(c.activities for c in ordered)))
+    return Chart("transferts", rows), len(set().union(*(c[1] for c in countries)))
 
 
-def _processors(territory: Territory) -> tuple[Chart, int]:
+def _processors(territory: Territory, totals: _Figures) -> Chart:
     """The most used processors (by activities, then members), linked to their pages."""
-    used = []
-    for processor in territory.processors.values():
-        users = territory.users_of_processor(processor.id)
-        if users:
-            used.append((processor, len(users), len({a.member_id for a in users})))
+    used = [(p, totals.processors[p.id], totals.users[p.id]) for p in territory.processors.values()]
+    used = [u for u in used if u[1]]
     used.sort(key=lambda u: (-u[1], -u[2], slugify(u[0].name)))
     rows = tuple(
         Row(p.name, n, f"{render.PROCESSORS_URL}{p.id}/", columns=(members,))
         for p, n, members in used[:TOP_PROCESSORS]
     )
-    return Chart("sous-traitants", rows), len(used)
+    return Chart("sous-traitants", rows)
 
 
 def _reviews(reviews: Reviews) -> tuple[Chart, int, int, int]:

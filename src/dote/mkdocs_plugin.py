@@ -55,6 +55,7 @@ from dote.cache import (
     FileStore,
     MemberFragments,
     MemberResults,
+    MemberValues,
     PageCache,
     content_key,
     engine_fingerprint,
@@ -450,7 +451,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._badges = render.badges(self.label, env)
         pages += render.catalogue_pages(self.territory, env)
         # --- dashboard (issue 9): its page, and its figures for the home page's macros ---
-        self.dashboard = dashboard.compute(self.territory, self.label, today or dt.date.today())
+        # Each member's figures and records to review are kept between public builds, under its key.
+        figures = kept_reviews = None
+        if not internal and self._member_keys:
+            figures = MemberValues(self.root, "tableau", self._member_keys)
+            kept_reviews = MemberValues(self.root, "revues-fiches", self._member_keys)
+            figures.prune()
+            kept_reviews.prune()
+        self.dashboard = dashboard.compute(self.territory, self.label, self._today, figures, kept_reviews)
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
         # --- reviews (issue 15): the editors' page of records to review, beside the dashboard ---
@@ -458,7 +466,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         reviews = self.dashboard.review_list
         if reviews is None or self.dashboard.reference_date != self._today:
-            reviews = review.compute(self.territory, self.label, self._today)
+            reviews = review.compute(self.territory, self.label, self._today, kept=kept_reviews)
         # Each member's table is kept between public builds, under its member's key.
         tables = None
         if not internal and self._member_keys:

@@ -28,7 +28,7 @@ import jinja2
 from markupsafe import Markup
 
 from dote import render
-from dote.cache import MemberFragments
+from dote.cache import MemberFragments, MemberValues
 from dote.dashboard import DASHBOARD_URL, STYLESHEET
 from dote.label import RULES, Evaluation, Subject, months_later
 from dote.model import Activity, Member, Territory, duration_in_words
@@ -153,18 +153,25 @@ def policy_parameters(label: Evaluation | None) -> tuple[Mapping[str, Any], str,
 
 
 def compute(
-    territory: Territory, label: Evaluation | None, today: dt.date, within: int = DEFAULT_WITHIN
+    territory: Territory,
+    label: Evaluation | None,
+    today: dt.date,
+    within: int = DEFAULT_WITHIN,
+    kept: MemberValues | None = None,
 ) -> Reviews:
     """The activities of ``territory`` to review at ``today``, per the label's rule.
 
     ``label`` gives the policy (its criterion's months); the records judged are those of
-    ``territory``, whatever territory the evaluation was made from.
+    ``territory``, whatever territory the evaluation was made from. With ``kept`` (a public
+    build's store, keyed by each member's records, the shared files and the date), a member's
+    findings are read back from an earlier build instead of judged again.
     """
     rule = RULES[RULE]
     parameters, criterion_id, criterion_title = policy_parameters(label)
     months = int(parameters["age_maximum_mois"])
-    members = []
-    for member in territory.members:
+    part = f"{today.isoformat()} {within}"  # what the findings depend on beyond the member's key
+
+    def judged(member: Member) -> tuple[Review, ...]:
         found = []
         for activity in member.activities:
             last = activity.dates.reviewed
@@ -180,8 +187,17 @@ def compute(
                     found.append(Review(activity, "en-retard", due, (today - due).days))
             elif due is not None and 0 <= (due - today).days <= within:
                 found.append(Review(activity, "bientot", due, (due - today).days))
+        return tuple(sorted(found, key=Review.sort_key))
+
+    members = []
+    for member in territory.members:
+        found = _read_back(kept.get(member.id, part), member) if kept is not None else None
+        if found is None:
+            found = judged(member)
+            if kept is not None:
+                kept.put(member.id, _review_data(found), part)
         if found:
-            members.append(MemberReviews(member, tuple(sorted(found, key=Review.sort_key))))
+            members.append(MemberReviews(member, found))
     members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))
     return Reviews(
         reference_date=today,
@@ -192,6 +208,28 @@ def compute(
         activities=len(territory.activities),
         members=tuple(members),
     )
+
+
+def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None, int], ...]:
+    """A member's findings as plain values (made again by :func:`_read_back`)."""
+    return tuple(
+        (r.activity.id, r.state, r.due.toordinal() if r.due is not None else None, r.days) for r in reviews
+    )
+
+
+def _read_back(data: Any, member: Member) -> tuple[Review, ...] | None:
+    """The findings kept as ``data``, around ``member``'s records; ``None`` when they do not fit."""
+    if not isinstance(data, tuple):
+        return None
+    records = {a.id: a for a in member.activities}
+    try:
+        found = tuple(
+            Review(records[activity_id], state, dt.date.fromordinal(due) if due is not None else None, days)
+            for activity_id, state, due, days in data
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return found if all(r.state in STATES for r in found) else None
 
 
 # --- the command line -----------------------------------------------------------------
