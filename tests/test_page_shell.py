@@ -311,3 +311,32 @@ def test_a_member_page_that_cannot_be_filled_any_more_is_themed(
     assert main(["build", str(root), "--site-dir", str(tmp_path / "apres")]) == 0
     assert planned and planned[0] >= 5
     assert _pages(tmp_path / "avant") == _pages(tmp_path / "apres")
+
+
+def test_material_view_source_action_is_themed_by_the_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Material's « voir la source » action (feature ``content.action.view``) shows an address
+    made from the edit link (``edit`` replaced by ``raw``), which the shell cannot fill in: the
+    check refuses the shell, and every member page is themed by the template, with its own link."""
+    root = copy_demo(tmp_path / "territoire")
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        "theme:\n",
+        "repo_url: https://forge.example.org/maison/registres\nedit_uri: edit/main/docs/\n\ntheme:\n",
+        1,
+    ).replace(
+        "    - toc.follow\n", "    - toc.follow\n    - content.action.edit\n    - content.action.view\n", 1
+    )
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    page = with_shell["registres/valmont/index.html"].decode("utf-8")
+    raw = re.findall(r'href="(https://forge\.example\.org/maison/registres/raw/main/[^"]+)"', page)
+    assert raw and all("valmont" in link for link in raw)
