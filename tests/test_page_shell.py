@@ -265,6 +265,21 @@ def test_member_pages_filled_in_change_no_byte_of_the_site(
     ].decode("utf-8")
 
 
+def _built_with_shell_refused(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> dict[str, bytes]:
+    """The pages of ``root`` built in ``tmp_path/avec``, where the shell's check must refuse
+    it: the same bytes as a build that themes every page with the template."""
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    return with_shell
+
+
 def test_a_theme_the_shell_cannot_fill_themes_every_member_page(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -275,13 +290,7 @@ def test_a_theme_the_shell_cannot_fill_themes_every_member_page(
         '{% extends "base.html" %}\n'
         '{% block extrahead %}<meta name="dote-essai" content="{{ page.title | length }}">{% endblock %}\n',
     )
-    monkeypatch.setenv(CACHE_ENV, "0")
-    assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
-    assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
-    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
-    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
-    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
-    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    with_shell = _built_with_shell_refused(root, tmp_path, monkeypatch, capsys)
     lengths = {
         re.search(rb'name="dote-essai" content="(\d+)"', html)[1]  # type: ignore[index]
         for uri, html in with_shell.items()
@@ -330,13 +339,7 @@ def test_material_view_source_action_is_themed_by_the_template(
         "    - toc.follow\n", "    - toc.follow\n    - content.action.edit\n    - content.action.view\n", 1
     )
     config.write_text(text, encoding="utf-8")
-    monkeypatch.setenv(CACHE_ENV, "0")
-    assert main(["build", "--verbose", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
-    assert "le thème ne se remplit pas comme prévu" in capsys.readouterr().err
-    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
-    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
-    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
-    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    with_shell = _built_with_shell_refused(root, tmp_path, monkeypatch, capsys)
     page = with_shell["registres/valmont/index.html"].decode("utf-8")
     raw = re.findall(r'href="(https://forge\.example\.org/maison/registres/raw/main/[^"]+)"', page)
     assert raw and all("valmont" in link for link in raw)
