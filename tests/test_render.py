@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,21 @@ def test_a_territory_template_replaces_the_activity_section(territory_copy: Path
     html = pages[f"registres/{member.id}/"].render(f"registres/{member.id}/")
     assert html.count('<section class="propre">') == len(member.activities)
     assert "dote-activite" not in html
+
+
+def test_an_unpublished_dpia_state_is_one_statement_in_markup(territory_copy: Path) -> None:
+    """A member publishing « au choix » without the DPIA's fields: the screening's verdict and
+    « not published » are one statement, written as markup (not escaped into visible tags)."""
+    folder = territory_copy / "registers" / "members" / "boulangerie-exemple"
+    for path in folder.glob("*.yml"):  # « aipd » out of champs_publies, and out of the registers
+        text = path.read_text(encoding="utf-8").replace("  - aipd\n", "")
+        path.write_text(re.sub(r"(?m)^aipd:.*\n(?:[ \t]+.*\n|\n)*", "", text), encoding="utf-8")
+    page = _member_pages(territory_copy)["registres/boulangerie-exemple/"].render(
+        "registres/boulangerie-exemple/"
+    )
+    statements = [part.split("</p>", 1)[0] for part in page.split('<dd class="dote-aipd">\n    <p>')[1:]]
+    unpublished = [s for s in statements if "ne publie pas où en est" in s]
+    assert unpublished and len(unpublished) == len(statements)
+    for statement in unpublished:
+        assert statement.startswith('<strong class="dote-badge dote-aipd--'), statement
+        assert "&lt;" not in statement and '<span class="dote-manquant">le membre ne publie' in statement

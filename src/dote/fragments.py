@@ -582,11 +582,11 @@ class Fragments:
                 f"{screened} de la Maison, pour les activités qui reprennent ce modèle."
             )
         elif s and a.withheld and not d:
+            # Formatted, not added: « str + Markup » would escape the str (Markup.__radd__).
+            unpublished = self.missing("le membre ne publie pas où en est l'analyse (son choix)")
             out.append(
                 f'<strong class="dote-badge dote-aipd--{e(s.verdict)}">{e(s.label)}</strong> d\'après le '
-                f"{screened} de la Maison ; "
-                + self.missing("le membre ne publie pas où en est l'analyse (son choix)")
-                + "."
+                f"{screened} de la Maison ; {unpublished}."
             )
         elif s:
             from dote.dpia import statement  # dote.dpia imports this module's helpers
