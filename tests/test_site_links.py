@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import SiteToCheck
 from dote import pipeline
+from dote.cli import main
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
 from links import check_links
 
@@ -27,6 +29,18 @@ def test_every_internal_link_and_anchor_resolves(site_to_check: SiteToCheck) -> 
     report = check_links(site_to_check.site)
     assert report.checked > (1000 if site_to_check.demo else report.pages)
     assert report.broken == [], f"{len(report.broken)} lien(s) cassé(s) :\n" + "\n".join(report.broken[:40])
+
+
+def test_a_new_territory_without_training_modules_has_no_broken_link(tmp_path: Path) -> None:
+    """A ``dote demo`` territory publishes no page of docs/formation/: its training calendar
+    neither names modules nor links to their page."""
+    root = tmp_path / "synthetique"
+    assert main(["demo", str(root), "--members", "3", "--activities", "4", "--seed", "5"]) == 0
+    assert not (root / "docs" / "formation").exists()
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) == 0
+    report = check_links(tmp_path / "site")
+    assert report.checked > report.pages
+    assert report.broken == [], "\n".join(report.broken[:40])
 
 
 def _chromium() -> None:

@@ -545,6 +545,12 @@ def test_the_calendar_page(tmp_path: Path, demo_root: Path) -> None:
     # Without directory URLs, links name the files.
     html_files = page.render("formation/calendrier/index.html")
     assert 'href="../elus.html"' in html_files and 'href="../sessions.ics"' not in html_files
+    # The modules are named, and their page linked, where the site has that page only.
+    intro = html.split("</p>", 1)[0]
+    assert "par module : Le RGPD pour les élus." in intro and '<a href="../">page de présentation' in intro
+    alone = training.calendar_page(found, env, TODAY, training.ICS_PATH, modules_page=False)
+    intro = alone.render(alone.url).split("</p>", 1)[0]
+    assert "module" not in intro and 'href="../"' not in intro
 
 
 def test_a_full_session_shows_complet_without_registration(tmp_path: Path, demo_root: Path) -> None:

@@ -504,6 +504,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 self._today,
                 urljoin(site_url, training.ICS_PATH) if site_url else training.ICS_PATH,
                 member_names={m.id: m.name for m in self.territory.members},
+                modules_page=(Path(config.docs_dir) / training.MODULES_FOLDER / "index.md").is_file(),
             )
         )
         # --- end of training ---

@@ -629,8 +629,12 @@ def calendar_page(
     ics_url: str,
     *,
     member_names: Mapping[str, str] | None = None,
+    modules_page: bool = True,
 ) -> render.GeneratedPage:
     """The page of every session (:data:`CALENDAR_URL`): upcoming, past, and the iCalendar file.
+
+    ``modules_page``: whether the site has the modules' page (``docs/formation/index.md``); the
+    calendar names the modules and links to it only then, and when there are modules.
 
     ``ics_url`` is the iCalendar file's address: site-relative (:data:`ICS_PATH`) or
     absolute (``https://…/formation/sessions.ics``, then also shown to copy into a calendar
@@ -653,7 +657,9 @@ def calendar_page(
             href_ics=absolute or render.relative_url(url, ics_url),
             ics_address=absolute,
             href_module=href_module,
-            href_index=render.relative_url(url, f"{MODULES_FOLDER}/"),
+            href_index=render.relative_url(url, f"{MODULES_FOLDER}/")
+            if modules_page and training.modules
+            else "",
             member_names=member_names,
             href_label=render.relative_url(url, render.LABEL_URL),
             **render.links(url),
