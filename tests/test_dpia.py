@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dote.dpia import DpiaPolicy, as_data, screen, statement
+from dote.dpia import DpiaPolicy, as_data, rules_markdown, screen, statement
 from dote.model import Activity, Converter, Member
 from dote.problems import Position
 from dote.vocabulary import load_vocabularies
@@ -402,3 +402,11 @@ def test_a_processor_is_told_the_dpia_is_the_controllers() -> None:
     assert result.verdict == "requis"
     assert statement(result, hosting) == "AIPD requise — à la charge du responsable du traitement"
     assert any("art. 28(3)(f)" in r for r in result.reasons)
+
+
+def test_the_editors_rules_are_markdown_with_no_escaped_text() -> None:
+    """The guide's screening rules (``{{ regles_aipd() }}``): register-free text stays as written,
+    not HTML-escaped by joining it to escaped values."""
+    policy_line = next(line for line in rules_markdown().splitlines() if "Politique de ce territoire" in line)
+    assert "rend l'AIPD" in policy_line and "&#39;" not in policy_line
+    assert policy_line.endswith("par an.")

@@ -780,7 +780,7 @@ def rules_markdown(vocabularies: Vocabularies | None = None, policy: DpiaPolicy 
         "",
         f"**Politique de ce territoire** (registers/label.yml, bloc `aipd`) : un seul critère du CEPD rend "
         f"l'AIPD {one} ; la grande échelle commence à "
-        + md(" ou ".join(t for t in thresholds if t) or "aucun seuil fixé")
-        + ".",
+        # Formatted, not added: « str + Markup » would escape the str (Markup.__radd__).
+        f"{md(' ou '.join(t for t in thresholds if t) or 'aucun seuil fixé')}.",
     ]
     return "\n".join(lines)
