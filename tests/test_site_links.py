@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import SiteToCheck
+from conftest import ROOT, SiteToCheck
 from dote import pipeline
 from dote.cli import main
 from hostile import CHROMIUM, CHROMIUM_ARGS, serve
@@ -41,6 +41,19 @@ def test_a_new_territory_without_training_modules_has_no_broken_link(tmp_path: P
     report = check_links(tmp_path / "site")
     assert report.checked > report.pages
     assert report.broken == [], "\n".join(report.broken[:40])
+    # A module, then its index page: the calendar (kept in the cache between the builds) links
+    # to that page once it exists, not before.
+    modules = root / "docs" / "formation"
+    modules.mkdir()
+    module = (ROOT / "docs" / "formation" / "elus-agents.md").read_text(encoding="utf-8")
+    (modules / "elus-agents.md").write_text(module.split("\n# ", 1)[0] + "\n# Module\n", encoding="utf-8")
+    calendar = tmp_path / "site" / "formation" / "calendrier" / "index.html"
+    for index in (False, True):
+        if index:
+            (modules / "index.md").write_text("# Se former\n", encoding="utf-8")
+        assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) == 0
+        assert ('<a href="../">page de présentation' in calendar.read_text(encoding="utf-8")) is index
+        assert check_links(tmp_path / "site").broken == []
 
 
 def _chromium() -> None:

@@ -400,12 +400,15 @@ class DotePlugin(BasePlugin[DoteConfig]):
         )
         env = render.environment(self.root)
         env.bytecode_cache = template_cache(self.root, env, "pages")  # templates compiled once
+        # Whether the site has the training modules' page: the calendar links to it only then.
+        modules_page = (Path(config.docs_dir) / training.MODULES_FOLDER / "index.md").is_file()
         self._context_key = content_key(
             engine_fingerprint(),
             (today or dt.date.today()).isoformat(),
             config.site_url or "",
             str(self.config.search),
             str(env.globals["glossary"]),
+            str(modules_page),
             *_overrides(self.root),
         )
         self.label = result.label
@@ -504,7 +507,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 self._today,
                 urljoin(site_url, training.ICS_PATH) if site_url else training.ICS_PATH,
                 member_names={m.id: m.name for m in self.territory.members},
-                modules_page=(Path(config.docs_dir) / training.MODULES_FOLDER / "index.md").is_file(),
+                modules_page=modules_page,
             )
         )
         # --- end of training ---
