@@ -311,6 +311,22 @@ def compute(
 
 
 @dataclass
+class _Country:
+    """A third country: the activities sending data there themselves (``own``) and through
+    processors (``via``), by id in a member's figures and by (member, id) in a sum, and those
+    processors' ids."""
+
+    label: str
+    own: set[Any] = field(default_factory=set)
+    via: set[Any] = field(default_factory=set)
+    processors: set[str] = field(default_factory=set)
+
+    @property
+    def activities(self) -> set[Any]:
+        return self.own | self.via
+
+
+@dataclass
 class _Figures:
     """What the dashboard counts in one member's activities, or in every member's (their sum).
 
@@ -329,9 +345,7 @@ class _Figures:
     users: Counter[str] = field(default_factory=Counter)  # members by processor id (in a sum)
     missing_ids: list[str] = field(default_factory=list)  # a member's required DPIAs not done
     missing: list[Activity] = field(default_factory=list)  # the same, as records (in a sum)
-    #: Third countries by code: their label, the activities sending data there themselves and
-    #: through processors (ids; (member, id) in a sum), and those processors' ids.
-    countries: dict[str, tuple[str, set[Any], set[Any], set[str]]] = field(default_factory=dict)
+    countries: dict[str, _Country] = field(default_factory=dict)  # third countries, by code
 
     _COUNTERS = ("counts", "bases", "natures", "means", "monitoring", "verdicts", "states", "processors")
 
@@ -366,16 +380,16 @@ class _Figures:
                     figures.missing_ids.append(a.id)
             figures.processors.update(a.recipients.processors)
             for t in a.transfers_outside_eea:
-                figures._country(t.country.code, t.country.label)[1].add(a.id)
+                figures._country(t.country.code, t.country.label).own.add(a.id)
             for processor in territory.processors_outside_eea(a):
                 for term in processor.countries_outside_eea:
                     country = figures._country(term.code, term.label)
-                    country[2].add(a.id)
-                    country[3].add(processor.id)
+                    country.via.add(a.id)
+                    country.processors.add(processor.id)
         return figures
 
-    def _country(self, code: str, label: str) -> tuple[str, set[Any], set[Any], set[str]]:
-        return self.countries.setdefault(code, (label, set(), set(), set()))
+    def _country(self, code: str, label: str) -> _Country:
+        return self.countries.setdefault(code, _Country(label))
 
     def data(self) -> tuple[Any, ...]:
         """A member's figures as plain values (made again by :meth:`read_back`)."""
@@ -383,8 +397,8 @@ class _Figures:
             tuple(dict(getattr(self, name)) for name in self._COUNTERS),
             tuple(self.missing_ids),
             {
-                code: (label, sorted(own), sorted(via), sorted(processors))
-                for code, (label, own, via, processors) in self.countries.items()
+                code: (c.label, sorted(c.own), sorted(c.via), sorted(c.processors))
+                for code, c in self.countries.items()
             },
         )
 
@@ -399,7 +413,7 @@ class _Figures:
             figures = cls(
                 missing_ids=list(missing),
                 countries={
-                    code: (label, set(own), set(via), set(processors))
+                    code: _Country(label, set(own), set(via), set(processors))
                     for code, (label, own, via, processors) in countries.items()
                 },
             )
@@ -408,8 +422,8 @@ class _Figures:
         except (TypeError, ValueError, AttributeError):
             return None
         ids = {a.id for a in member.activities}
-        named = [*figures.missing_ids, *(i for c in figures.countries.values() for i in c[1] | c[2])]
-        known = all(i in territory.processors for c in figures.countries.values() for i in c[3])
+        named = [*figures.missing_ids, *(i for c in figures.countries.values() for i in c.activities)]
+        known = all(i in territory.processors for c in figures.countries.values() for i in c.processors)
         return figures if known and all(i in ids for i in named) else None
 
     def add(self, member: Member, figures: _Figures) -> None:
@@ -419,11 +433,11 @@ class _Figures:
         self.users.update(figures.processors.keys())
         records = {a.id: a for a in member.activities} if figures.missing_ids else {}
         self.missing.extend(records[i] for i in figures.missing_ids)
-        for code, (label, own, via, processors) in figures.countries.items():
-            country = self._country(code, label)
-            country[1].update((member.id, i) for i in own)
-            country[2].update((member.id, i) for i in via)
-            country[3].update(processors)
+        for code, found in figures.countries.items():
+            country = self._country(code, found.label)
+            country.own.update((member.id, i) for i in found.own)
+            country.via.update((member.id, i) for i in found.via)
+            country.processors.update(found.processors)
 
 
 def _member_types(territory: Territory) -> Chart:
@@ -494,21 +508,22 @@ def _transfers(territory: Territory, totals: _Figures) -> tuple[Chart, int]:
     A processor counts for each third country where it hosts data or sends them
     (:attr:`Processor.countries_outside_eea`), as on the register pages.
     """
-    countries = [(label, own | via, own, via, ids) for label, own, via, ids in totals.countries.values()]
-    countries.sort(key=lambda c: (-len(c[1]), slugify(c[0])))
+    countries = sorted(totals.countries.values(), key=lambda c: (-len(c.activities), slugify(c.label)))
     rows = tuple(
         Row(
-            label,
-            len(activities),
-            columns=(len(own), len(via)),
+            c.label,
+            len(c.activities),
+            columns=(len(c.own), len(c.via)),
             links=tuple(
                 Link(p.name, f"{render.PROCESSORS_URL}{p.id}/")
-                for p in sorted((territory.processors[i] for i in ids), key=lambda p: slugify(p.name))
+                for p in sorted(
+                    (territory.processors[i] for i in c.processors), key=lambda p: slugify(p.name)
+                )
             ),
         )
-        for label, activities, own, via, ids in countries
+        for c in countries
     )
-    return Chart("transferts", rows), len(set().union(*(c[1] for c in countries)))
+    return Chart("transferts", rows), len(set().union(*(c.activities for c in countries)))
 
 
 def _processors(territory: Territory, totals: _Figures) -> Chart:
