@@ -222,6 +222,34 @@ def test_a_generated_page_skips_markdown_unless_a_plugin_wrote_some(tmp_path: Pa
     assert results[:2] == ["", ""] and "<em>mis en valeur</em>" in results[2]
 
 
+def _built_both_ways(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[set[str], dict[str, bytes]]:
+    """The member pages filled in when ``root`` is built in ``tmp_path/avec``, and that site's
+    pages, checked byte for byte against a build that themes every page with the template."""
+    monkeypatch.setenv(CACHE_ENV, "0")
+    filled: list[str] = []
+    original = mkdocs_plugin.Shell.fill
+
+    def fill(self: mkdocs_plugin.Shell, page: Any) -> str | None:
+        output = original(self, page)
+        if output is not None:
+            filled.append(page.file.src_uri)
+        return output
+
+    monkeypatch.setattr(mkdocs_plugin.Shell, "fill", fill)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    done = set(filled)
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
+    filled.clear()
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
+    assert filled == []
+    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
+    assert with_shell.keys() == themed.keys()
+    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
+    return done, with_shell
+
+
 def test_member_pages_filled_in_change_no_byte_of_the_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,30 +263,11 @@ def test_member_pages_filled_in_change_no_byte_of_the_site(
     member.write_text(
         re.sub(r"(?m)^nom: .*$", 'nom: "Valmont & <Fils>  l\'aîné"', text, count=1), encoding="utf-8"
     )
-    monkeypatch.setenv(CACHE_ENV, "0")
-    filled: list[str] = []
-    original = mkdocs_plugin.Shell.fill
-
-    def fill(self: mkdocs_plugin.Shell, page: Any) -> str | None:
-        output = original(self, page)
-        if output is not None:
-            filled.append(page.file.src_uri)
-        return output
-
-    monkeypatch.setattr(mkdocs_plugin.Shell, "fill", fill)
-    assert main(["build", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
+    filled, with_shell = _built_both_ways(root, tmp_path, monkeypatch)
     members = {uri.replace(".html", ".md") for uri in _member_pages(tmp_path / "avec")}
-    assert set(filled) == members - {"registres/valmont/index.md"}
+    assert filled == members - {"registres/valmont/index.md"}
     assert "registres/les-granges/index.md" in filled  # « Granges-d&#x27;Exemple »: escaped
     assert len(members) >= 6
-
-    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
-    filled.clear()
-    assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0
-    assert filled == []
-    with_shell, themed = _pages(tmp_path / "avec"), _pages(tmp_path / "sans")
-    assert with_shell.keys() == themed.keys()
-    assert [uri for uri in with_shell if with_shell[uri] != themed[uri]] == []
     assert "Valmont &amp; &lt;Fils&gt;" in with_shell["registres/valmont/index.html"].decode("utf-8")
     assert "<title>Commune des Granges-d&#x27;Exemple - " in with_shell[
         "registres/les-granges/index.html"
@@ -322,24 +331,28 @@ def test_a_member_page_that_cannot_be_filled_any_more_is_themed(
     assert _pages(tmp_path / "avant") == _pages(tmp_path / "apres")
 
 
-def test_material_view_source_action_is_themed_by_the_template(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("part", ["edit", "blob"])
+def test_material_view_source_action_is_filled_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: str
 ) -> None:
     """Material's « voir la source » action (feature ``content.action.view``) shows an address
-    made from the edit link (``edit`` replaced by ``raw``), which the shell cannot fill in: the
-    check refuses the shell, and every member page is themed by the template, with its own link."""
+    made from the edit link (``blob``, or else ``edit``, replaced by ``raw``): the shell fills it
+    in as the template does, for both forms of link, byte for byte."""
     root = copy_demo(tmp_path / "territoire")
     config = root / "mkdocs.yml"
     text = config.read_text(encoding="utf-8")
     text = text.replace(
         "theme:\n",
-        "repo_url: https://forge.example.org/maison/registres\nedit_uri: edit/main/docs/\n\ntheme:\n",
+        f"repo_url: https://forge.example.org/maison/registres-edition\nedit_uri: {part}/main/docs/\n\ntheme:\n",
         1,
     ).replace(
         "    - toc.follow\n", "    - toc.follow\n    - content.action.edit\n    - content.action.view\n", 1
     )
     config.write_text(text, encoding="utf-8")
-    with_shell = _built_with_shell_refused(root, tmp_path, monkeypatch, capsys)
+    filled, with_shell = _built_both_ways(root, tmp_path, monkeypatch)
+    assert filled == {uri.replace(".html", ".md") for uri in _member_pages(tmp_path / "avec")}
     page = with_shell["registres/valmont/index.html"].decode("utf-8")
-    raw = re.findall(r'href="(https://forge\.example\.org/maison/registres/raw/main/[^"]+)"', page)
+    # « edit » replaced everywhere in the link (the repository's name too), « blob » once
+    repository = "registres-rawion" if part == "edit" else "registres-edition"
+    raw = re.findall(rf'href="(https://forge\.example\.org/maison/{repository}/raw/main/[^"]+)"', page)
     assert raw and all("valmont" in link for link in raw)

@@ -138,6 +138,12 @@ def _open_data_apart() -> tuple[list[opendata.Dataset], dict[str, bytes], set[st
     return data.datasets, data.catalogue, store.used()
 
 
+def _shut(pool: ProcessPoolExecutor | None) -> None:
+    """Stop a pool of forked workers, if there is one, its queued jobs cancelled."""
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _pack(html: str) -> bytes:
     """A generated page's HTML as the build keeps it (until it is themed, and in the cache):
     ``1`` if it holds ``<h1`` (``0`` if not), then its UTF-8 bytes compressed."""
@@ -556,17 +562,16 @@ class DotePlugin(BasePlugin[DoteConfig]):
         takes the result before the pages are rendered. A build with many members to compute
         makes it here, with its own forked workers (see :mod:`dote.opendata`)."""
         assert self.opendata is not None and self.territory is not None
-        data, members = self.opendata, self.territory.members
-        cache = data.cache
+        data = self.opendata
         apart = (
             not data.internal
             and self._command == "build"
             and self._data_store.folder is not None
-            and cache is not None
-            and len(members) >= opendata.PARALLEL_FROM
+            and data.cache is not None
+            and len(self.territory.members) >= opendata.PARALLEL_FROM
             and workers.available()
             # few to compute: the forked process computes them itself (no workers of its own)
-            and sum(not cache.has(m.id) for m in members) < opendata.PARALLEL_FROM
+            and len(data.to_compute()) < opendata.PARALLEL_FROM
         )
         if not apart:
             data.build()
@@ -594,9 +599,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def _stop_apart(self) -> None:
         self._open_data_job = None
-        if self._apart is not None:
-            self._apart.shutdown(wait=True, cancel_futures=True)
-            self._apart = None
+        _shut(self._apart)
+        self._apart = None
 
     def _forget_overlay(self, config: MkDocsConfig) -> None:
         """A public build never learns where the overlay is.
@@ -1265,9 +1269,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def _stop_workers(self) -> None:
         self._explorer_job = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        _shut(self._pool)
+        self._pool = None
         self._rendered = {}
 
     def on_build_error(self, *, error: Exception) -> None:

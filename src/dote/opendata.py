@@ -801,11 +801,16 @@ class OpenData:
         }
         return _json_bytes(core) + b"\0" + csv_text(COLUMNS, rows).encode("utf-8")
 
+    def to_compute(self) -> list[str]:
+        """The ids of the members whose texts are not in the cache, in order."""
+        cache = self.cache
+        return [m.id for m in self.territory.members if cache is None or not cache.has(m.id)]
+
     def _texts_of_members(self, screen_of: Callable[[Activity], Screening]) -> Iterator[tuple[Member, bytes]]:
         """Each member's texts, in order: from the cache, else computed (by forked workers when
         many), given one after the other so that they are not all held at once."""
         global _FORKED
-        missing = [m.id for m in self.territory.members if self.cache is None or not self.cache.has(m.id)]
+        missing = self.to_compute()
         computed: Iterator[bytes]
         if len(missing) >= PARALLEL_FROM and workers.available():
             _FORKED = (self, screen_of)

@@ -130,7 +130,9 @@ def shell_key(env: Any, config: Any, files: Any, nav: Any, folder: str) -> str |
 #: What stands, in the sample page, for each value of a member page that the theme shows.
 FILL_TITLE = "DOTE-GABARIT-TITRE"
 FILL_NAME = "DOTE-GABARIT-ADRESSE"  # the page's folder: its address, canonical address
-FILL_EDIT = "https://dote-gabarit.invalid/DOTE-GABARIT-EDITION"
+#: The edit link, with the part of the path Material's « view source » action (feature
+#: ``content.action.view``) replaces by ``raw``: ``blob`` when the link has ``/blob/``, else ``edit``.
+FILL_EDIT = "https://dote-gabarit.invalid/{}/DOTE-GABARIT-EDITION"
 #: The sample's content, with "<h1" when the pages' contents have their own title (Material
 #: writes one for a page whose content has none).
 FILL_CONTENT = "<!--DOTE-GABARIT-CONTENU{}-->"
@@ -143,6 +145,19 @@ _TITLE_WAYS: dict[str, Callable[[str], str]] = {
     html.unescape(_TITLE_PROBE): html.unescape,
     str(markupsafe.escape(_TITLE_PROBE)): lambda title: str(markupsafe.escape(title)),
 }
+
+
+def _edit_part(edit_url: str) -> str:
+    """The part of an edit link that Material's « view source » action replaces by ``raw``."""
+    return "blob" if "/blob/" in edit_url else "edit"
+
+
+def _edit_ways(edit_url: str, part: str) -> tuple[str, str]:
+    """An edit link as it is, and as the « view source » action shows it (every ``part``
+    replaced by ``raw``, as Jinja's ``replace`` does)."""
+    return edit_url, edit_url.replace(part, "raw")
+
+
 #: A title or address whose every way is known (no markup, no quote, single spaces): other
 #: pages are themed by the template.
 _INERT_TITLE = re.compile(r"[^\s<>\"'`\\]+(?: [^\s<>\"'`\\]+)*")
@@ -160,9 +175,10 @@ class Shell:
     string joins instead of Material's template (about 2 ms a page).
 
     The title (escaped once by the plugin) is filled in each of the ways the sample shows it
-    (:data:`_TITLE_WAYS`: as it is, unescaped, escaped again); the address and edit link only
-    as they are. A page with another value (markup or quotes in its title, two spaces, other
-    metadata, a table of contents) is themed by the template. And before any page is filled,
+    (:data:`_TITLE_WAYS`: as it is, unescaped, escaped again); the edit link as it is and as
+    the « view source » action shows it (:func:`_edit_ways`); the address as it is. A page with
+    another value (markup or quotes in its title, two spaces, other metadata, a table of
+    contents) is themed by the template. And before any page is filled,
     the caller themes two both ways (:meth:`check`): if they differ (a theme override that shows
     the title through another filter, or another value of the page), no page is filled.
     """
@@ -175,25 +191,24 @@ class Shell:
         self._meta = {**meta, "title": FILL_TITLE + _TITLE_PROBE}
         #: What a fillable page's metadata holds besides its title (and the template it is given).
         self._other_meta = {k: v for k, v in meta.items() if k not in ("title", "template")}
-        self._parts: dict[tuple[bool, bool], list[str] | None] = {}
+        self._parts: dict[tuple[bool, str], list[str] | None] = {}
         self.usable = True
 
-    def _sample(self, titled: bool, editable: bool) -> list[str] | None:
-        """The sample's output split at its markers (literal texts at even places)."""
-        variant = (titled, editable)
+    def _sample(self, titled: bool, edit_part: str) -> list[str] | None:
+        """The sample's output split at its markers (literal texts at even places); its edit
+        link has ``edit_part`` (see :data:`FILL_EDIT`), or there is none if that is empty."""
+        variant = (titled, edit_part)
         if variant not in self._parts:
             content = FILL_CONTENT.format("<h1" if titled else "")
+            edit = FILL_EDIT.format(edit_part) if edit_part else None
             sample = _render_sample(
-                *self._render,
-                f"{self._folder}/{FILL_NAME}/index.md",
-                self._meta,
-                content,
-                FILL_EDIT if editable else None,
+                *self._render, f"{self._folder}/{FILL_NAME}/index.md", self._meta, content, edit
             )
             parts = None
             if sample is not None:
                 titles = [FILL_TITLE + way for way in _TITLE_WAYS]
-                markers = "|".join(re.escape(m) for m in (*titles, FILL_NAME, FILL_EDIT, content))
+                edits = list(_edit_ways(edit, edit_part)) if edit else []
+                markers = "|".join(re.escape(m) for m in (*titles, FILL_NAME, *edits, content))
                 parts = re.split(f"({markers})", sample[0])
                 if (
                     parts.count(content) != 1  # the content shown once, as Material does
@@ -221,12 +236,16 @@ class Shell:
         ):
             return None
         titled = "<h1" in content
-        parts = self._sample(titled, edit_url is not None)
+        edit_part = "" if edit_url is None else _edit_part(edit_url)
+        parts = self._sample(titled, edit_part)
         if parts is None:
             return None
         marker = FILL_CONTENT.format("<h1" if titled else "")
         values = {FILL_TITLE + probe: way(title) for probe, way in _TITLE_WAYS.items()}
-        return parts, {**values, FILL_NAME: name, FILL_EDIT: edit_url or "", marker: content}
+        if edit_url is not None:
+            sample_edit = FILL_EDIT.format(edit_part)
+            values |= zip(_edit_ways(sample_edit, edit_part), _edit_ways(edit_url, edit_part), strict=True)
+        return parts, {**values, FILL_NAME: name, marker: content}
 
     def fillable(self, page: Any) -> bool:
         """Whether :meth:`fill` gives ``page``'s themed output."""
