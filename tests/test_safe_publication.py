@@ -413,3 +413,104 @@ def test_the_threat_model_page_gives_the_header_the_engine_expects() -> None:
     )
     assert page.count(f"Content-Security-Policy: {HEADERS}") == 2
     assert page.count(f'"{HEADERS}"') == 2  # nginx, Apache
+
+
+def _markup_joins(source: str, methods: set[str]) -> list[int]:
+    """The lines of ``source`` where a literal holding markup or quotes is joined with ``+`` to
+    a value that is :class:`markupsafe.Markup`: the literal is escaped then (``Markup.__radd__``
+    and ``__add__`` escape the str), so its tags show as text. ``methods``: the names of the
+    package's methods that return Markup."""
+    import ast
+
+    tree = ast.parse(source)
+    local = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module == "markupsafe" or (node.module or "").startswith("dote"))
+        for alias in node.names
+        if alias.name in ("Markup", "escape") or alias.name in methods
+    }
+    local |= {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and ast.unparse(node.returns or ast.Constant(None)) == "Markup"
+    }
+
+    def is_markup(node: ast.expr) -> bool:
+        if not isinstance(node, ast.Call):
+            return False
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id in local
+        return isinstance(func, ast.Attribute) and (
+            func.attr in methods
+            or (
+                isinstance(func.value, ast.Name)
+                and func.value.id == "markupsafe"
+                and func.attr in ("Markup", "escape")
+            )
+        )
+
+    def literal_text(node: ast.expr) -> str:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(literal_text(v) for v in node.values if isinstance(v, ast.Constant))
+        return ""
+
+    def operands(node: ast.expr) -> list[ast.expr]:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return operands(node.left) + operands(node.right)
+        return [node]
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            parts = operands(node)
+            if any(is_markup(p) for p in parts) and any(set(literal_text(p)) & set("<>&'\"") for p in parts):
+                found.add(node.lineno)
+    return sorted(found)
+
+
+def _markup_methods(sources: list[str]) -> set[str]:
+    import ast
+
+    return {
+        node.name
+        for source in sources
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef)
+        and node.returns is not None
+        and ast.unparse(node.returns) == "Markup"
+    }
+
+
+def test_no_literal_markup_is_added_to_escaped_text() -> None:
+    """No module of the package joins a literal holding markup or quotes to an escaped value
+    with ``+`` (the slip that showed 4,200 DPIA statements as tags, commit 94f2038); the check
+    finds both slips fixed so far in their earlier versions."""
+    import subprocess
+
+    package = Path(__file__).resolve().parent.parent / "src" / "dote"
+    sources = {path.name: path.read_text(encoding="utf-8") for path in sorted(package.rglob("*.py"))}
+    methods = _markup_methods(list(sources.values()))
+    assert {"missing", "link", "markdown_text", "blocks_html"} <= methods
+    assert {
+        name: lines for name, source in sources.items() if (lines := _markup_joins(source, methods))
+    } == {}
+
+    def earlier(commit: str, path: str) -> str:
+        done = subprocess.run(
+            ["git", "show", f"{commit}^:{path}"], capture_output=True, text=True, cwd=package
+        )
+        if done.returncode != 0:
+            pytest.skip("l'historique git n'est pas disponible")
+        return done.stdout
+
+    assert _markup_joins(earlier("94f2038", "src/dote/fragments.py"), methods) != []
+    assert _markup_joins(earlier("88c0de6", "src/dote/dpia.py"), methods) != []
+    assert _markup_joins('from markupsafe import escape\nx = "<b>" + escape(y)\n', methods) == [2]
+    assert _markup_joins('from html import escape\nx = "<b>" + escape(y)\n', methods) == []
+    assert _markup_joins('from markupsafe import escape\nx = "a " + escape(y)\n', methods) == []
