@@ -446,6 +446,7 @@ def _markup_joins(source: str, methods: set[str]) -> list[int]:
             return func.id in local
         return isinstance(func, ast.Attribute) and (
             func.attr in methods
+            or (isinstance(func.value, ast.Name) and func.value.id in ("self", "cls") and func.attr in local)
             or (
                 isinstance(func.value, ast.Name)
                 and func.value.id == "markupsafe"
@@ -475,16 +476,17 @@ def _markup_joins(source: str, methods: set[str]) -> list[int]:
 
 
 def _markup_methods(sources: list[str]) -> set[str]:
+    """The names of the package's functions and methods that return Markup, each of its
+    definitions (a name also defined to return something else, such as ``render``, is left
+    out: called as a method, it could be either)."""
     import ast
 
-    return {
-        node.name
-        for source in sources
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.FunctionDef)
-        and node.returns is not None
-        and ast.unparse(node.returns) == "Markup"
-    }
+    returns: dict[str, set[str]] = {}
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                returns.setdefault(node.name, set()).add(ast.unparse(node.returns) if node.returns else "")
+    return {name for name, kinds in returns.items() if kinds == {"Markup"}}
 
 
 def test_no_literal_markup_is_added_to_escaped_text() -> None:
@@ -496,7 +498,7 @@ def test_no_literal_markup_is_added_to_escaped_text() -> None:
     package = Path(__file__).resolve().parent.parent / "src" / "dote"
     sources = {path.name: path.read_text(encoding="utf-8") for path in sorted(package.rglob("*.py"))}
     methods = _markup_methods(list(sources.values()))
-    assert {"missing", "link", "markdown_text", "blocks_html"} <= methods
+    assert {"missing", "markdown_text", "blocks_html"} <= methods and not {"render", "link"} & methods
     assert {
         name: lines for name, source in sources.items() if (lines := _markup_joins(source, methods))
     } == {}
@@ -514,3 +516,6 @@ def test_no_literal_markup_is_added_to_escaped_text() -> None:
     assert _markup_joins('from markupsafe import escape\nx = "<b>" + escape(y)\n', methods) == [2]
     assert _markup_joins('from html import escape\nx = "<b>" + escape(y)\n', methods) == []
     assert _markup_joins('from markupsafe import escape\nx = "a " + escape(y)\n', methods) == []
+    method = "from markupsafe import Markup\nclass F:\n    def link(self) -> Markup: ...\n"
+    assert _markup_joins(method + '    def f(self): return "<p>" + self.link()\n', methods) == [4]
+    assert _markup_joins('x = "<p>" + page.link()\n', methods) == []  # another link: a str
