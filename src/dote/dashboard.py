@@ -389,7 +389,10 @@ class _Figures:
         return figures
 
     def _country(self, code: str, label: str) -> _Country:
-        return self.countries.setdefault(code, _Country(label))
+        country = self.countries.get(code)
+        if country is None:  # not made for every transfer only to be dropped
+            country = self.countries[code] = _Country(label)
+        return country
 
     def data(self) -> tuple[Any, ...]:
         """A member's figures as plain values (made again by :meth:`read_back`)."""
