@@ -46,7 +46,7 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     )
     result = json.loads(report.read_text(encoding="utf-8"))
     names = [m["name"] for m in result["mesures"]]
-    assert names == ["naive", "plancher", "dote-propre", "dote-chaud", "dote-chaud-ci"]
+    assert names == ["naive", "plancher", "dote-propre", "dote-chaud-ci", "dote-chaud"]
     assert all(m["seconds"] > 0 and m["peak_mib"] > 0 and m["pages"] > 0 for m in result["mesures"])
     assert set(result["rapports"]) == {
         "naive/dote-propre",
@@ -58,10 +58,12 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     by_name = {m["name"]: m for m in result["mesures"]}
     assert by_name["naive"]["pages"] == by_name["plancher"]["pages"] == result["pages_de_la_reference"] + 1
     assert (work / "naive" / "site" / "search" / "search_index.json").is_file()
-    # The warm builds saw the changed activities (one each, of two members), the last one in a
-    # site folder it made anew.
+    # The warm builds saw the changed activities (one each, of two members): the CI-like one
+    # in a site folder it made anew, the last one with the site it replaced.
     changed = list((work / "territoire" / "site" / "registres").glob("*/index.html"))
     assert sum("(modifiée)" in page.read_text(encoding="utf-8") for page in changed) == 2
+    # What the builds must not find was put aside, not deleted before them, and is gone now.
+    assert not (work / "mis-de-cote").exists()
     printed = capsys.readouterr().out
     assert "naive/dote-propre" in printed and "dote-chaud" in printed
 
