@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -416,10 +417,12 @@ def test_the_threat_model_page_gives_the_header_the_engine_expects() -> None:
 
 
 def _markup_joins(source: str, methods: set[str]) -> list[int]:
-    """The lines of ``source`` where a literal holding markup or quotes is joined with ``+`` to
-    a value that is :class:`markupsafe.Markup`: the literal is escaped then (``Markup.__radd__``
-    and ``__add__`` escape the str), so its tags show as text. ``methods``: the names of the
-    package's methods that return Markup."""
+    """The lines of ``source`` where a literal holding markup or quotes is joined to a value
+    that is :class:`markupsafe.Markup` — with ``+``, with ``+=``, or by ``Markup.join`` —: the
+    literal is escaped then (``Markup.__radd__``, ``__add__`` and ``join`` escape a str), so its
+    tags show as text. A value is Markup when it is a call of what returns Markup, or a name
+    its function binds to one (assigned from such a call, or annotated ``Markup``).
+    ``methods``: the names of the package's methods that return Markup."""
     import ast
 
     tree = ast.parse(source)
@@ -466,13 +469,76 @@ def _markup_joins(source: str, methods: set[str]) -> list[int]:
             return operands(node.left) + operands(node.right)
         return [node]
 
+    def has_markup_text(node: ast.expr) -> bool:
+        return bool(set(literal_text(node)) & set("<>&'\""))
+
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            parts = operands(node)
-            if any(is_markup(p) for p in parts) and any(set(literal_text(p)) & set("<>&'\"") for p in parts):
-                found.add(node.lineno)
+    # Each function (and the module) on its own: the names it binds to Markup values (assigned
+    # from a call that returns Markup, or annotated so), then what it joins to them.
+    scopes: list[ast.AST] = [tree]
+    scopes += [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for scope in scopes:
+        body = _own_nodes(scope)
+        names = {
+            target.id
+            for n in body
+            if isinstance(n, ast.Assign) and is_markup(n.value)
+            for target in n.targets
+            if isinstance(target, ast.Name)
+        }
+        names |= {
+            n.target.id
+            for n in body
+            if isinstance(n, ast.AnnAssign)
+            and isinstance(n.target, ast.Name)
+            and ast.unparse(n.annotation) == "Markup"
+        }
+
+        def markup(node: ast.expr, names: set[str] = names) -> bool:
+            return is_markup(node) or (isinstance(node, ast.Name) and node.id in names)
+
+        for node in body:
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+                parts = operands(node)
+                if any(markup(p) for p in parts) and any(has_markup_text(p) for p in parts):
+                    found.add(node.lineno)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
+                # html += "<p>": Markup.__add__ escapes the literal
+                if markup(node.target) and any(has_markup_text(p) for p in operands(node.value)):
+                    found.add(node.lineno)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "join"
+                and markup(node.func.value)
+                and node.args
+            ):
+                # Markup("").join(["<p>", text]): Markup.join escapes each str it joins
+                items = node.args[0]
+                elements = (
+                    items.elts
+                    if isinstance(items, ast.List | ast.Tuple | ast.Set)
+                    else [items.elt]
+                    if isinstance(items, ast.GeneratorExp | ast.ListComp)
+                    else []
+                )
+                if any(has_markup_text(p) for e in elements for p in operands(e)):
+                    found.add(node.lineno)
     return sorted(found)
+
+
+def _own_nodes(scope: Any) -> list[Any]:
+    """The nodes of a module or function, not those of the functions defined in it."""
+    import ast
+
+    found, todo = [], list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _markup_methods(sources: list[str]) -> set[str]:
@@ -519,3 +585,14 @@ def test_no_literal_markup_is_added_to_escaped_text() -> None:
     method = "from markupsafe import Markup\nclass F:\n    def link(self) -> Markup: ...\n"
     assert _markup_joins(method + '    def f(self): return "<p>" + self.link()\n', methods) == [4]
     assert _markup_joins('x = "<p>" + page.link()\n', methods) == []  # another link: a str
+    # Through a name bound to Markup, with +=, and in Markup.join.
+    header = "from markupsafe import Markup, escape\ndef f(y):\n"
+    assert _markup_joins(header + '    x = escape(y)\n    return x + "</p>"\n', methods) == [4]
+    assert _markup_joins(header + '    x = escape(y)\n    x += "<br>"\n', methods) == [4]
+    assert _markup_joins(header + '    x: Markup = g(y)\n    x += f"<b>{y}</b>"\n', methods) == [4]
+    assert _markup_joins(header + '    x = "a"\n    x += "<br>"\n', methods) == []  # a str
+    other = header + '    x = escape(y)\n    return x\ndef g():\n    x = "a"\n    x += "<br>"\n'
+    assert _markup_joins(other, methods) == []  # another function's x
+    assert _markup_joins(header + '    return Markup("").join(["<p>", y])\n', methods) == [3]
+    assert _markup_joins(header + '    return Markup("<br>").join(escape(v) for v in y)\n', methods) == []
+    assert _markup_joins(header + '    return ", ".join(["<p>", y])\n', methods) == []  # str.join
