@@ -213,10 +213,8 @@ def _evaluate(
             for member in complete.members
         }
         missing = [member for member in complete.members if found[member.id] is None]
-        for member, (result, data) in zip(
-            missing, _evaluated(missing, complete, policy, today, reader), strict=True
-        ):
-            kept.put(member.id, keys[member.id], data)
+        for member, result in zip(missing, _evaluated(missing, complete, policy, today, reader), strict=True):
+            kept.put(member.id, keys[member.id], member_data(result))
             found[member.id] = result
         kept.prune(set(found))
         evaluation = Evaluation(policy, today, {i: r for i, r in found.items() if r is not None})
@@ -231,25 +229,21 @@ _EVALUATING: tuple[Territory, Policy, dt.date] | None = None
 
 def _evaluated(
     members: Sequence[Member], territory: Territory, policy: Policy, today: dt.date, reader: ResultReader
-) -> Iterator[tuple[MemberResult, tuple[Any, ...]]]:
-    """The label of each member, in order, with the plain values the cache keeps of it
-    (:func:`dote.label.member_data`): by forked workers when there are many (they send back the
-    plain values, made into results here), else in this process."""
+) -> Iterator[MemberResult]:
+    """The label of each member, in order: by forked workers when there are many (each sends
+    back its results as plain values, made again here), else in this process."""
     global _EVALUATING
     if len(members) < PARALLEL_FROM or not workers.available():
         for member in members:
-            result = evaluate_member(member, territory, policy, today)
-            yield result, member_data(result)
+            yield evaluate_member(member, territory, policy, today)
         return
     _EVALUATING = (territory, policy, today)
     try:
-        sent = workers.imap_forked(_evaluate_apart, [m.id for m in members], chunk=16)
-        for member, data in zip(members, sent, strict=True):
-            made = reader.member(data, member)
-            if made is None:  # cannot happen (made from these very records): evaluated here then
-                made = evaluate_member(member, territory, policy, today)
-                data = member_data(made)
-            yield made, data
+        data = workers.imap_forked(_evaluate_apart, [m.id for m in members], chunk=16)
+        for member, kept in zip(members, data, strict=True):
+            result = reader.member(kept, member)
+            assert result is not None, member.id  # made from these very records
+            yield result
     finally:
         _EVALUATING = None
 
