@@ -359,28 +359,6 @@ def test_a_member_label_is_kept_until_its_records_the_shared_files_or_the_date_c
     assert later.label == pipeline.run(root, today=TODAY + dt.timedelta(days=400)).label
 
 
-def test_labels_evaluated_by_forked_workers_are_those_of_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A clean run evaluates many members' labels in forked workers: the same results, kept
-    for the next run as one process keeps them."""
-    root = tmp_path / "territoire"
-    demo_territory(root, members=pipeline.PARALLEL_FROM + 5, activities=2)
-    evaluated = _count_evaluations(monkeypatch)
-    forked = pipeline.run(root, today=TODAY, cache=True)
-    assert forked.label is not None and forked.territory is not None
-    assert evaluated == []  # evaluated in the workers' memory, none in this process
-    monkeypatch.setenv("DOTE_PROCESSUS", "1")  # no workers, and nothing read from the cache:
-    monkeypatch.setenv(cache.CACHE_ENV, "0")  # every member evaluated here
-    alone = pipeline.run(root, today=TODAY, cache=True)
-    assert len(evaluated) == pipeline.PARALLEL_FROM + 5
-    assert forked.label == alone.label == pipeline.run(root, today=TODAY).label
-    assert list(forked.label.members) == [m.id for m in forked.territory.members]
-    monkeypatch.delenv(cache.CACHE_ENV)
-    evaluated.clear()
-    assert pipeline.run(root, today=TODAY, cache=True).label == alone.label and evaluated == []  # as kept
-
-
 def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_demo(tmp_path / "territoire")
     cold = pipeline.run(root, today=TODAY, cache=True)

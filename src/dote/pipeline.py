@@ -18,25 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dote import algorithms, dpo_registers, workers
+from dote import algorithms, dpo_registers
 from dote.audit import AuditData
 from dote.audit import load as load_audit
 from dote.cache import DocumentCache, MemberResults
 from dote.confidential import merge_overlay, published_fields, published_view
 from dote.dpia import DpiaPolicy
 from dote.dpo_registers import MemberRegisters
-from dote.label import (
-    Evaluation,
-    MemberResult,
-    Policy,
-    ResultReader,
-    evaluate,
-    evaluate_member,
-    member_data,
-    parse_policy,
-)
+from dote.label import Evaluation, ResultReader, evaluate, evaluate_member, member_data, parse_policy
 from dote.load import Document
-from dote.model import Converter, Drift, Member, Territory
+from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
@@ -206,53 +197,18 @@ def _evaluate(
         policy = parse_policy(sources.label)
         if kept is None or not prints or plans is not None:
             return evaluate(complete, policy, today, plans=plans)
+        results = {}
         reader = ResultReader(policy, complete.vocabularies)
-        keys = {member.id: member_key(prints, member.id, today) for member in complete.members}
-        found = {
-            member.id: reader.member(kept.get(member.id, keys[member.id]), member)
-            for member in complete.members
-        }
-        missing = [member for member in complete.members if found[member.id] is None]
-        for member, result in zip(missing, _evaluated(missing, complete, policy, today, reader), strict=True):
-            kept.put(member.id, keys[member.id], member_data(result))
-            found[member.id] = result
-        kept.prune(set(found))
-        evaluation = Evaluation(policy, today, {i: r for i, r in found.items() if r is not None})
+        for member in complete.members:
+            key = member_key(prints, member.id, today)
+            result = reader.member(kept.get(member.id, key), member)
+            if result is None:
+                result = evaluate_member(member, complete, policy, today)
+                kept.put(member.id, key, member_data(result))
+            results[member.id] = result
+        kept.prune(set(results))
+        evaluation = Evaluation(policy, today, results)
     return evaluation
-
-
-#: From how many members to evaluate, forked workers share the label's work (a clean build).
-PARALLEL_FROM = 100
-#: What the forked workers of :func:`_evaluated` read (set before they fork).
-_EVALUATING: tuple[Territory, Policy, dt.date] | None = None
-
-
-def _evaluated(
-    members: Sequence[Member], territory: Territory, policy: Policy, today: dt.date, reader: ResultReader
-) -> Iterator[MemberResult]:
-    """The label of each member, in order: by forked workers when there are many (each sends
-    back its results as plain values, made again here), else in this process."""
-    global _EVALUATING
-    if len(members) < PARALLEL_FROM or not workers.available():
-        for member in members:
-            yield evaluate_member(member, territory, policy, today)
-        return
-    _EVALUATING = (territory, policy, today)
-    try:
-        data = workers.imap_forked(_evaluate_apart, [m.id for m in members], chunk=16)
-        for member, kept in zip(members, data, strict=True):
-            result = reader.member(kept, member)
-            assert result is not None, member.id  # made from these very records
-            yield result
-    finally:
-        _EVALUATING = None
-
-
-def _evaluate_apart(member_id: str) -> tuple[Any, ...]:
-    """In a forked worker: one member's label, as plain values (see :func:`dote.label.member_data`)."""
-    assert _EVALUATING is not None
-    territory, policy, today = _EVALUATING
-    return member_data(evaluate_member(territory.members_by_id[member_id], territory, policy, today))
 
 
 #: The fingerprint of what every page may show (see :func:`fingerprints`).
