@@ -343,7 +343,7 @@ def _put_aside(folder: Path, aside: Path) -> None:
     On ext4 without a journal (this project's machines), the kernel does not reuse the number
     of a file deleted in the last minute (six while its inode is not written back) and looks further
     for each file it creates: a build run just after deleting thousands of files pays for it
-    on every file it writes (4 to 8 s of a clean build at 1,000 × 30, see PROFILING.md,
+    on every file it writes (4 to 7 s of a clean build at 1,000 × 30, see PROFILING.md,
     thirteenth pass). A CI job, the case these builds stand for, starts without deleting
     anything; the folders put aside are deleted after the last build.
     """
