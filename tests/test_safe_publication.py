@@ -528,13 +528,14 @@ def _markup_joins(source: str, methods: set[str]) -> list[int]:
 
 
 def _own_nodes(scope: Any) -> list[Any]:
-    """The nodes of a module or function, not those of the functions defined in it."""
+    """The nodes of a module or function, not those of the functions defined in it (a lambda's
+    are its enclosing function's: it binds no name of its own but its parameters)."""
     import ast
 
     found, todo = [], list(ast.iter_child_nodes(scope))
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         found.append(node)
         todo.extend(ast.iter_child_nodes(node))
@@ -593,6 +594,7 @@ def test_no_literal_markup_is_added_to_escaped_text() -> None:
     assert _markup_joins(header + '    x = "a"\n    x += "<br>"\n', methods) == []  # a str
     other = header + '    x = escape(y)\n    return x\ndef g():\n    x = "a"\n    x += "<br>"\n'
     assert _markup_joins(other, methods) == []  # another function's x
+    assert _markup_joins(header + '    return map(lambda v: "<b>" + escape(v), y)\n', methods) == [3]
     assert _markup_joins(header + '    return Markup("").join(["<p>", y])\n', methods) == [3]
     assert _markup_joins(header + '    return Markup("<br>").join(escape(v) for v in y)\n', methods) == []
     assert _markup_joins(header + '    return ", ".join(["<p>", y])\n', methods) == []  # str.join
