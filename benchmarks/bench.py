@@ -341,11 +341,11 @@ def _put_aside(folder: Path, aside: Path) -> None:
     """Move ``folder`` out of the way of the next build, without deleting it.
 
     On ext4 without a journal (this project's machines), the kernel does not reuse the number
-    of a file deleted in the last minute (six while its inode is not written back) and looks further
-    for each file it creates: a build run just after deleting thousands of files pays for it
-    on every file it writes (4 to 7 s of a clean build at 1,000 × 30, see PROFILING.md,
-    thirteenth pass). A CI job, the case these builds stand for, starts without deleting
-    anything; the folders put aside are deleted after the last build.
+    of a file deleted in the last minute (six while its inode is not written back) and looks
+    further for each file it creates: a clean build run just after ``rm -rf .cache site`` was
+    4 to 7 s slower at 1,000 × 30 (see PROFILING.md, thirteenth pass). A CI job, the case these
+    builds stand for, starts without deleting anything; the folders put aside are deleted after
+    the last build.
     """
     if folder.exists():
         aside.mkdir(exist_ok=True)

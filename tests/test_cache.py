@@ -24,7 +24,6 @@ import pytest
 from conftest import copy_demo
 from dote import cache, pipeline, validate
 from dote.cache import CACHE_DIR
-from dote.cli import main
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.scaffold import demo_territory
 
@@ -278,33 +277,7 @@ def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(
     old = moved / CACHE_DIR / cache.engine_fingerprint()
     monkeypatch.setattr(cache, "engine_fingerprint", lambda: "version-suivante")
     pipeline.run(moved, today=TODAY, cache=True)
-    assert old.is_dir()  # forgotten at the end of the command, not while it writes its own
-    cache.forget_other_engines(moved)
     assert not old.exists() and (moved / CACHE_DIR / "version-suivante").is_dir()
-
-
-def test_other_engines_are_forgotten_once_the_build_has_written_its_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = copy_demo(tmp_path / "territoire")
-    other = root / CACHE_DIR / ("0" * 24)  # the folder of an earlier engine
-    (other / "documents").mkdir(parents=True)
-    (other / "documents" / "paquet").write_bytes(b"ancien")
-    still_there: list[bool] = []
-    write = cache.write_atomic_bytes
-
-    def watched(path: Path, data: bytes, **options: Any) -> None:
-        still_there.append(other.is_dir())
-        write(path, data, **options)
-
-    monkeypatch.setattr(cache, "write_atomic_bytes", watched)
-    assert main(["build", str(root)]) == 0
-    assert len(still_there) > 50 and all(still_there)  # every entry was written before the deletion
-    assert not other.exists() and (root / CACHE_DIR / cache.engine_fingerprint() / "documents").is_dir()
-    # A command that only reads forgets them too, once it has read (dote validate).
-    other.mkdir()
-    assert main(["validate", str(root)]) == 0
-    assert not other.exists()
 
 
 def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> list[str]:

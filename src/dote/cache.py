@@ -95,21 +95,8 @@ def enabled() -> bool:
 _ENGINE_FOLDER = re.compile(r"[0-9a-f]{24}")
 
 
-def forget_other_engines(root: Path) -> None:
-    """Delete the cache entries of other engines (an earlier version of Maison DOTE).
-
-    Called when a command has written what it writes (the end of a build), not before: on a
-    file system that does not reuse the numbers of files it has just deleted (ext4 without a
-    journal, as on this project's machines), every file created within a minute or more of
-    deleting thousands of others is slow to create (see benchmarks/PROFILING.md, thirteenth
-    pass), and a build after an upgrade creates thousands.
-    """
-    if not enabled():
-        return
-    folder = root / CACHE_DIR / engine_fingerprint()
-    if not folder.is_dir():
-        return  # this engine kept nothing (a build without cache): the others stay
-    for other in folder.parent.iterdir():
+def _forget_other_engines(folder: Path) -> None:
+    for other in folder.parent.iterdir() if folder.parent.is_dir() else ():
         if (
             other.is_dir()
             and other.name != folder.name
@@ -186,10 +173,14 @@ class DocumentCache:
         return pack
 
     def save(self) -> None:
-        """Write the packs that changed, keeping only the entries this run used (the entries
-        of other engines are removed at the end of the command: :func:`forget_other_engines`)."""
+        """Write the packs that changed, keeping only the entries this run used.
+
+        The entries of other engines (an earlier version of Maison DOTE) are removed.
+        """
         if self.folder is None:
             return
+        if self._changed:
+            _forget_other_engines(self.folder)
         for pack_name in self._changed:
             used = self._used.get(pack_name, set())
             pack = {k: v for k, v in self._packs[pack_name].items() if k in used}

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dote import __version__, pipeline
-from dote.cache import forget_other_engines
 from dote.confidential import OVERLAY_ENV
 from dote.files import NEW_FOLDER_MODE, system_refusal
 from dote.problems import format_problems, invalid_summary, relative_name, report_invalid
@@ -1186,7 +1185,6 @@ def _review(root: Path, within: int, fmt: str, date: str | None) -> int:
         print("dote : erreur : --within attend un nombre de jours positif ou nul", file=sys.stderr)
         return EXIT_USAGE
     result = pipeline.run(root, today=today, cache=True)
-    forget_other_engines(root)
     if not result.ok or result.territory is None:
         print(format_problems(result.problems, fmt))
         if fmt == "text":
@@ -1199,7 +1197,6 @@ def _review(root: Path, within: int, fmt: str, date: str | None) -> int:
 
 def _validate(root: Path, fmt: str, overlay: Path | None = None) -> int:
     result = pipeline.run(root, overlay=overlay, cache=True)
-    forget_other_engines(root)
     output = format_problems(result.problems, fmt)
     if fmt == "json" or output:
         print(output)

@@ -59,7 +59,6 @@ from dote.cache import (
     PageCache,
     content_key,
     engine_fingerprint,
-    forget_other_engines,
     template_cache,
 )
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
@@ -1299,13 +1298,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if self._converter is not None:
             self._converter.close()
             self._converter = None
-        if self.config.enabled and self.config.search:
-            self._index(config)
-        if self.root is not None:
-            # Last: what was deleted earlier would slow down every file the build creates.
-            forget_other_engines(self.root)
-
-    def _index(self, config: MkDocsConfig) -> None:
+        if not self.config.enabled or not self.config.search:
+            return
         assert self.territory is not None
         early, self._early_shards = self._early_shards, None
         try:
