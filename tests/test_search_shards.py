@@ -213,3 +213,43 @@ def test_members_of_a_shard_whose_filters_arrive_late_are_listed(sharded: tuple[
         expect(_member_filter_values(page)).to_have_count(len(members), timeout=20_000)
         assert delayed  # the shard's filters did arrive late
         assert page.locator(".pagefind-ui__search-input").input_value() == "Exemple"
+
+
+def test_only_the_shards_indexed_again_are_staged(tmp_path: Path) -> None:
+    """Shards are keyed by their search documents' bytes: a shard taken from the cache has
+    none of its documents written to the staging folder Pagefind reads."""
+    ids = ["mairie-a", "mairie-b", "mairie-d", "ecole-a"]  # two in each of two shards
+    documents = {
+        f"registres/{member_id}/index.html": (
+            f'<!DOCTYPE html><html lang="fr"><head><title>{member_id}</title></head><body>'
+            f"<main data-pagefind-body><h1>Membre {member_id}</h1><p>vidéoprotection</p></main></body></html>"
+        )
+        for member_id in ids
+    }
+    cache = tmp_path / "cache"
+
+    def staged(started: search.MemberShards) -> list[str]:
+        folder = Path(started._staging.name)
+        return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.html"))
+
+    first_site = tmp_path / "site1"
+    first_site.mkdir()
+    first = search.MemberShards(first_site, ids, 2, [], cache, documents)
+    assert staged(first) == sorted(documents)
+    assert sorted(search.shard_of(member_id, 2) for member_id in ids) == [0, 0, 1, 1]
+    assert first.finish() == (2, 0)
+
+    documents["registres/mairie-a/index.html"] = documents["registres/mairie-a/index.html"].replace(
+        "Membre", "Commune"
+    )
+    second_site = tmp_path / "site2"
+    second_site.mkdir()
+    second = search.MemberShards(second_site, ids, 2, [], cache, documents)
+    changed = search.shard_of("mairie-a", 2)
+    assert staged(second) == sorted(
+        f"registres/{member_id}/index.html" for member_id in ids if search.shard_of(member_id, 2) == changed
+    )
+    assert second.finish() == (1, 1)
+    for n in range(2):
+        entry = second_site / search.SHARD.format(n) / "pagefind-entry.json"
+        assert entry.is_file(), n

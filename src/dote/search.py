@@ -281,18 +281,24 @@ class MemberShards:
         self.cache_folder = cache_folder
         self._staging = tempfile.TemporaryDirectory(prefix="dote-recherche-membres-")
         source = Path(self._staging.name)
-        for relative, text in documents.items():
-            target = source / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+        # Keyed by the documents' bytes as they would be staged; only the documents of the
+        # shards Pagefind indexes again are written (in a warm build, one shard's).
+        staged = {relative: text.encode("utf-8") for relative, text in documents.items()}
         version = _pagefind_version()
         self.runs: list[tuple[Job, str, subprocess.Popen[str] | None]] = []
         try:
             for job in shard_jobs(source, member_ids, shards):
-                key = content_key(version, job.output, job.glob, *options, *_page_digests(source, job.pages))
+                pages = [p.relative_to(source).as_posix() for p in job.pages]
+                pages = [relative for relative in pages if relative in staged]
+                digests = [f"{relative}:{hashlib.sha256(staged[relative]).hexdigest()}" for relative in pages]
+                key = content_key(version, job.output, job.glob, *options, *digests)
                 cached = cache_folder / key if cache_folder is not None else None
                 process = None
                 if cached is None or not cached.is_dir():
+                    for relative in pages:
+                        target = source / relative
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(staged[relative])
                     process = subprocess.Popen(
                         _command(source, site / job.output, job.glob, options),
                         stdout=subprocess.PIPE,
