@@ -332,6 +332,29 @@ def test_a_member_label_is_kept_until_its_records_the_shared_files_or_the_date_c
     assert later.label == pipeline.run(root, today=TODAY + dt.timedelta(days=400)).label
 
 
+def test_member_fingerprints_follow_their_files_bytes_with_the_cache_and_their_data_without(
+    tmp_path: Path,
+) -> None:
+    """With the cache, a member's fingerprint is made of its files' content keys (already
+    computed when they were read): a comment added to one activity changes that member's
+    fingerprint alone. Without the cache, it is made of the data, which a comment leaves as
+    it was. The shared fingerprint is the data's either way."""
+    root = copy_demo(tmp_path / "territoire")
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    assert cold.ok and cold.fingerprints
+    uncached = pipeline.run(root, today=TODAY)
+    assert uncached.fingerprints[pipeline.SHARED] == cold.fingerprints[pipeline.SHARED]
+    assert uncached.fingerprints != cold.fingerprints  # the members' are made otherwise
+
+    changed = _activity(root)
+    changed.write_text(changed.read_text(encoding="utf-8") + "# relu\n", encoding="utf-8")
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    differ = {k for k, v in cold.fingerprints.items() if warm.fingerprints.get(k) != v}
+    assert differ == {changed.parent.name, pipeline.EVERYTHING}
+    assert pipeline.run(root, today=TODAY).fingerprints == uncached.fingerprints
+    assert pipeline.run(root, today=TODAY, cache=True).fingerprints == warm.fingerprints
+
+
 def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_demo(tmp_path / "territoire")
     cold = pipeline.run(root, today=TODAY, cache=True)

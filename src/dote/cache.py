@@ -133,6 +133,9 @@ class DocumentCache:
         self._packs: dict[str, dict[str, Entry]] = {}
         self._used: dict[str, set[str]] = {}
         self._changed: set[str] = set()
+        #: Each file looked up or stored, by its name: its content key (a hash of its bytes,
+        #: its name, kind and mode). Empty without a cache folder.
+        self.keys: dict[str, str] = {}
 
     def lookup(
         self, raw: bytes, path: Path, name: str, kind: str, partial: bool
@@ -141,6 +144,7 @@ class DocumentCache:
         if self.folder is None:
             return None
         pack_name, key = self._where(raw, path, name, kind, partial)
+        self.keys[name] = key
         self._used.setdefault(pack_name, set()).add(key)
         entry = self._pack(pack_name).get(key)
         return document_of(entry, raw, path, name) if entry is not None else None
@@ -150,6 +154,7 @@ class DocumentCache:
         if self.folder is None:
             return
         pack_name, key = self._where(raw, path, name, kind, partial)
+        self.keys[name] = key
         self._used.setdefault(pack_name, set()).add(key)
         self._pack(pack_name)[key] = entry
         self._changed.add(pack_name)
