@@ -355,6 +355,75 @@ def test_member_fingerprints_follow_their_files_bytes_with_the_cache_and_their_d
     assert pipeline.run(root, today=TODAY, cache=True).fingerprints == warm.fingerprints
 
 
+def test_a_member_checks_are_kept_with_its_files_until_they_the_shared_files_or_the_date_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cross-file checks of a member's activities (validate.check_members) are kept with
+    its files in the cache: read back, they give the problems a run without the cache gives;
+    a changed activity has its member checked again, a changed shared file or another day
+    every member; an internal build (the overlay) keeps nothing."""
+    root = copy_demo(tmp_path / "territoire")
+    member = root / "registers" / "members" / "boulangerie-exemple"
+    # A warning of these checks: two activities of the member with the same name.
+    twin = member / "fidelite.yml"
+    name = next(
+        line
+        for line in (member / "paie.yml").read_text(encoding="utf-8").splitlines()
+        if line.startswith("nom:")
+    )
+    twin.write_text(
+        "\n".join(
+            name if line.startswith("nom:") else line
+            for line in twin.read_text(encoding="utf-8").splitlines()
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    checked = _count_calls(
+        monkeypatch,
+        validate,
+        "check_member_references",
+        lambda docs, *rest: next(iter(docs.values())).name.split("/")[2],
+    )
+    members = sorted(
+        p.name for p in (root / "registers" / "members").iterdir() if (p / "member.yml").is_file()
+    )
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    assert sorted(checked) == members
+    assert any("portent le même nom" in p.message for p in cold.problems)
+
+    checked.clear()
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert checked == []
+    assert warm.problems == cold.problems == pipeline.run(root, today=TODAY).problems
+
+    changed = _activity(root)
+    changed.write_text(changed.read_text(encoding="utf-8") + "# relu\n", encoding="utf-8")
+    checked.clear()
+    assert pipeline.run(root, today=TODAY, cache=True).problems == cold.problems
+    assert checked == [changed.parent.name]
+
+    checked.clear()
+    pipeline.run(root, today=TODAY + dt.timedelta(days=1), cache=True)
+    assert sorted(checked) == members
+    processor = sorted((root / "registers" / "processors").glob("*.yml"))[0]
+    processor.write_text(
+        processor.read_text(encoding="utf-8").replace("nom: ", "nom: Nouveau nom de ", 1), encoding="utf-8"
+    )
+    checked.clear()
+    pipeline.run(root, today=TODAY, cache=True)
+    assert sorted(checked) == members
+
+    overlay = Path(__file__).parent / "fixtures" / "overlay-demo"
+    checked.clear()
+    pipeline.run(root, today=TODAY, cache=True, overlay=overlay)
+    pipeline.run(root, today=TODAY, cache=True, overlay=overlay)
+    assert sorted(checked) == sorted(members * 2)  # computed each time, never read back
+    checked.clear()
+    pipeline.run(root, today=TODAY, cache=True)
+    assert checked == []  # what the public run kept is still there
+
+
 def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = copy_demo(tmp_path / "territoire")
     cold = pipeline.run(root, today=TODAY, cache=True)

@@ -43,7 +43,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -130,7 +130,7 @@ class DocumentCache:
 
     def __init__(self, root: Path | None) -> None:
         self.folder = None if root is None or not enabled() else root / CACHE_DIR / engine_fingerprint()
-        self._packs: dict[str, dict[str, Entry]] = {}
+        self._packs: dict[str, dict[str, Any]] = {}  # files' entries, and members' values
         self._used: dict[str, set[str]] = {}
         self._changed: set[str] = set()
         #: Each file looked up or stored, by its name: its content key (a hash of its bytes,
@@ -165,7 +165,7 @@ class DocumentCache:
         pack_name = _pack_name(posixpath.dirname(name))
         return pack_name, _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")
 
-    def _pack(self, pack_name: str) -> dict[str, Entry]:
+    def _pack(self, pack_name: str) -> dict[str, Any]:
         pack = self._packs.get(pack_name)
         if pack is None:
             assert self.folder is not None
@@ -176,6 +176,24 @@ class DocumentCache:
                 pack = {}
             self._packs[pack_name] = pack
         return pack
+
+    def member_value(self, folder: str, key: str) -> Any:
+        """A value kept with the files of ``folder`` (relative to the territory, as their
+        names are) under ``key``, or ``None``. ``key`` must not be a file's content key."""
+        if self.folder is None:
+            return None
+        pack_name = _pack_name(folder)
+        self._used.setdefault(pack_name, set()).add(key)
+        return self._pack(pack_name).get(key)
+
+    def keep_member_value(self, folder: str, key: str, value: Any) -> None:
+        """Keep ``value`` (marshal-able) with the files of ``folder``, for :meth:`member_value`."""
+        if self.folder is None:
+            return
+        pack_name = _pack_name(folder)
+        self._used.setdefault(pack_name, set()).add(key)
+        self._pack(pack_name)[key] = value
+        self._changed.add(pack_name)
 
     def save(self) -> None:
         """Write the packs that changed, keeping only the entries this run used.
@@ -198,11 +216,21 @@ class DocumentCache:
         self._changed.clear()
 
 
-def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
-    """What is kept of a read (marshal-able: the cache, and what worker processes send back)."""
-    found = tuple(
+def problem_entries(problems: Iterable[Problem]) -> tuple[tuple[Any, ...], ...]:
+    """Problems as plain values (marshal-able), as the cache keeps them."""
+    return tuple(
         (p.position.file, p.position.line, p.position.column, p.message, p.hint, p.severity) for p in problems
     )
+
+
+def problems_of(entries: Iterable[tuple[Any, ...]]) -> list[Problem]:
+    """The problems :func:`problem_entries` kept, back."""
+    return [Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in entries]
+
+
+def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
+    """What is kept of a read (marshal-able: the cache, and what worker processes send back)."""
+    found = problem_entries(problems)
     if doc is None:
         return (False, None, None, found)
     return (True, doc.data, doc.values.get((), (1, 1)), found)
@@ -211,9 +239,7 @@ def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
 def document_of(entry: Entry, raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
     """The read kept by :func:`entry_of`, back; ``raw``, the file's bytes, gives its positions."""
     exists, data, root, found = entry
-    problems = [
-        Problem(Position(*where), message, hint, severity) for *where, message, hint, severity in found
-    ]
+    problems = problems_of(found)
     if not exists:
         return None, problems
     return lazy_document(path, name, data, raw, root), problems

@@ -33,9 +33,9 @@ from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
 from dote.validate import (
     Sources,
-    check_legal_bases,
-    check_processor_transfers,
-    check_references,
+    check_members,
+    check_model_bases,
+    check_shared_references,
     read_sources,
 )
 from dote.vocabulary import load_vocabularies
@@ -90,18 +90,40 @@ def run(
     root = root.resolve()
     today = today or dt.date.today()
     store = DocumentCache(root) if cache else None
-    sources, problems = read_sources(root, cache=store)
+    sources, problems = read_sources(root, cache=store, save=False)
     public_members = sources.members
     if overlay is not None:
         # Before resolution: activities then inherit the confidential fields of their model,
         # and the activities a member keeps wholly in the overlay are resolved too.
         sources, overlay_problems = merge_overlay(sources, overlay.resolve())
         problems += overlay_problems
-    problems += check_references(sources, today)
+    watch, watch_problems = load_watch(root)
+    problems += watch_problems
+    training, training_problems = load_training(root, docs_dir, sources.members, today=today)
+    problems += training_problems
+    # What each member's checks, label and pages are kept under (see fingerprints); the
+    # files' content keys stand for their data, but not once the overlay is merged.
+    file_keys = store.keys if store is not None and overlay is None else None
+    prints = fingerprints(sources, watch, training, file_keys) if sources.maison is not None else {}
+    checked = sources
+    problems += check_shared_references(sources, today)
     sources, resolve_problems, drift = resolve_sources(sources)
     problems += resolve_problems
-    problems += check_processor_transfers(sources)
-    problems += check_legal_bases(sources)
+    problems += check_model_bases(sources)
+    # A member's checks (and their positions) are kept with its files, under a key made of
+    # their bytes: public builds only (an internal one's problems may quote overlay values).
+    keys = (
+        {
+            member_id: member_key(prints, member_id, today)
+            for member_id, docs in checked.activities.items()
+            if all(doc.name in file_keys for doc in docs.values())
+        }
+        if prints and file_keys is not None
+        else None
+    )
+    problems += check_members(checked, sources, today, store if keys is not None else None, keys)
+    if store is not None:
+        store.save()
     registers: dict[str, MemberRegisters] = {}
     if overlay is not None:  # the DPO's registers of requests and breaches: the overlay only
         registers, register_problems = dpo_registers.load(overlay.resolve(), public_members, today)
@@ -112,30 +134,24 @@ def run(
     )
     problems += audit_problems
     problems += algorithms.check(sources)  # CRPA art. L311-3-1 and L312-1-3 (issue 16)
-    watch, watch_problems = load_watch(root)
-    problems += watch_problems
     problems += check_watch_references(
         watch,
         sources.members,
         (f"{member}/{activity}" for member, docs in sources.activities.items() for activity in docs),
     )
-    training, training_problems = load_training(root, docs_dir, sources.members, today=today)
-    problems += training_problems
     attendance = {
         member_id: session.end.date()
         for member_id in sources.members
         if (session := last_attended(training, member_id, today)) is not None
     }
     territory = None
-    prints: dict[str, str] = {}
     with _collection_paused():
         if not any(p.is_error for p in problems) and sources.maison is not None:
             territory = build_territory(
                 sources, internal=overlay is not None, drift=drift, attendance=attendance
             )
-            # The files' content keys stand for their data, but not once the overlay is merged.
-            file_keys = store.keys if store is not None and overlay is None else None
-            prints = fingerprints(sources, watch, training, file_keys)
+        else:
+            prints = {}
         # The label of a public build is kept per member; an internal one reads action plans.
         kept = MemberResults(root if cache else None, "label") if overlay is None else None
         evaluation = _evaluate(sources, territory, overlay, today, attendance, audit, kept, prints)
@@ -226,7 +242,9 @@ def fingerprints(
     training: Training | None = None,
     file_keys: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Hashes of the resolved register content, for keys of cached pages.
+    """Hashes of the register content, for keys of what is kept between builds (pages, each
+    member's checks, label and values). Made from the files as read, before resolution:
+    resolved content is made of them.
 
     ``SHARED`` covers what any page may show: the Maison, every member's own file (names,
     types, parents appear on other members' pages), models and their archives, processors

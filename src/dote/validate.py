@@ -10,13 +10,14 @@ import datetime as dt
 import difflib
 import gc
 import marshal
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dote import workers
-from dote.cache import DocumentCache, Entry, document_of, entry_of
+from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entries, problems_of
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
@@ -32,20 +33,26 @@ __all__ = [
     "REGISTERS",
     "Sources",
     "check_legal_bases",
+    "check_members",
+    "check_model_bases",
     "check_processor_transfers",
     "check_references",
+    "check_shared_references",
     "read_sources",
 ]
 
 
-def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sources, list[Problem]]:
+def read_sources(
+    root: Path, *, cache: DocumentCache | None = None, save: bool = True
+) -> tuple[Sources, list[Problem]]:
     """Read and schema-check every register file of the territory at ``root``.
 
     :func:`dote.layout.find_sources` says which files there are; each is read once, checked
     against the guard rails (nothing confidential, nothing a member chose not to publish)
     and its schema. ``cache`` keeps parsed and checked files by content between runs;
     on a large territory, the files the cache does not hold are parsed and checked by
-    worker processes (:mod:`dote.workers`).
+    worker processes (:mod:`dote.workers`). ``save=False`` leaves writing the cache to the
+    caller (:meth:`DocumentCache.save`), which may keep more with the files (:func:`check_members`).
 
     The garbage collector does not run meanwhile (what is read holds no reference cycle:
     on a large territory it would walk the growing documents again and again), and what
@@ -57,14 +64,14 @@ def read_sources(root: Path, *, cache: DocumentCache | None = None) -> tuple[Sou
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _read_sources(root, cache)
+        return _read_sources(root, cache, save)
     finally:
         if collecting:
             gc.enable()
         gc.freeze()
 
 
-def _read_sources(root: Path, cache: DocumentCache | None) -> tuple[Sources, list[Problem]]:
+def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[Sources, list[Problem]]:
     forget_folders()
     files, problems = find_sources(root)
     if files is None:
@@ -140,7 +147,8 @@ def _read_sources(root: Path, cache: DocumentCache | None) -> tuple[Sources, lis
             archives[model_id, version] = doc
     processors = {i: doc for i, job in processor_reads.items() if (doc := finish(job)) is not None}
     label = finish(label_read) if label_read is not None else None
-    store.save()
+    if save:
+        store.save()
     return Sources(root, maison, members, activities, models, processors, label, archives), problems
 
 
@@ -209,10 +217,62 @@ def _complete(store: DocumentCache, reads: list[_Read]) -> list[_Read]:
 
 def check_references(sources: Sources, today: dt.date) -> list[Problem]:
     """Cross-file checks: references exist, dates are in order, names are not duplicated."""
+    problems = check_shared_references(sources, today)
+    members = set(sources.activities)
+    slugs: dict[str, str] = {}
+    for docs in sources.activities.values():
+        problems.extend(check_member_references(docs, sources, members, today, slugs))
+    return problems
+
+
+def check_members(
+    read: Sources,
+    resolved: Sources,
+    today: dt.date,
+    kept: DocumentCache | None = None,
+    keys: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """The checks of each member's activities: :func:`check_member_references` on them as
+    ``read``, :func:`member_basis_problems` and :func:`member_transfer_problems` once
+    ``resolved`` (the checks of the shared files are :func:`check_shared_references` and
+    :func:`check_model_bases`).
+
+    With ``kept`` (the cache the files were read with) and ``keys`` (each member's key: its
+    files, the shared files and ``today``, see :func:`dote.pipeline.member_key`), a member's
+    problems are kept with its files and read back while its key is the same: a warm build
+    checks the members that changed only.
+    """
+    problems: list[Problem] = []
+    members = set(read.activities)
+    leaving = processors_leaving(resolved)
+    slugs: dict[str, str] = {}
+    for member_id, docs in read.activities.items():
+        key = keys.get(member_id) if keys is not None and kept is not None and docs else None
+        folder = posixpath.dirname(next(iter(docs.values())).name) if key is not None else ""
+        if key is not None and kept is not None:
+            entries = kept.member_value(folder, _CHECKS + key)
+            if isinstance(entries, tuple):
+                problems.extend(problems_of(entries))
+                continue
+        found = check_member_references(docs, read, members, today, slugs)
+        found += member_basis_problems(resolved, member_id, resolved.activities.get(member_id, {}))
+        found += member_transfer_problems(resolved.activities.get(member_id, {}), leaving)
+        if key is not None and kept is not None:
+            kept.keep_member_value(folder, _CHECKS + key, problem_entries(found))
+        problems.extend(found)
+    return problems
+
+
+#: What a member's checks are kept under, with its files (followed by its key).
+_CHECKS = "verifications:"
+
+
+def check_shared_references(sources: Sources, today: dt.date) -> list[Problem]:
+    """The cross-file checks of the files every member shares: members' own files,
+    processors, models and the label policy (see :func:`check_references`)."""
     problems: list[Problem] = []
     vocab = load_vocabularies()
     members = set(sources.activities)
-    slugs: dict[str, str] = {}  # activity names recur from member to member
     for member_id, doc in sources.members.items():
         parent = doc.data.get("rattachement")
         if parent == member_id:
@@ -235,38 +295,64 @@ def check_references(sources: Sources, today: dt.date) -> list[Problem]:
         problems.extend(_processor_references(doc, sources))
         problems.extend(_retention_problems(doc, vocab))
         problems.extend(_authorisation_problems(doc, today))
-    for docs in sources.activities.values():
-        names: dict[str, str] = {}
-        for activity_id, doc in docs.items():
-            data = doc.data
-            problems.extend(_processor_references(doc, sources))
-            problems.extend(_model_reference(doc, sources.models))
-            problems.extend(_controllers_served(doc, members))
-            problems.extend(_date_problems(doc, today))
-            problems.extend(_retention_problems(doc, vocab))
-            problems.extend(_authorisation_problems(doc, today))
-            problems.extend(_transfer_warnings(doc, vocab))
-            name = str(data.get("nom", ""))
-            key = slugs.get(name)
-            if key is None:
-                key = slugs[name] = slugify(name)
-            if key in names:
-                problems.append(
-                    Problem(
-                        doc.position(("nom",)),
-                        f"deux activités du membre portent le même nom (voir « {names[key]}.yml »)",
-                        "un habitant ne pourrait pas les distinguer",
-                        "avertissement",
-                    )
-                )
-            names.setdefault(key, activity_id)
     if sources.label is not None:
         problems.extend(check_policy(sources.label))
     return problems
 
 
+def check_member_references(
+    docs: Mapping[str, Document],
+    sources: Sources,
+    members: set[str],
+    today: dt.date,
+    slugs: dict[str, str] | None = None,
+) -> list[Problem]:
+    """The cross-file checks of one member's activities (``docs``, as read): what they name
+    exists (processors, models, the members they serve), their dates and durations, their
+    names are not duplicated. They depend on the member's files, on the shared files
+    (``members`` is the set of member ids) and on ``today`` only. ``slugs``: names already
+    made into slugs, shared between calls."""
+    problems: list[Problem] = []
+    vocab = load_vocabularies()
+    slugs = {} if slugs is None else slugs  # activity names recur from member to member
+    names: dict[str, str] = {}
+    for activity_id, doc in docs.items():
+        data = doc.data
+        problems.extend(_processor_references(doc, sources))
+        problems.extend(_model_reference(doc, sources.models))
+        problems.extend(_controllers_served(doc, members))
+        problems.extend(_date_problems(doc, today))
+        problems.extend(_retention_problems(doc, vocab))
+        problems.extend(_authorisation_problems(doc, today))
+        problems.extend(_transfer_warnings(doc, vocab))
+        name = str(data.get("nom", ""))
+        key = slugs.get(name)
+        if key is None:
+            key = slugs[name] = slugify(name)
+        if key in names:
+            problems.append(
+                Problem(
+                    doc.position(("nom",)),
+                    f"deux activités du membre portent le même nom (voir « {names[key]}.yml »)",
+                    "un habitant ne pourrait pas les distinguer",
+                    "avertissement",
+                )
+            )
+        names.setdefault(key, activity_id)
+    return problems
+
+
 def check_processor_transfers(sources: Sources) -> list[Problem]:
     """An activity that says « transferts: aucun » while a processor of it works outside the EEA."""
+    leaving = processors_leaving(sources)
+    problems = []
+    for docs in sources.activities.values():
+        problems.extend(member_transfer_problems(docs, leaving))
+    return problems
+
+
+def processors_leaving(sources: Sources) -> dict[str, list[str]]:
+    """The processors that host or send data outside the EEA, with those countries' names."""
     vocab = load_vocabularies()["pays"]
     leaving: dict[str, list[str]] = {}
     for pid, doc in sources.processors.items():
@@ -276,22 +362,27 @@ def check_processor_transfers(sources: Sources) -> list[Problem]:
         outside = [vocab[c].label for c in places if c in vocab and vocab[c].attr("zone") == "pays-tiers"]
         if outside:
             leaving[pid] = sorted(set(outside))
+    return leaving
+
+
+def member_transfer_problems(docs: Mapping[str, Document], leaving: Mapping[str, list[str]]) -> list[Problem]:
+    """:func:`check_processor_transfers` for one member's activities (``leaving``: see
+    :func:`processors_leaving`)."""
     problems = []
-    for docs in sources.activities.values():
-        for doc in docs.values():
-            if doc.data.get("transferts") != "aucun":
-                continue
-            for pid in (doc.data.get("destinataires") or {}).get("sous_traitants") or ():
-                if pid in leaving:
-                    problems.append(
-                        Problem(
-                            doc.position(("transferts",)),
-                            f"« transferts: aucun », mais le sous-traitant « {pid} » traite des données "
-                            f"hors de l'Espace économique européen ({', '.join(leaving[pid])})",
-                            "décrivez ce transfert et sa garantie dans « transferts »",
-                            "avertissement",
-                        )
+    for doc in docs.values():
+        if doc.data.get("transferts") != "aucun":
+            continue
+        for pid in (doc.data.get("destinataires") or {}).get("sous_traitants") or ():
+            if pid in leaving:
+                problems.append(
+                    Problem(
+                        doc.position(("transferts",)),
+                        f"« transferts: aucun », mais le sous-traitant « {pid} » traite des données "
+                        f"hors de l'Espace économique européen ({', '.join(leaving[pid])})",
+                        "décrivez ce transfert et sa garantie dans « transferts »",
+                        "avertissement",
                     )
+                )
     return problems
 
 
@@ -513,16 +604,29 @@ def check_legal_bases(sources: Sources) -> list[Problem]:
     * direct marketing by e-mail, text message or automated calls to customers or prospects
       needs their consent (CPCE art. L34-5), except customers for similar products.
     """
-    vocab = load_vocabularies()
+    problems = check_model_bases(sources)
+    for member_id, docs in sources.activities.items():
+        problems.extend(member_basis_problems(sources, member_id, docs))
+    return problems
+
+
+def check_model_bases(sources: Sources) -> list[Problem]:
+    """:func:`check_legal_bases` for the resolved models."""
     problems: list[Problem] = []
     for doc in sources.models.values():
         problems.extend(_basis_problems(doc, public=False))
-    for member_id, docs in sources.activities.items():
-        member = sources.members.get(member_id)
-        kind = vocab["types-membres"].terms.get(str(member.data.get("type"))) if member is not None else None
-        public = kind is not None and kind.attr("secteur") == "public"
-        for doc in docs.values():
-            problems.extend(_basis_problems(doc, public=public))
+    return problems
+
+
+def member_basis_problems(sources: Sources, member_id: str, docs: Mapping[str, Document]) -> list[Problem]:
+    """:func:`check_legal_bases` for one member's resolved activities (``docs``)."""
+    vocab = load_vocabularies()
+    member = sources.members.get(member_id)
+    kind = vocab["types-membres"].terms.get(str(member.data.get("type"))) if member is not None else None
+    public = kind is not None and kind.attr("secteur") == "public"
+    problems: list[Problem] = []
+    for doc in docs.values():
+        problems.extend(_basis_problems(doc, public=public))
     return problems
 
 
