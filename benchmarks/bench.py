@@ -18,6 +18,11 @@ One run, on this machine, in this order:
 No timed build follows the deletion of a folder: what a build must not find is moved aside
 and deleted at the end (see :func:`_put_aside`).
 
+With ``--echelle N``, a second territory of N members (same activities) is generated first and
+built the same way, each of its builds right after the same kind of build of the first one; the
+ratios between the two sizes (the budget's 5,000 against 1,000) then compare builds minutes
+apart, on a machine whose speed may drift from one hour to the next.
+
 For each build it records the wall time, the peak memory of the whole process tree (the
 sum of the proportional set sizes of the build and its children, sampled every 50 ms), the size of
 the site, and the bytes a first search downloads (in Chromium when it is installed and
@@ -30,6 +35,7 @@ Usage (from the repository, with the project installed)::
 
     python benchmarks/bench.py                       # 1,000 members × 30 activities
     python benchmarks/bench.py --members 5000 --sans-reference --json bench-5000.json  # dote alone
+    python benchmarks/bench.py --sans-reference --echelle 5000   # 1,000 and 5,000, side by side
     python benchmarks/bench.py --members 3 --activities 2 --no-browser   # smoke test (CI)
 """
 
@@ -376,19 +382,34 @@ def compile_like_an_install() -> None:
 
 
 def benchmark(
-    members: int, activities: int, work: Path, *, browser: bool, baseline: bool = True
+    members: int,
+    activities: int,
+    work: Path,
+    *,
+    browser: bool,
+    baseline: bool = True,
+    scale: int | None = None,
 ) -> dict[str, Any]:
+    """Generate the territory, build the naive baseline and the floor (``baseline``), then
+    ``dote build`` clean, warm as CI and warm. With ``scale`` (a number of members), a second
+    territory of that size is built the same way, each kind of build right after the same
+    kind at ``members``: the ratios between the two sizes come from builds minutes apart, on
+    the same machine in the same state, as the budget's « 5,000 against 1,000 » asks."""
     python = sys.executable
     compile_like_an_install()
     dote = [python, "-m", "dote.cli"] if shutil.which("dote") is None else [shutil.which("dote") or "dote"]
-    territory = work / "territoire"
-    print(f"Territoire de {members} membres × {activities} activités dans {work}", file=sys.stderr)
-    subprocess.run(
-        [*dote, "demo", "--members", str(members), "--activities", str(activities), str(territory)],
-        check=True,
-        capture_output=True,
-    )
-    _with_site_url(territory)
+    sizes = [(members, work / "territoire", "")]
+    if scale is not None:
+        sizes.append((scale, work / f"territoire-{scale}", f"-{scale}"))
+    for count, territory, _ in sizes:
+        print(f"Territoire de {count} membres × {activities} activités dans {work}", file=sys.stderr)
+        subprocess.run(
+            [*dote, "demo", "--members", str(count), "--activities", str(activities), str(territory)],
+            check=True,
+            capture_output=True,
+        )
+        _with_site_url(territory)
+    territory = sizes[0][1]
     measures: list[Measure] = []
 
     def record(name: str, site: Path, seconds: float, peak: float, *, search: bool, is_dote: bool) -> None:
@@ -412,18 +433,21 @@ def benchmark(
         record("plancher", floor / "site", seconds, peak, search=False, is_dote=False)
 
     aside = work / "mis-de-cote"  # what a build must not find, deleted after the last one
-    _put_aside(territory / ".cache", aside)
-    seconds, peak = run_measured([*dote, "build", str(territory)], work)
-    record("dote-propre", territory / "site", seconds, peak, search=True, is_dote=True)
+    for _, built, suffix in sizes:
+        _put_aside(built / ".cache", aside)
+        seconds, peak = run_measured([*dote, "build", str(built)], work)
+        record(f"dote-propre{suffix}", built / "site", seconds, peak, search=True, is_dote=True)
 
-    _touch_one_activity(territory, 1)
-    _put_aside(territory / "site", aside)
-    seconds, peak = run_measured([*dote, "build", str(territory)], work)
-    record("dote-chaud-ci", territory / "site", seconds, peak, search=False, is_dote=True)
+    for _, built, suffix in sizes:
+        _touch_one_activity(built, 1)
+        _put_aside(built / "site", aside)
+        seconds, peak = run_measured([*dote, "build", str(built)], work)
+        record(f"dote-chaud-ci{suffix}", built / "site", seconds, peak, search=False, is_dote=True)
 
-    _touch_one_activity(territory)
-    seconds, peak = run_measured([*dote, "build", str(territory)], work)
-    record("dote-chaud", territory / "site", seconds, peak, search=False, is_dote=True)
+    for _, built, suffix in sizes:
+        _touch_one_activity(built)
+        seconds, peak = run_measured([*dote, "build", str(built)], work)
+        record(f"dote-chaud{suffix}", built / "site", seconds, peak, search=False, is_dote=True)
     shutil.rmtree(aside, ignore_errors=True)
 
     by_name = {m.name: m for m in measures}
@@ -437,9 +461,15 @@ def benchmark(
                 by_name["dote-chaud-ci"].seconds / by_name["plancher"].seconds, 2
             ),
         }
+    if scale is not None:
+        for kind in ("dote-propre", "dote-chaud-ci", "dote-chaud"):
+            ratios[f"{kind}-{scale}/{kind}"] = round(
+                by_name[f"{kind}-{scale}"].seconds / by_name[kind].seconds, 2
+            )
     return {
         "membres": members,
         "activites_par_membre": activities,
+        "echelle": scale,
         "pages_de_la_reference": page_count,
         "machine": {"processeurs": os.cpu_count(), "python": sys.version.split()[0]},
         "mesures": [asdict(m) for m in measures],
@@ -448,26 +478,28 @@ def benchmark(
 
 
 def table(result: dict[str, Any]) -> str:
+    scale = result.get("echelle")
     lines = [
         f"{result['membres']} membres × {result['activites_par_membre']} activités"
         + (
             f" ({result['pages_de_la_reference']} pages dans la référence naïve)"
-            if result["rapports"]
+            if result["pages_de_la_reference"]
             else ""
-        ),
+        )
+        + (f" ; échelle : {scale} membres (noms finissant par « -{scale} »)" if scale else ""),
         "",
-        f"{'construction':<13} {'durée (s)':>10} {'mémoire (Mio)':>14} {'site (Mio)':>11} {'pages':>7} "
+        f"{'construction':<19} {'durée (s)':>10} {'mémoire (Mio)':>14} {'site (Mio)':>11} {'pages':>7} "
         f"{'1re recherche (Kio)':>20}",
     ]
     for m in result["mesures"]:
         kib = "" if m["first_search_kib"] is None else f"{m['first_search_kib']:.0f}"
         lines.append(
-            f"{m['name']:<13} {m['seconds']:>10.2f} {m['peak_mib']:>14.0f} {m['site_mib']:>11.1f} "
+            f"{m['name']:<19} {m['seconds']:>10.2f} {m['peak_mib']:>14.0f} {m['site_mib']:>11.1f} "
             f"{m['pages']:>7} {kib:>20}"
         )
     lines.append("")
     for name, value in result["rapports"].items():
-        lines.append(f"{name:<22} {value:>6.2f}")
+        lines.append(f"{name:<36} {value:>6.2f}")
     return "\n".join(lines)
 
 
@@ -483,7 +515,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="ne construit ni la référence naïve ni le plancher (mesure dote seul, pour comparer deux tailles)",
     )
+    parser.add_argument(
+        "--echelle",
+        type=int,
+        metavar="MEMBRES",
+        help="construit aussi un territoire de MEMBRES membres, chaque construction juste après la même "
+        "à la première taille, et donne les rapports entre les deux tailles (par exemple 5000)",
+    )
     args = parser.parse_args(argv)
+    if args.echelle is not None and args.echelle < 1:
+        parser.error("--echelle : un nombre de membres, au moins 1")
     with contextlib.ExitStack() as stack:
         work = work_folder(stack, args.work, parser, "dote-bench-")
         result = benchmark(
@@ -492,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work,
             browser=not args.no_browser,
             baseline=not args.sans_reference,
+            scale=args.echelle,
         )
     print(table(result))
     if args.json:

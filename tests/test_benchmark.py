@@ -68,6 +68,42 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     assert "naive/dote-propre" in printed and "dote-chaud" in printed
 
 
+def test_the_benchmark_builds_a_second_size_side_by_side(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``--echelle``: a second territory, each of its builds right after the same kind of build
+    of the first one, and the ratios between the two sizes."""
+    bench = _bench()
+    report = tmp_path / "mesures.json"
+    work = tmp_path / "travail"
+    arguments = ["--members", "2", "--activities", "2", "--no-browser", "--sans-reference"]
+    assert bench.main([*arguments, "--echelle", "4", "--work", str(work), "--json", str(report)]) == 0
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert result["echelle"] == 4
+    assert [m["name"] for m in result["mesures"]] == [
+        "dote-propre",
+        "dote-propre-4",
+        "dote-chaud-ci",
+        "dote-chaud-ci-4",
+        "dote-chaud",
+        "dote-chaud-4",
+    ]
+    by_name = {m["name"]: m for m in result["mesures"]}
+    assert by_name["dote-propre-4"]["pages"] > by_name["dote-propre"]["pages"]
+    assert set(result["rapports"]) == {
+        "dote-propre-4/dote-propre",
+        "dote-chaud-ci-4/dote-chaud-ci",
+        "dote-chaud-4/dote-chaud",
+    }
+    for name, value in result["rapports"].items():
+        big, small = name.split("/")
+        assert value == round(by_name[big]["seconds"] / by_name[small]["seconds"], 2)
+    members = sorted((work / "territoire-4" / "registers" / "members").iterdir())
+    assert len([m for m in members if (m / "member.yml").is_file()]) == 4
+    changed = list((work / "territoire-4" / "site" / "registres").glob("*/index.html"))
+    assert sum("(modifiée)" in page.read_text(encoding="utf-8") for page in changed) == 2
+    assert not (work / "mis-de-cote").exists()
+    assert "échelle : 4 membres" in capsys.readouterr().out
+
+
 def test_a_first_search_counts_every_pagefind_bundle_it_downloads() -> None:
     """The member shards a search page merges are downloaded by a first query too."""
     searched = _bench()._SEARCH_FILES.search
