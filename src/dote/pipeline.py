@@ -116,7 +116,7 @@ def run(
         {
             member_id: member_key(prints, member_id, today)
             for member_id, docs in checked.activities.items()
-            if all(doc.name in file_keys for doc in docs.values())
+            if _files_keys(docs, file_keys) is not None
         }
         if prints and file_keys is not None
         else None
@@ -281,15 +281,22 @@ def fingerprints(
         repr(training) if training else None,  # the calendar, and attendance in the label
     )
     result = {SHARED: shared}
-    keys = file_keys or {}
     for member_id, docs in sources.activities.items():
-        named = [(str(key), keys.get(doc.name)) for key, doc in docs.items()]
-        if keys and all(key is not None for _, key in named):
-            result[member_id] = digest("fichiers", member_id, named)
-        else:
-            result[member_id] = digest(member_id, data(docs))
+        named = _files_keys(docs, file_keys or {})
+        result[member_id] = digest("fichiers", member_id, named) if named else digest(member_id, data(docs))
     result[EVERYTHING] = digest(shared, sorted(result.items()))
     return result
+
+
+def _files_keys(docs: Mapping[str, Document], file_keys: Mapping[str, str]) -> list[tuple[str, str]] | None:
+    """Each document's id with its file's content key; ``None`` if one has none."""
+    named = []
+    for key, doc in docs.items():
+        found = file_keys.get(doc.name)
+        if found is None:
+            return None
+        named.append((str(key), found))
+    return named
 
 
 def member_key(prints: Mapping[str, str], member_id: str, today: dt.date) -> str:

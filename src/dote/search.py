@@ -290,7 +290,7 @@ class MemberShards:
             for job in shard_jobs(source, member_ids, shards):
                 pages = [p.relative_to(source).as_posix() for p in job.pages]
                 pages = [relative for relative in pages if relative in staged]
-                digests = [f"{relative}:{hashlib.sha256(staged[relative]).hexdigest()}" for relative in pages]
+                digests = [_digest(relative, staged[relative]) for relative in pages]
                 key = content_key(version, job.output, job.glob, *options, *digests)
                 cached = cache_folder / key if cache_folder is not None else None
                 process = None
@@ -393,10 +393,12 @@ def _index(
 
 
 def _page_digests(site: Path, pages: Sequence[Path]) -> list[str]:
-    return [
-        f"{page.relative_to(site).as_posix()}:{hashlib.sha256(page.read_bytes()).hexdigest()}"
-        for page in pages
-    ]
+    return [_digest(page.relative_to(site).as_posix(), page.read_bytes()) for page in pages]
+
+
+def _digest(relative: str, data: bytes) -> str:
+    """What stands for one page Pagefind reads in its run's key: its place and its bytes."""
+    return f"{relative}:{hashlib.sha256(data).hexdigest()}"
 
 
 def _link_tree(source: Path, target: Path) -> None:

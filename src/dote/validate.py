@@ -246,19 +246,19 @@ def check_members(
     members = set(read.activities)
     leaving = processors_leaving(resolved)
     slugs: dict[str, str] = {}
+    store = kept if kept is not None and keys is not None else DocumentCache(None)  # keeps nothing
     for member_id, docs in read.activities.items():
-        key = keys.get(member_id) if keys is not None and kept is not None and docs else None
+        key = keys.get(member_id) if keys is not None and docs else None
         folder = posixpath.dirname(next(iter(docs.values())).name) if key is not None else ""
-        if key is not None and kept is not None:
-            entries = kept.member_value(folder, _CHECKS + key)
-            if isinstance(entries, tuple):
-                problems.extend(problems_of(entries))
-                continue
+        if key is not None and isinstance(entries := store.member_value(folder, _CHECKS + key), tuple):
+            problems.extend(problems_of(entries))
+            continue
+        done = resolved.activities.get(member_id, {})
         found = check_member_references(docs, read, members, today, slugs)
-        found += member_basis_problems(resolved, member_id, resolved.activities.get(member_id, {}))
-        found += member_transfer_problems(resolved.activities.get(member_id, {}), leaving)
-        if key is not None and kept is not None:
-            kept.keep_member_value(folder, _CHECKS + key, problem_entries(found))
+        found += member_basis_problems(resolved, member_id, done)
+        found += member_transfer_problems(done, leaving)
+        if key is not None:
+            store.keep_member_value(folder, _CHECKS + key, problem_entries(found))
         problems.extend(found)
     return problems
 
