@@ -414,7 +414,7 @@ class FileStore:
         """The entry holding ``data`` (written if needed), or ``None`` without a cache."""
         if self.folder is None:
             return None
-        name = hashlib.blake2b(data, digest_size=20).hexdigest()
+        name = _store_name(hashlib.sha256(data).hexdigest())
         path = self.folder / name
         self._used.add(name)
         try:
@@ -454,6 +454,13 @@ class FileStore:
                 path.unlink(missing_ok=True)
 
 
+def _store_name(hexdigest: str) -> str:
+    """A file-store entry's name: the SHA-256 of its bytes, shortened (SHA-256 rather than
+    BLAKE2: OpenSSL's is nearly three times faster here, and a build hashes hundreds of
+    megabytes of open-data files)."""
+    return hexdigest[:40]
+
+
 class StoreWriter:
     """An entry of a :class:`FileStore` written piece by piece (a territory's data file of
     hundreds of megabytes is never held whole in memory): into a temporary file of the
@@ -466,7 +473,7 @@ class StoreWriter:
         handle, temporary = tempfile.mkstemp(prefix=".ecriture-", dir=store.folder)
         self.temporary = Path(temporary)
         self.out = os.fdopen(handle, "wb")
-        self.hash = hashlib.blake2b(digest_size=20)
+        self.hash = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -484,7 +491,7 @@ class StoreWriter:
         """The entry's path and size (an entry of the same bytes already there is kept)."""
         assert self.store.folder is not None
         self.out.close()
-        name = self.hash.hexdigest()
+        name = _store_name(self.hash.hexdigest())
         path = self.store.folder / name
         self.store._used.add(name)
         try:

@@ -10,12 +10,13 @@ here: the public model cannot carry them.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from dote.problems import Position
 from dote.vocabulary import Term, Vocabularies, slugify
@@ -726,6 +727,72 @@ def _texts(value: Any) -> tuple[str, ...]:
     return tuple([str(v) for v in value]) if value else ()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def quick_builder(cls: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A constructor of the frozen, slotted record class ``cls`` that gives the same records
+    about three times as fast (CPython 3.11 sets each field of a frozen dataclass through
+    ``object.__setattr__``: for the 30,000 activities of a large territory, with their
+    categories, retentions and dates, about half a second).
+
+    It is a mutable twin of ``cls`` (same fields, defaults and slots) whose ``__post_init__``
+    makes the new object a ``cls``: what comes out is an ordinary, frozen record of ``cls``
+    (equal to one made by ``cls(...)``, same hash, same errors on a missing field). Only for
+    a class without ``__post_init__``, base class, keyword-only or non-init field, which the
+    twin does not mirror.
+    """
+    record: Any = cls
+    params = getattr(record, "__dataclass_params__", None)
+    if (
+        params is None
+        or not params.frozen
+        or "__slots__" not in vars(record)
+        or record.__bases__ != (object,)
+        or hasattr(record, "__post_init__")
+        or any(not f.init or f.kw_only is True for f in dataclasses.fields(record))
+    ):
+        raise TypeError(
+            f"{record.__name__}: not a frozen, slotted dataclass without base, __post_init__,"
+            " keyword-only or non-init field"
+        )
+    spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(record):
+        if f.default is not dataclasses.MISSING:
+            spec.append((f.name, f.type, field(default=f.default)))
+        elif f.default_factory is not dataclasses.MISSING:
+            spec.append((f.name, f.type, field(default_factory=f.default_factory)))
+        else:
+            spec.append((f.name, f.type))
+
+    def become_record(self: Any) -> None:
+        self.__class__ = record
+
+    twin = dataclasses.make_dataclass(
+        record.__name__,
+        spec,
+        namespace={"__post_init__": become_record, "__module__": record.__module__},
+        eq=False,
+        repr=False,
+        slots=True,
+    )
+    if getattr(twin, "__slots__", None) != record.__slots__:  # pragma: no cover - dataclasses' own layout
+        raise TypeError(f"{record.__name__}: the twin's slots differ")
+    return cast(Callable[_P, _R], twin)
+
+
+_ACTIVITY = quick_builder(Activity)
+_CATEGORY = quick_builder(DataCategory)
+_RETENTION = quick_builder(Retention)
+_PHASE = quick_builder(RetentionPhase)
+_RECIPIENTS = quick_builder(Recipients)
+_DATES = quick_builder(Dates)
+_DPIA = quick_builder(Dpia)
+_LEGAL_BASIS = quick_builder(LegalBasis)
+_TRANSFER = quick_builder(Transfer)
+
+
 class Converter:
     """Builds records from schema-valid French data, looking codes up once."""
 
@@ -771,7 +838,7 @@ class Converter:
             term = self.term("bases-legales", data["code"])
         else:
             return None
-        return LegalBasis(
+        return _LEGAL_BASIS(
             term,
             data.get("reference", ""),
             data.get("precisions", ""),
@@ -814,7 +881,7 @@ class Converter:
         if value == "aucun":
             return ()
         return tuple(
-            Transfer(
+            _TRANSFER(
                 self.term("pays", t["pays"]),
                 t["destinataire"],
                 self.maybe_term("garanties-transfert", t.get("garantie")),
@@ -917,7 +984,7 @@ class Converter:
         dpia = data.get("aipd")
         notice = data.get("mention_information")
         volume = _volume(data.get("volume"))
-        return Activity(
+        return _ACTIVITY(
             id=activity_id,
             member_id=member_id,
             name=data["nom"],
@@ -962,7 +1029,7 @@ class Converter:
             sources=self.terms("sources-donnees", data.get("sources")),
             sources_details=data.get("sources_precisions", ""),
             mandatory_collection=data.get("collecte_obligatoire"),
-            recipients=Recipients(
+            recipients=_RECIPIENTS(
                 _texts(recipients.get("internes")),
                 _texts(recipients.get("externes")),
                 _texts(recipients.get("sous_traitants")),
@@ -995,7 +1062,7 @@ class Converter:
                 for x in algorithm.get("parametres") or ()
             ),
             algorithm_operations=algorithm.get("operations", ""),
-            dpia=Dpia(
+            dpia=_DPIA(
                 criteria=self.terms("criteres-aipd", dpia.get("criteres")),
                 cnil_types=self.terms("liste-cnil-aipd", dpia.get("liste_cnil")),
                 criteria_set_aside=tuple(
@@ -1016,7 +1083,7 @@ class Converter:
             else None,
             information_notice=notice or "",
             themes=self.terms("thematiques", data.get("thematiques")),
-            dates=Dates(
+            dates=_DATES(
                 _date(dates.get("creation")),
                 _date(dates.get("mise_a_jour")),
                 _date(dates.get("revue")),
@@ -1040,10 +1107,10 @@ class Converter:
 
     def _category(self, data: Mapping[str, Any]) -> DataCategory:
         retention = data.get("conservation")
-        return DataCategory(
+        return _CATEGORY(
             kind=self.term("categories-donnees", data["code"]),
             details=data.get("precisions", ""),
-            retention=Retention(
+            retention=_RETENTION(
                 duration=retention.get("duree", ""),
                 criteria=retention.get("criteres", ""),
                 start=retention.get("depart", ""),
@@ -1051,7 +1118,7 @@ class Converter:
                 reference=retention.get("reference", ""),
                 details=retention.get("precisions", ""),
                 phases=tuple(
-                    RetentionPhase(
+                    _PHASE(
                         self.term("phases-conservation", ph["phase"]),
                         ph.get("duree", ""),
                         ph.get("criteres", ""),
