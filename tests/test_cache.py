@@ -14,6 +14,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -587,3 +588,94 @@ def test_badges_are_linked_from_the_cache_and_written_only_when_they_change(tmp_
     assert all(p.read_bytes().startswith(b"<svg") for p in badges)
     _build(root)  # nothing changed: the same entries, none written again
     assert {p.name: p.stat().st_ino for p in badges} == {n: s.st_ino for n, s in first.items()}
+
+
+# --- files recognised by their status (DocumentCache.recognise) ----------------------------
+
+
+def _count_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return _count_calls(monkeypatch, validate, "read_source_with_status", lambda path, name, **_: name)
+
+
+def test_an_unchanged_file_is_recognised_by_its_status_without_being_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)  # the copy's files count as settled at once
+    cold = pipeline.run(root, today=TODAY, cache=True)
+    assert (next((root / CACHE_DIR).glob("*/documents")) / "etats").is_file()
+    read = _count_reading(monkeypatch)
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert read == []
+    assert warm.territory == cold.territory and warm.problems == cold.problems
+    assert warm.fingerprints == cold.fingerprints and warm.label == cold.label
+
+    # Same size, other bytes, a moment later: its times differ, it is read and parsed again.
+    time.sleep(0.05)
+    changed = _activity(root)
+    text = changed.read_text(encoding="utf-8")
+    assert "version_schema: 1" in text
+    changed.write_text(text.replace("version_schema: 1", "version_schema: 2", 1), encoding="utf-8")
+    parsed = _count_parsing(monkeypatch)
+    again = pipeline.run(root, today=TODAY, cache=True)
+    name = changed.relative_to(root).as_posix()
+    assert read == [name] and parsed == [name]
+    assert again.errors  # version_schema 2 is refused: the new bytes were read
+    assert again.fingerprints != cold.fingerprints
+
+
+def test_a_recent_file_is_read_again_until_its_times_have_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written less than SETTLED_NS ago could change again within the same tick of
+    the file system's clock and keep its times: its status is not kept."""
+    root = copy_demo(tmp_path / "territoire")
+    pipeline.run(root, today=TODAY, cache=True)  # the copy's files were just written
+    read = _count_reading(monkeypatch)
+    parsed = _count_parsing(monkeypatch)
+    pipeline.run(root, today=TODAY, cache=True)
+    assert len(read) > 20 and parsed == []  # read (not recognised), found in the cache by content
+
+
+def test_a_file_replaced_by_a_link_or_copied_elsewhere_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+    pipeline.run(root, today=TODAY, cache=True)
+    changed = _activity(root)
+    outside = tmp_path / "ailleurs.yml"
+    outside.write_bytes(changed.read_bytes())
+    changed.unlink()
+    changed.symlink_to(outside)
+    read = _count_reading(monkeypatch)
+    linked = pipeline.run(root, today=TODAY, cache=True)
+    name = changed.relative_to(root).as_posix()
+    assert read == [name]
+    assert any("lien symbolique" in p.message and p.position.file == name for p in linked.errors)
+
+    moved = tmp_path / "copie"
+    shutil.copytree(root, moved, symlinks=True)
+    (moved / name).unlink()
+    shutil.copyfile(outside, moved / name)
+    read.clear()
+    assert pipeline.run(moved, today=TODAY, cache=True).ok
+    assert len(read) > 20  # new inodes: every file read, the entries found by content
+
+
+def test_a_recognised_file_gives_its_positions_from_its_bytes_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+    kept = cache.DocumentCache(root)
+    cold, _ = validate.read_sources(root, cache=kept)
+    read = _count_reading(monkeypatch)
+    warm, _ = validate.read_sources(root, cache=cache.DocumentCache(root))
+    assert read == []
+    member = next(iter(cold.activities))
+    activity = next(iter(cold.activities[member]))
+    before, after = cold.activities[member][activity], warm.activities[member][activity]
+    assert after.data == before.data
+    assert after.position(("nom",)) == before.position(("nom",)) != after.position()
+    assert after.key_position(("nom",)) == before.key_position(("nom",))

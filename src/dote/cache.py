@@ -12,7 +12,8 @@ Five stores:
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
   from the file's bytes if a later check asks for them), packed by folder (one file per
-  member), written only when a folder's entries changed;
+  member), written only when a folder's entries changed; and the files' statuses, by
+  which an unchanged file of a working copy is recognised without being read again;
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
@@ -42,8 +43,9 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -125,6 +127,33 @@ def _pack_name(folder: str) -> str:
 Entry = tuple[bool, Any, tuple[int, int] | None, tuple[tuple[Any, ...], ...]]
 
 
+#: A file's status as :meth:`DocumentCache.recognise` compares it: device, inode, size,
+#: modification and change times (ns), kind and mode, then the content key it was read with.
+Status = tuple[int, int, int, int, int, str, str]
+
+#: How long ago a file must have last changed for its status to be kept: well over the
+#: coarsest clock of a file system in use (FAT's two seconds).
+SETTLED_NS = 3_000_000_000
+
+#: Whether a file's status says when its bytes changed: not on Windows, where the "change
+#: time" is the creation time and a tool may set the modification time back.
+STATUS_TRUSTED = sys.platform != "win32"
+
+#: The file of the statuses, among the packs (whose names are 32 hexadecimal digits).
+_STATUSES = "etats"
+
+
+def _status(found: os.stat_result, kind: str, partial: bool) -> tuple[int, int, int, int, int, str]:
+    return (
+        found.st_dev,
+        found.st_ino,
+        found.st_size,
+        found.st_mtime_ns,
+        found.st_ctime_ns,
+        kind + ("/partiel" if partial else ""),
+    )
+
+
 class DocumentCache:
     """Register files parsed and schema-checked, by content (see the module's docstring)."""
 
@@ -136,6 +165,9 @@ class DocumentCache:
         #: Each file looked up or stored, by its name: its content key (a hash of its bytes,
         #: its name, kind and mode). Empty without a cache folder.
         self.keys: dict[str, str] = {}
+        #: The files' statuses as the last run saw them (see :meth:`recognise`), and this run's.
+        self._statuses: dict[str, Status] | None = None
+        self._seen: dict[str, Status] = {}
 
     def lookup(
         self, raw: bytes, path: Path, name: str, kind: str, partial: bool
@@ -148,6 +180,62 @@ class DocumentCache:
         self._used.setdefault(pack_name, set()).add(key)
         entry = self._pack(pack_name).get(key)
         return document_of(entry, raw, path, name) if entry is not None else None
+
+    def recognise(
+        self,
+        found: os.stat_result,
+        path: Path,
+        name: str,
+        kind: str,
+        partial: bool,
+        reader: Callable[[], bytes],
+    ) -> tuple[Document | None, list[Problem]] | None:
+        """The cached read of the file at ``path`` recognised by its status ``found`` alone
+        (device, inode, size, modification and change times: what git's index compares), as
+        read in an earlier run with the same kind and mode, or ``None``: the file is to be
+        read. ``reader`` gives its bytes if its positions are needed after all.
+
+        Only statuses that had settled when they were kept are trusted (see :meth:`seen`):
+        a file written again within the same tick of the file system's clock cannot look
+        unchanged. A checkout elsewhere, a copy or a fresh clone (new inodes and change
+        times) is read as before.
+        """
+        if self.folder is None or not STATUS_TRUSTED:
+            return None
+        if self._statuses is None:
+            self._statuses = self._load_statuses()
+        kept = self._statuses.get(name)
+        if kept is None or kept[:6] != _status(found, kind, partial):
+            return None
+        key = kept[6]
+        pack_name = _pack_name(posixpath.dirname(name))
+        entry = self._pack(pack_name).get(key)
+        if entry is None:
+            return None
+        self.keys[name] = key
+        self._used.setdefault(pack_name, set()).add(key)
+        self._seen[name] = kept
+        return document_of(entry, reader, path, name)
+
+    def seen(self, found: os.stat_result | None, name: str, kind: str, partial: bool) -> None:
+        """Keep the status ``found`` of the file ``name`` taken before its bytes were read
+        (after :meth:`lookup` or :meth:`store`), for :meth:`recognise` in the next runs; not
+        when it changed less than :data:`SETTLED_NS` ago (its next change could leave the
+        same times) or without one (a link, not read)."""
+        key = self.keys.get(name)
+        if found is None or key is None or not STATUS_TRUSTED:
+            return
+        if max(found.st_mtime_ns, found.st_ctime_ns) > time.time_ns() - SETTLED_NS:
+            return
+        self._seen[name] = (*_status(found, kind, partial), key)
+
+    def _load_statuses(self) -> dict[str, Status]:
+        assert self.folder is not None
+        try:
+            loaded = marshal.loads(zlib.decompress((self.folder / "documents" / _STATUSES).read_bytes()))
+        except (OSError, EOFError, ValueError, TypeError, zlib.error):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
     def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:
         """Keep the read of ``raw`` (see :func:`entry_of`) for the next runs."""
@@ -214,6 +302,15 @@ class DocumentCache:
             except OSError:
                 return  # a read-only or full disk: the build goes on without its cache
         self._changed.clear()
+        if self._seen != self._statuses:
+            # Written after the packs: a status never names an entry that is not there.
+            with contextlib.suppress(OSError):
+                write_atomic_bytes(
+                    self.folder / "documents" / _STATUSES,
+                    zlib.compress(marshal.dumps(self._seen), 1),
+                    sync=False,
+                )
+            self._statuses = dict(self._seen)
 
 
 def problem_entries(problems: Iterable[Problem]) -> tuple[tuple[Any, ...], ...]:
@@ -236,8 +333,11 @@ def entry_of(doc: Document | None, problems: list[Problem]) -> Entry:
     return (True, doc.data, doc.values.get((), (1, 1)), found)
 
 
-def document_of(entry: Entry, raw: bytes, path: Path, name: str) -> tuple[Document | None, list[Problem]]:
-    """The read kept by :func:`entry_of`, back; ``raw``, the file's bytes, gives its positions."""
+def document_of(
+    entry: Entry, raw: bytes | Callable[[], bytes], path: Path, name: str
+) -> tuple[Document | None, list[Problem]]:
+    """The read kept by :func:`entry_of`, back; ``raw``, the file's bytes (or what reads them),
+    gives its positions."""
     exists, data, root, found = entry
     problems = problems_of(found)
     if not exists:

@@ -131,15 +131,17 @@ class Document:
 
 
 def lazy_document(
-    path: Path, name: str, data: Any, raw: bytes, root: tuple[int, int] | None = None
+    path: Path, name: str, data: Any, raw: bytes | Callable[[], bytes], root: tuple[int, int] | None = None
 ) -> Document:
     """The document of ``raw``, whose data is ``data`` (as :func:`load_bytes` reads it).
 
     Its positions are found from ``raw`` when first asked for: a file whose positions
     no problem needs never pays for them (the cache and the worker processes keep and
-    send the data alone). ``root`` is where the document's value starts (every record
-    asks for it); without it, it is found from ``raw`` without parsing, which is only
-    right for a text the fast path took (see :func:`_root_of`).
+    send the data alone). ``raw`` may be what reads the bytes then (a file the cache
+    recognised by its status, not read: :func:`reader_of`). ``root`` is where the
+    document's value starts (every record asks for it); without it, it is found from
+    ``raw`` without parsing, which is only right for a text the fast path took (see
+    :func:`_root_of`).
     """
     source = _Source(raw, path, name, root)
     return Document(path, name, data, _Positions(source, False), _Positions(source, True))
@@ -150,7 +152,9 @@ class _Source:
 
     __slots__ = ("_name", "_path", "_raw", "_root", "_tables")
 
-    def __init__(self, raw: bytes, path: Path, name: str, root: tuple[int, int] | None) -> None:
+    def __init__(
+        self, raw: bytes | Callable[[], bytes], path: Path, name: str, root: tuple[int, int] | None
+    ) -> None:
         self._raw = raw
         self._path = path
         self._name = name
@@ -161,15 +165,20 @@ class _Source:
     def tables(self) -> tuple[Mapping[JsonPath, tuple[int, int]], Mapping[JsonPath, tuple[int, int]]]:
         """Value and key positions, by the strict loader (what it would have given at once)."""
         if self._tables is None:
-            text, _ = _text_of(self._raw, self._name)
+            text, _ = _text_of(self._bytes(), self._name)
             doc = _strict(text, self._path, self._name)[0] if text is not None else None
             self._tables = (doc.values, doc.keys) if doc is not None else ({}, {})
         return self._tables
 
     def root(self) -> tuple[int, int]:
         if self._root is None:
-            self._root = _root_of(self._raw)
+            self._root = _root_of(self._bytes())
         return self._root
+
+    def _bytes(self) -> bytes:
+        if not isinstance(self._raw, bytes):
+            self._raw = self._raw()
+        return self._raw
 
 
 # Lines of spaces or a comment, then the spaces before the first written character.
@@ -242,9 +251,20 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
     being opened, so no outside file is published or quoted in an error. The size is
     checked before the file is read.
     """
+    raw, problems, _ = read_source_with_status(path, name, within=within)
+    return raw, problems
+
+
+def read_source_with_status(
+    path: Path, name: str, *, within: Path
+) -> tuple[bytes | None, list[Problem], os.stat_result | None]:
+    """:func:`read_source`, with the file's status taken before it was read (``None`` for a
+    file reached through a symbolic link, or not read): what :func:`unchanged_status`
+    compares with in a later build."""
     try:
         # A link is followed to its target; a file that is no link is where its folder really is.
-        if os.path.islink(path):
+        linked = os.path.islink(path)
+        if linked:
             target = path.resolve(strict=True)
             inside = target.is_relative_to(_real_folder(within))
             real = str(target)
@@ -252,25 +272,54 @@ def read_source(path: Path, name: str, *, within: Path) -> tuple[bytes | None, l
             folder, inside = _folder_within(os.path.dirname(path), within)
             real = os.path.join(folder, path.name)
         if not inside:
-            return None, [
-                Problem(
-                    Position(name),
-                    "lien symbolique vers un fichier hors du territoire : refusé (son contenu n'est pas lu)",
-                    "remplacez le lien par le fichier lui-même, dans le dépôt",
-                )
-            ]
+            return (
+                None,
+                [
+                    Problem(
+                        Position(name),
+                        "lien symbolique vers un fichier hors du territoire : refusé (son contenu n'est pas lu)",
+                        "remplacez le lien par le fichier lui-même, dans le dépôt",
+                    )
+                ],
+                None,
+            )
         descriptor = os.open(real, os.O_RDONLY | _O_BINARY)
         try:
             found = os.fstat(descriptor)
             size = found.st_size
             if size > MAX_BYTES:
-                return None, [_too_large(name, size)]
-            return _read_at_most(descriptor, MAX_BYTES + 1, size, stat.S_ISREG(found.st_mode)), []
+                return None, [_too_large(name, size)], None
+            regular = stat.S_ISREG(found.st_mode)
+            raw = _read_at_most(descriptor, MAX_BYTES + 1, size, regular)
+            return raw, [], found if regular and not linked else None
         finally:
             os.close(descriptor)
     except (OSError, RuntimeError) as err:  # RuntimeError: pathlib's word for a loop of symbolic links
         refusal = err if isinstance(err, OSError) else OSError(errno.ELOOP, str(err))
-        return None, [Problem(Position(name), f"fichier illisible : {system_reason(refusal)}")]
+        return None, [Problem(Position(name), f"fichier illisible : {system_reason(refusal)}")], None
+
+
+def unchanged_status(path: Path, *, within: Path) -> os.stat_result | None:
+    """The status of the register file at ``path`` if it may be recognised by it alone: a
+    regular file (no symbolic link) really in ``within``; else ``None``, and the file is
+    to be read (:func:`read_source` says why it is refused, if it is)."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(found.st_mode) or not _folder_within(os.path.dirname(path), within)[1]:
+        return None
+    return found
+
+
+def reader_of(path: Path, name: str, within: Path) -> Callable[[], bytes]:
+    """What reads the bytes of a register file recognised by its status, when they are
+    needed after all (the positions of a value a problem names): nothing if it is gone."""
+
+    def read() -> bytes:
+        return read_source(path, name, within=within)[0] or b""
+
+    return read
 
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation

@@ -21,7 +21,14 @@ from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entr
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
-from dote.load import Document, forget_folders, load_bytes, read_source
+from dote.load import (
+    Document,
+    forget_folders,
+    load_bytes,
+    read_source_with_status,
+    reader_of,
+    unchanged_status,
+)
 from dote.model import ModelRef, add_duration, duration_in_words
 from dote.problems import Position, Problem, relative_name
 from dote.schema import validate_document
@@ -81,11 +88,19 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
 
     def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> _Read:
         name = relative_name(path, root)
-        raw, refused = read_source(path, name, within=root)
+        partial = chosen is not None
+        if store.folder is not None and (status := unchanged_status(path, within=root)) is not None:
+            known = store.recognise(status, path, name, kind, partial, reader_of(path, name, root))
+            if known is not None:  # unchanged since the last run: not read again
+                job = _Read(path, name, kind, chosen, None, known)
+                reads.append(job)
+                return job
+        raw, refused, status = read_source_with_status(path, name, within=root)
         problems.extend(refused)
         job = _Read(path, name, kind, chosen, raw)
         if raw is not None:
-            job.found = store.lookup(raw, path, name, kind, chosen is not None)
+            job.found = store.lookup(raw, path, name, kind, partial)
+            store.seen(status, name, kind, partial)
         reads.append(job)
         return job
 
