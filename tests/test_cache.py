@@ -180,6 +180,35 @@ def test_a_cached_page_is_used_until_what_it_shows_changes(tmp_path: Path) -> No
     assert len(list((root / CACHE_DIR).rglob("pages/*/*"))) == len(pages)
 
 
+def test_processor_pages_are_kept_until_the_activities_they_list_change(tmp_path: Path) -> None:
+    """The processors' pages show which activities name them: an edit elsewhere in the
+    registers (here, a comment) keeps them; a new name of an activity they list re-renders
+    those that list it, and only those."""
+    root = copy_demo(tmp_path / "territoire")
+    _build(root)
+    marker = "<!-- pris dans le cache -->"
+    for page in (root / CACHE_DIR).rglob("pages/*/*"):
+        entry = page.read_bytes()
+        flag, packed = (entry[:1], entry[1:]) if entry[:1] in (b"0", b"1") else (b"", entry)
+        page.write_bytes(flag + zlib.compress(zlib.decompress(packed) + marker.encode("utf-8")))
+    activity = root / "registers" / "members" / "boulangerie-exemple" / "clients-commandes.yml"
+    text = activity.read_text(encoding="utf-8")
+    activity.write_text(text + "# relu\n", encoding="utf-8")
+    _build(root)
+    folder = root / "site" / "sous-traitants"
+    pages = sorted(folder.glob("*/index.html"))
+    assert len(pages) > 3
+    assert all(marker in p.read_text(encoding="utf-8") for p in [*pages, folder / "index.html"])
+
+    activity.write_text(text.replace("\nnom: ", "\nnom: Renommée — ", 1), encoding="utf-8")
+    _build(root)
+    listing = [p for p in pages if "Renommée — " in p.read_text(encoding="utf-8")]
+    assert listing and len(listing) < len(pages)
+    for page in pages:
+        assert (marker in page.read_text(encoding="utf-8")) == (page not in listing), page
+    assert marker in (folder / "index.html").read_text(encoding="utf-8")  # the same members
+
+
 def test_pages_rendered_by_worker_processes_are_the_pages_rendered_in_one_process(tmp_path: Path) -> None:
     root = tmp_path / "grand"
     demo_territory(root, members=70, activities=2)

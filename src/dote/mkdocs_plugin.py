@@ -1022,7 +1022,9 @@ class DotePlugin(BasePlugin[DoteConfig]):
             generated.src_uri,
             url,
             prints.get(pipeline.SHARED, ""),
-            prints.get(generated.depends_on, ""),
+            prints.get(generated.depends_on, "")
+            if generated.shows is None
+            else f"montre:{generated.shows()}",
         )
 
     def _prerender(self, files: Mapping[str, File | None]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import posixpath
 import re
@@ -130,6 +131,10 @@ class GeneratedPage:
     #: Whose content the page shows: a member id (its page), or "*" (the whole territory).
     #: Keys of the page cache are made from the matching fingerprints of the pipeline.
     depends_on: str = "*"
+    #: For a page of the whole territory that shows little of the members' activities: a
+    #: digest of what it shows of them, its key in the page cache instead of the whole
+    #: territory's fingerprint (with the shared files' fingerprint, as every page).
+    shows: Callable[[], str] | None = None
 
 
 def register_pages(
@@ -311,7 +316,11 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
             "modeles-de-traitements/index.md", MODELS_URL, "Modèles de traitements", page("modeles.html")
         ),
         GeneratedPage(
-            "sous-traitants/index.md", PROCESSORS_URL, "Sous-traitants", page("sous-traitants.html")
+            "sous-traitants/index.md",
+            PROCESSORS_URL,
+            "Sous-traitants",
+            page("sous-traitants.html"),
+            shows=functools.cache(functools.partial(_processors_users, territory)),
         ),
     ]
     for model in territory.models.values():
@@ -330,9 +339,31 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
                 f"{PROCESSORS_URL}{processor.id}/",
                 processor.name,
                 page("sous-traitant.html", processor=processor),
+                shows=functools.cache(functools.partial(_users_shown, territory, processor.id)),
             )
         )
     return pages
+
+
+def _processors_users(territory: Territory) -> str:
+    """What the list of processors shows of the members' activities (``sous-traitants.html``):
+    which members use each processor."""
+    digest = hashlib.sha256()
+    for pid in sorted(territory.processors):
+        users = sorted({a.member_id for a in territory.users_of_processor(pid)})
+        digest.update(f"{pid}\0{' '.join(users)}\0\0".encode())
+    return digest.hexdigest()
+
+
+def _users_shown(territory: Territory, processor_id: str) -> str:
+    """What the page of a processor shows of the members' activities (``sous-traitant.html``):
+    each activity that names it, with its member's name. The processor's own file and the
+    members' files are the shared files'."""
+    digest = hashlib.sha256()
+    members = territory.members_by_id
+    for a in territory.users_of_processor(processor_id):
+        digest.update(f"{a.member_id}\0{members[a.member_id].name}\0{a.id}\0{a.name}\0\0".encode())
+    return digest.hexdigest()
 
 
 # --- the label ----------------------------------------------------------------------
