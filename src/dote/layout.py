@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +190,7 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
         )
     members: dict[str, Path | None] = {}
     activities: dict[str, dict[str, Path]] = {}
+    flat: set[str] = set()  # member folders listed here, without a folder inside
     for entry in listed(registers / MEMBERS):
         folder = Path(entry.path)
         if (
@@ -209,6 +210,8 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
             )
             continue
         content = entries(folder)
+        if content and not any(e.is_dir(follow_symlinks=False) for e in content):
+            flat.add(entry.name)
         files = {e.name for e in content if e.is_file()}
         member_file = folder / MEMBER_FILE
         members[entry.name] = member_file if MEMBER_FILE in files else None
@@ -251,7 +254,7 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
                 )
             )
     label = registers / LABEL_FILE
-    problems.extend(_misplaced(registers, root))
+    problems.extend(_misplaced(registers, root, flat))
     return (
         SourceFiles(
             maison=maison if maison.is_file() else None,
@@ -272,10 +275,18 @@ def overlay_files(overlay: Path) -> list[tuple[Path, Path]]:
     return [(path.relative_to(registers), path) for path in sorted(registers.rglob("*.yml"))]
 
 
-def _misplaced(registers: Path, root: Path) -> list[Problem]:
-    """Register files where nothing reads them: an error, not a silent omission."""
+def _misplaced(registers: Path, root: Path, flat: Set[str] = frozenset()) -> list[Problem]:
+    """Register files where nothing reads them: an error, not a silent omission.
+
+    ``flat``: member folders already listed without a folder inside. Every ``.yml`` file
+    directly in a member's folder is one the format reads, so such a folder holds nothing
+    misplaced and is not listed a second time (a thousand folders at a département's scale).
+    """
     problems = []
+    members = os.path.join(registers, MEMBERS)
     for folder, subfolders, names in os.walk(registers):  # links to folders are not followed
+        if folder == members:
+            subfolders[:] = [name for name in subfolders if name not in flat]
         subfolders.sort()
         parts = Path(folder).relative_to(registers).parts
         for name in sorted(names):
