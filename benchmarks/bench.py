@@ -15,6 +15,11 @@ One run, on this machine, in this order:
    replaces);
 6. ``dote build`` again, warm, after changing another activity, with the previous site.
 
+The floor and the two warm builds, a few seconds each, run three times (``--repetitions``) in
+turns — floor, warm as CI, warm, floor… — each warm build after changing another activity, and
+count by their median: this machine's speed drifts within a run (the floor has taken 2.5 s
+and 3.4 s half an hour apart), and a ratio of two single runs minutes apart moved with it.
+
 No timed build follows the deletion of a folder: what a build must not find is moved aside
 and deleted at the end (see :func:`_put_aside`).
 
@@ -36,7 +41,7 @@ Usage (from the repository, with the project installed)::
     python benchmarks/bench.py                       # 1,000 members × 30 activities
     python benchmarks/bench.py --members 5000 --sans-reference --json bench-5000.json  # dote alone
     python benchmarks/bench.py --sans-reference --echelle 5000   # 1,000 and 5,000, side by side
-    python benchmarks/bench.py --members 3 --activities 2 --no-browser   # smoke test (CI)
+    python benchmarks/bench.py --members 3 --activities 2 --no-browser --repetitions 1  # smoke test (CI)
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -389,12 +395,15 @@ def benchmark(
     browser: bool,
     baseline: bool = True,
     scale: int | None = None,
+    repetitions: int = 3,
 ) -> dict[str, Any]:
     """Generate the territory, build the naive baseline and the floor (``baseline``), then
     ``dote build`` clean, warm as CI and warm. With ``scale`` (a number of members), a second
     territory of that size is built the same way, each kind of build right after the same
     kind at ``members``: the ratios between the two sizes come from builds minutes apart, on
-    the same machine in the same state, as the budget's « 5,000 against 1,000 » asks."""
+    the same machine in the same state, as the budget's « 5,000 against 1,000 » asks.
+    The floor and the warm builds run ``repetitions`` times, in turns, and count by their
+    median; the clean builds (minutes each, a new territory each) once."""
     python = sys.executable
     compile_like_an_install()
     dote = [python, "-m", "dote.cli"] if shutil.which("dote") is None else [shutil.which("dote") or "dote"]
@@ -412,43 +421,77 @@ def benchmark(
     territory = sizes[0][1]
     measures: list[Measure] = []
 
-    def record(name: str, site: Path, seconds: float, peak: float, *, search: bool, is_dote: bool) -> None:
+    def record(
+        name: str,
+        site: Path,
+        runs: Sequence[tuple[float, float]],
+        *,
+        search: bool,
+        is_dote: bool,
+    ) -> None:
+        """One measure from one or more runs of a build: the median time, the highest peak."""
+        times = sorted(seconds for seconds, _ in runs)
+        seconds, peak = statistics.median(times), max(peak for _, peak in runs)
         size, pages = _site_stats(site)
         kib, method = first_search_bytes(site, dote=is_dote) if search and browser else (None, "")
         if search and not browser:
             method = "non mesuré (--no-browser)"
-        measures.append(Measure(name, round(seconds, 2), round(peak, 1), round(size, 1), pages, kib, method))
-        print(f"  {name} : {seconds:.1f} s, {peak:.0f} Mio", file=sys.stderr)
+        extra = {"durees": [round(s, 2) for s, _ in runs]} if len(runs) > 1 else {}
+        measures.append(
+            Measure(name, round(seconds, 2), round(peak, 1), round(size, 1), pages, kib, method, extra)
+        )
+        each = f" ({', '.join(f'{s:.1f}' for s, _ in runs)})" if len(runs) > 1 else ""
+        print(f"  {name} : {seconds:.1f} s{each}, {peak:.0f} Mio", file=sys.stderr)
 
     page_count = 0
+    floor = work / "plancher"
     if baseline:
         naive = work / "naive"
         page_count = write_naive(territory, naive)
-        seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], naive)
-        record("naive", naive / "site", seconds, peak, search=True, is_dote=False)
-
-        floor = work / "plancher"
+        record(
+            "naive",
+            naive / "site",
+            [run_measured([python, "-m", "mkdocs", "build", "-q"], naive)],
+            search=True,
+            is_dote=False,
+        )
         write_floor(floor, page_count)
-        seconds, peak = run_measured([python, "-m", "mkdocs", "build", "-q"], floor)
-        record("plancher", floor / "site", seconds, peak, search=False, is_dote=False)
 
     aside = work / "mis-de-cote"  # what a build must not find, deleted after the last one
     for _, built, suffix in sizes:
         _put_aside(built / ".cache", aside)
-        seconds, peak = run_measured([*dote, "build", str(built)], work)
-        record(f"dote-propre{suffix}", built / "site", seconds, peak, search=True, is_dote=True)
+        run = run_measured([*dote, "build", str(built)], work)
+        record(f"dote-propre{suffix}", built / "site", [run], search=True, is_dote=True)
 
-    for _, built, suffix in sizes:
-        _touch_one_activity(built, 1)
-        _put_aside(built / "site", aside)
-        seconds, peak = run_measured([*dote, "build", str(built)], work)
-        record(f"dote-chaud-ci{suffix}", built / "site", seconds, peak, search=False, is_dote=True)
-
-    for _, built, suffix in sizes:
-        _touch_one_activity(built)
-        seconds, peak = run_measured([*dote, "build", str(built)], work)
-        record(f"dote-chaud{suffix}", built / "site", seconds, peak, search=False, is_dote=True)
+    # The floor and the warm builds, each a few seconds, in turns: the machine's drift within
+    # the run (a quarter in half an hour has been seen) weighs on both sides of their ratios.
+    runs: dict[str, list[tuple[float, float]]] = {}
+    changed = 0
+    for _ in range(repetitions):
+        if baseline:
+            runs.setdefault("plancher", []).append(
+                run_measured([python, "-m", "mkdocs", "build", "-q"], floor)
+            )
+        for _, built, suffix in sizes:
+            changed += 1
+            _touch_one_activity(built, changed)
+            _put_aside(built / "site", aside)
+            runs.setdefault(f"dote-chaud-ci{suffix}", []).append(
+                run_measured([*dote, "build", str(built)], work)
+            )
+        for _, built, suffix in sizes:
+            changed += 1
+            _touch_one_activity(built, changed)
+            runs.setdefault(f"dote-chaud{suffix}", []).append(
+                run_measured([*dote, "build", str(built)], work)
+            )
+    if baseline:
+        record("plancher", floor / "site", runs["plancher"], search=False, is_dote=False)
+    for kind in ("dote-chaud-ci", "dote-chaud"):
+        for _, built, suffix in sizes:
+            record(f"{kind}{suffix}", built / "site", runs[f"{kind}{suffix}"], search=False, is_dote=True)
     shutil.rmtree(aside, ignore_errors=True)
+    measures.sort(key=lambda m: {"naive": 0, "plancher": 1}.get(m.name, 2))  # stable: the builds' order
 
     by_name = {m.name: m for m in measures}
     ratios = {}
@@ -522,7 +565,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="construit aussi un territoire de MEMBRES membres, chaque construction juste après la même "
         "à la première taille, et donne les rapports entre les deux tailles (par exemple 5000)",
     )
+    parser.add_argument(
+        "--repetitions",
+        type=int,
+        default=3,
+        metavar="N",
+        help="mesure N fois, en alternance, le plancher et les constructions à chaud, "
+        "et retient la médiane (par défaut : 3)",
+    )
     args = parser.parse_args(argv)
+    if args.repetitions < 1:
+        parser.error("--repetitions : au moins 1")
     if args.echelle is not None and args.echelle < 1:
         parser.error("--echelle : un nombre de membres, au moins 1")
     with contextlib.ExitStack() as stack:
@@ -534,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             browser=not args.no_browser,
             baseline=not args.sans_reference,
             scale=args.echelle,
+            repetitions=args.repetitions,
         )
     print(table(result))
     if args.json:
