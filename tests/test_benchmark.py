@@ -82,7 +82,16 @@ def test_the_benchmark_builds_a_second_size_side_by_side(tmp_path: Path, capsys)
     bench = _bench()
     report = tmp_path / "mesures.json"
     work = tmp_path / "travail"
-    arguments = ["--members", "2", "--activities", "2", "--no-browser", "--sans-reference", "--repetitions", "1"]
+    arguments = [
+        "--members",
+        "2",
+        "--activities",
+        "2",
+        "--no-browser",
+        "--sans-reference",
+        "--repetitions",
+        "1",
+    ]
     assert bench.main([*arguments, "--echelle", "4", "--work", str(work), "--json", str(report)]) == 0
     result = json.loads(report.read_text(encoding="utf-8"))
     assert result["echelle"] == 4

@@ -708,3 +708,27 @@ def test_a_recognised_file_gives_its_positions_from_its_bytes_when_asked(
     assert after.data == before.data
     assert after.position(("nom",)) == before.position(("nom",)) != after.position()
     assert after.key_position(("nom",)) == before.key_position(("nom",))
+
+
+def test_a_removed_member_leaves_no_pack_behind(tmp_path: Path) -> None:
+    """The pack of a folder no run finds any more (a member removed or renamed) is deleted
+    by the next run, which reads every file; the other packs stay."""
+    root = copy_demo(tmp_path / "territoire")
+    pipeline.run(root, today=TODAY, cache=True)
+    documents = next((root / CACHE_DIR).glob("*/documents"))
+    members = sorted(p for p in (root / "registers" / "members").iterdir() if p.is_dir())
+    gone = members[-1]
+    gone_pack = cache._pack_name(gone.relative_to(root).as_posix())
+    packs = {p.name for p in documents.iterdir() if p.name != "etats"}
+    assert gone_pack in packs and len(packs) > len(members)
+    (documents / "a-garder").write_bytes(b"")  # not a pack: left alone
+
+    shutil.rmtree(gone)
+    pipeline.run(root, today=TODAY, cache=True)  # the files that name it are errors now: no matter
+    assert {p.name for p in documents.iterdir() if p.name not in ("etats", "a-garder")} == packs - {gone_pack}
+    assert (documents / "a-garder").exists()
+    # A run that does not save with ``whole`` (it read part of the territory) prunes nothing.
+    kept = cache.DocumentCache(root)
+    kept.keep_member_value("registers/members/autre", "x", 1)
+    kept.save()
+    assert len([p for p in documents.iterdir() if p.name not in ("etats", "a-garder")]) == len(packs)

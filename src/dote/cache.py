@@ -12,8 +12,9 @@ Five stores:
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
   from the file's bytes if a later check asks for them), packed by folder (one file per
-  member), written only when a folder's entries changed; and the files' statuses, by
-  which an unchanged file of a working copy is recognised without being read again;
+  member), written only when a folder's entries changed, deleted with the folder; and the
+  files' statuses, by which an unchanged file of a working copy is recognised without
+  being read again;
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
@@ -114,6 +115,10 @@ def _hash(*parts: bytes) -> str:
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.hexdigest()
+
+
+#: A pack's file name (see :func:`_pack_name`).
+_PACK = re.compile(r"[0-9a-f]{32}")
 
 
 @lru_cache(maxsize=1 << 14)
@@ -229,6 +234,14 @@ class DocumentCache:
             return
         self._seen[name] = (*_status(found, kind, partial), key)
 
+    def _forget_gone_folders(self) -> None:
+        assert self.folder is not None
+        with contextlib.suppress(OSError), os.scandir(self.folder / "documents") as found:
+            for entry in found:
+                if _PACK.fullmatch(entry.name) and entry.name not in self._used:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
     def _load_statuses(self) -> dict[str, Status]:
         assert self.folder is not None
         try:
@@ -283,13 +296,17 @@ class DocumentCache:
         self._pack(pack_name)[key] = value
         self._changed.add(pack_name)
 
-    def save(self) -> None:
+    def save(self, *, whole: bool = False) -> None:
         """Write the packs that changed, keeping only the entries this run used.
 
-        The entries of other engines (an earlier version of Maison DOTE) are removed.
+        The entries of other engines (an earlier version of Maison DOTE) are removed. With
+        ``whole`` (this run looked at every file of the territory), so are the packs of the
+        folders it did not find, such as a removed member's.
         """
         if self.folder is None:
             return
+        if whole:
+            self._forget_gone_folders()
         if self._changed:
             _forget_other_engines(self.folder)
         for pack_name in self._changed:

@@ -123,7 +123,7 @@ def run(
     )
     problems += check_members(checked, sources, today, store if keys is not None else None, keys)
     if store is not None:
-        store.save()
+        store.save(whole=True)  # every file was read, or recognised
     registers: dict[str, MemberRegisters] = {}
     if overlay is not None:  # the DPO's registers of requests and breaches: the overlay only
         registers, register_problems = dpo_registers.load(overlay.resolve(), public_members, today)
