@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -732,3 +733,36 @@ def test_a_removed_member_leaves_no_pack_behind(tmp_path: Path) -> None:
     kept.keep_member_value("registers/members/autre", "x", 1)
     kept.save()
     assert len([p for p in documents.iterdir() if p.name not in ("etats", "a-garder")]) == len(packs)
+
+
+def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path) -> None:
+    """Notices and rights letters show no date but the registers': a build on another day
+    takes them from the cache (the pages, which show the label and reviews due, are made
+    again), and they are the same bytes."""
+    root = copy_demo(tmp_path / "territoire")
+    config = root / "mkdocs.yml"
+    text = config.read_text(encoding="utf-8")
+
+    def build_on(day: str) -> str:
+        dated = re.sub(
+            r"^  - dote\b.*$", f"  - dote:\n      reference_date: '{day}'", text, count=1, flags=re.M
+        )
+        config.write_text(dated, encoding="utf-8")
+        return _build(root)
+
+    first = build_on("2026-11-28")
+    written = re.search(r"documents des membres : (\d+) à écrire, (\d+) repris du cache", first)
+    assert written is not None and int(written[1]) > 10
+    downloads = {
+        p.relative_to(root / "site"): p.read_bytes()
+        for p in (root / "site" / "registres").glob("*/*")
+        if p.suffix in (".docx", ".odt") or p.name == "mentions.html"
+    }
+    assert len(downloads) == int(written[1])
+    log = build_on("2026-11-29")
+    pages = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
+    assert pages is not None and int(pages[2]) > 10  # a new day: the pages are made again
+    next_day = re.search(r"documents des membres : (\d+) à écrire, (\d+) repris du cache", log)
+    assert next_day is not None and next_day[1] == "0"
+    for path, data in downloads.items():
+        assert (root / "site" / path).read_bytes() == data, path

@@ -308,6 +308,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._command = "build"
         self._fingerprints: Mapping[str, str] = {}
         self._context_key = ""
+        self._dateless_key = ""
         self._rendered: dict[str, Rendered | Future[Rendered]] = {}
         #: Generated pages' contents (packed: see _pack) and their markers, until MkDocs themes them.
         self._parked: dict[str, tuple[bytes, str]] = {}
@@ -408,15 +409,18 @@ class DotePlugin(BasePlugin[DoteConfig]):
         env.bytecode_cache = template_cache(self.root, env, "pages")  # templates compiled once
         # Whether the site has the training modules' page: the calendar links to it only then.
         modules_page = (Path(config.docs_dir) / training.MODULES_FOLDER / "index.md").is_file()
-        self._context_key = content_key(
+        # What every generated page and download is made with besides the registers; the
+        # members' documents (notices, letters) show no date but those of the registers, so
+        # theirs leaves the date out: they are not made again on the first build of a day.
+        self._dateless_key = content_key(
             engine_fingerprint(),
-            (today or dt.date.today()).isoformat(),
             config.site_url or "",
             str(self.config.search),
             str(env.globals["glossary"]),
             str(modules_page),
             *_overrides(self.root),
         )
+        self._context_key = content_key(self._dateless_key, self._today.isoformat())
         self.label = result.label
         site_url = config.site_url or ""
         # --- open data: made first, while this process goes on with the pages (see _open_data) ---
@@ -788,7 +792,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
                     for fmt in formats:
                         # What else it is made of: its template and styles, or the legal pages' addresses.
                         made_of = repr(sorted(legal.items())) if fmt == "html" else converter.identity(fmt)
-                        key = content_key(self._context_key, kind, shared, depends, made_of)
+                        key = content_key(self._dateless_key, kind, shared, depends, made_of)
                         path, made = converter.member_outputs(key, fmt)
                         where = (
                             notices.page_path(member)
