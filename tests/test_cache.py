@@ -750,15 +750,13 @@ def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path
         config.write_text(dated, encoding="utf-8")
         return _build(root)
 
-    first = build_on("2026-11-28")
-    written = re.search(r"documents des membres : (\d+) à écrire, (\d+) repris du cache", first)
-    assert written is not None and int(written[1]) > 10
+    build_on("2026-11-28")  # its documents made, or taken from the repository's cache (conftest)
     downloads = {
         p.relative_to(root / "site"): p.read_bytes()
         for p in (root / "site" / "registres").glob("*/*")
         if p.suffix in (".docx", ".odt") or p.name == "mentions.html"
     }
-    assert len(downloads) == int(written[1])
+    assert len(downloads) > 10
     log = build_on("2026-11-29")
     pages = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
     assert pages is not None and int(pages[2]) > 10  # a new day: the pages are made again
