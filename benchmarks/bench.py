@@ -430,8 +430,8 @@ def benchmark(
         is_dote: bool,
     ) -> None:
         """One measure from one or more runs of a build: the median time, the highest peak."""
-        times = sorted(seconds for seconds, _ in runs)
-        seconds, peak = statistics.median(times), max(peak for _, peak in runs)
+        seconds = statistics.median(seconds for seconds, _ in runs)
+        peak = max(peak for _, peak in runs)
         size, pages = _site_stats(site)
         kib, method = first_search_bytes(site, dote=is_dote) if search and browser else (None, "")
         if search and not browser:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import posixpath
 import re
@@ -29,6 +28,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from dote import notices
+from dote.cache import content_key
 from dote.dpia import Screening, screen
 from dote.fragments import ActivityContext, Fragments, duration_text
 from dote.fragments import date_fr as date_fr
@@ -348,22 +348,27 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
 def _processors_users(territory: Territory) -> str:
     """What the list of processors shows of the members' activities (``sous-traitants.html``):
     which members use each processor."""
-    digest = hashlib.sha256()
-    for pid in sorted(territory.processors):
-        users = sorted({a.member_id for a in territory.users_of_processor(pid)})
-        digest.update(f"{pid}\0{' '.join(users)}\0\0".encode())
-    return digest.hexdigest()
+    return content_key(
+        *(
+            part
+            for pid in sorted(territory.processors)
+            for part in (pid, " ".join(sorted({a.member_id for a in territory.users_of_processor(pid)})))
+        )
+    )
 
 
 def _users_shown(territory: Territory, processor_id: str) -> str:
     """What the page of a processor shows of the members' activities (``sous-traitant.html``):
     each activity that names it, with its member's name. The processor's own file and the
     members' files are the shared files'."""
-    digest = hashlib.sha256()
     members = territory.members_by_id
-    for a in territory.users_of_processor(processor_id):
-        digest.update(f"{a.member_id}\0{members[a.member_id].name}\0{a.id}\0{a.name}\0\0".encode())
-    return digest.hexdigest()
+    return content_key(
+        *(
+            part
+            for a in territory.users_of_processor(processor_id)
+            for part in (a.member_id, members[a.member_id].name, a.id, a.name)
+        )
+    )
 
 
 # --- the label ----------------------------------------------------------------------
