@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from conftest import copy_demo
-from dote import cache, pipeline, validate
+from dote import cache, explorer, label, pipeline, validate
 from dote.cache import CACHE_DIR
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.scaffold import demo_territory
@@ -357,10 +357,50 @@ def test_a_member_label_is_kept_until_its_records_the_shared_files_or_the_date_c
     renamed = pipeline.run(root, today=TODAY, cache=True)
     assert sorted(evaluated) == members
     assert renamed.label == pipeline.run(root, today=TODAY).label
+    # Another day: the members whose label may differ then (its window: label.DateWindow).
+    assert renamed.label is not None
+    later_day = TODAY + dt.timedelta(days=400)
+    ending = sorted(m for m, w in renamed.label.windows.items() if not _holds(w, later_day))
+    assert ending and len(ending) < len(members)  # the demo has both
     evaluated.clear()
-    later = pipeline.run(root, today=TODAY + dt.timedelta(days=400), cache=True)
-    assert sorted(evaluated) == members
-    assert later.label == pipeline.run(root, today=TODAY + dt.timedelta(days=400)).label
+    later = pipeline.run(root, today=later_day, cache=True)
+    assert sorted(evaluated) == ending
+    assert later.label == pipeline.run(root, today=later_day).label
+
+
+def _holds(window: str, day: dt.date) -> bool:
+    start, end = map(int, window.split("-"))
+    return start <= day.toordinal() < end
+
+
+def test_a_kept_label_is_the_label_of_every_day_of_its_window(tmp_path: Path) -> None:
+    """On the days around each end of every member's window (label.DateWindow), forward then
+    backward, the label taken from the cache is the label computed without it, and every
+    window it gives holds that day."""
+    root = copy_demo(tmp_path / "territoire")
+    first = pipeline.run(root, today=TODAY, cache=True)
+    assert first.label is not None
+    edges = {int(e) for w in first.label.windows.values() for e in w.split("-")}
+    days = sorted(
+        dt.date.fromordinal(e + d)
+        for e in edges
+        if label.FIRST_DAY < e < label.AFTER_LAST_DAY
+        for d in (-1, 0)
+    )
+    evaluations = 0
+    for day in [*days, *reversed(days)]:
+        kept = pipeline.run(root, today=day, cache=True)
+        fresh = pipeline.run(root, today=day)
+        assert kept.label == fresh.label, day
+        if fresh.label is None:  # a day before some of the registers' dates: refused, both
+            assert kept.label is None and kept.errors and fresh.errors
+            continue
+        assert kept.label is not None
+        assert kept.label.windows == fresh.label.windows, day
+        for member_id, window in kept.label.windows.items():
+            assert _holds(window, day), (member_id, window, day)
+        evaluations += 1
+    assert evaluations >= 12
 
 
 def test_member_fingerprints_follow_their_files_bytes_with_the_cache_and_their_data_without(
@@ -764,3 +804,53 @@ def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path
     assert next_day is not None and next_day[1] == "0"
     for path, data in downloads.items():
         assert (root / "site" / path).read_bytes() == data, path
+
+
+def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_path: Path) -> None:
+    """On the first day some member's label may change (the end of its window), the other
+    members' pages and open data come from the cache, with the new day's date put in, and
+    the site's member pages, open data and explorer data are those of a build without a cache."""
+    root = copy_demo(tmp_path / "territoire")
+    first_day = dt.date(2026, 11, 28)
+    evaluation = pipeline.run(root, today=first_day).label
+    assert evaluation is not None
+    ends = sorted(int(w.split("-")[1]) for w in evaluation.windows.values())
+    next_day = dt.date.fromordinal(ends[0])  # the first day a member's label may change
+    holding = {m for m, w in evaluation.windows.items() if _holds(w, next_day)}
+    assert holding and len(holding) < len(evaluation.windows)
+
+    texts: dict[Path, str] = {}
+
+    def build_on(folder: Path, day: dt.date) -> str:
+        config = folder / "mkdocs.yml"
+        text = texts.setdefault(folder, config.read_text(encoding="utf-8"))
+        dated = re.sub(
+            r"^  - dote\b.*$", f"  - dote:\n      reference_date: '{day}'", text, count=1, flags=re.M
+        )
+        config.write_text(dated, encoding="utf-8")
+        return _build(folder)
+
+    def rendered(log: str) -> tuple[int, int]:
+        found = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
+        assert found is not None
+        return int(found[1]), int(found[2])
+
+    assert rendered(build_on(root, first_day))[0] == 0
+    assert rendered(build_on(root, next_day))[0] == len(holding)  # every other page is dated
+    fresh = copy_demo(tmp_path / "sans-cache")
+    assert rendered(build_on(fresh, next_day))[0] == 0
+
+    def published(folder: Path) -> dict[str, bytes]:
+        site = folder / "site"
+        paths = [*site.glob("registres/*/index.html"), *(site / "donnees").rglob("*.*")]
+        return {p.relative_to(site).as_posix(): p.read_bytes() for p in [*paths, site / explorer.DATA_PATH]}
+
+    kept, made = published(root), published(fresh)
+    assert len(kept) > 2 * len(holding)
+    assert kept.keys() == made.keys()
+    for path, data in kept.items():
+        assert data == made[path], path
+    for member_id in holding:
+        page = kept[f"registres/{member_id}/index.html"].decode("utf-8")
+        assert f'au <time datetime="{next_day}">' in page and str(first_day) not in page
+        assert f'"date_evaluation":"{next_day}"' in kept[f"donnees/membres/{member_id}.json"].decode("utf-8")

@@ -53,9 +53,51 @@ class Param:
     vocabulary: str = ""
 
 
+#: The first and the last day a window can hold (see :class:`DateWindow`), as ordinals.
+FIRST_DAY = dt.date.min.toordinal()
+AFTER_LAST_DAY = dt.date.max.toordinal() + 1
+
+
+@dataclass(slots=True)
+class DateWindow:
+    """The days on which a result made on ``today`` stays the same: from ``start`` to before
+    ``end`` (ordinals). Every rule that compares a date with the reference date does it through
+    :meth:`Subject.past`, which narrows the window; a rule that uses the date otherwise calls
+    :meth:`Subject.this_day_only`. A member's label (and what shows it) can then be kept for
+    the days of its window instead of being made again every day (see dote.pipeline)."""
+
+    today: dt.date
+    start: int = FIRST_DAY
+    end: int = AFTER_LAST_DAY
+
+    def past(self, due: dt.date) -> bool:
+        """Whether ``due`` is before the reference date; the answer changes between ``due``
+        and the day after, so the window ends or starts there."""
+        before = due < self.today
+        if before:
+            self.start = max(self.start, due.toordinal() + 1)
+        else:
+            self.end = min(self.end, due.toordinal() + 1)
+        return before
+
+    def this_day_only(self) -> None:
+        self.start = max(self.start, self.today.toordinal())
+        self.end = min(self.end, self.today.toordinal() + 1)
+
+    def holds(self, day: dt.date) -> bool:
+        return self.start <= day.toordinal() < self.end
+
+    def text(self) -> str:
+        return f"{self.start}-{self.end}"
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What a rule looks at: a member, one of its activities (or none), and context."""
+    """What a rule looks at: a member, one of its activities (or none), and context.
+
+    A rule compares a date with the reference date only through :meth:`past` (or says it
+    uses the date otherwise with :meth:`this_day_only`), never by reading ``today`` itself:
+    the ``window`` of the member's result must know every day its answer would change."""
 
     member: Member
     activity: Activity | None
@@ -64,11 +106,24 @@ class Subject:
     today: dt.date
     #: The members' action plans (confidential overlay), or None when it was not read.
     plans: Mapping[str, ActionPlan] | None = None
+    #: The days the member's result holds, narrowed by each rule (see DateWindow).
+    window: DateWindow | None = None
 
     @property
     def the_activity(self) -> Activity:
         assert self.activity is not None, "activity rule applied to a member"
         return self.activity
+
+    def past(self, due: dt.date) -> bool:
+        """Whether ``due`` is before the reference date (recorded in the window)."""
+        if self.window is not None:
+            return self.window.past(due)
+        return due < self.today
+
+    def this_day_only(self) -> None:
+        """The rule's answer depends on the reference date itself: valid that day only."""
+        if self.window is not None:
+            self.window.this_day_only()
 
 
 Check = Callable[[Subject, Mapping[str, Any]], list[str]]
@@ -100,14 +155,14 @@ def months_later(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _too_old(last: dt.date | None, months: int, today: dt.date, what: str) -> list[str]:
+def _too_old(last: dt.date | None, months: int, s: Subject, what: str) -> list[str]:
     # Imported here: dote.render imports this module. The reasons are read by citizens on
     # the site, so their dates are written in French words (« 12 avril 2023 »).
     from dote.fragments import date_fr
 
     if last is None:
         return [f"{what} : aucune date indiquée"]
-    if months_later(last, months) < today:
+    if s.past(months_later(last, months)):
         return [f"{what} le {date_fr(last)}, il y a plus de {months} mois"]
     return []
 
@@ -125,7 +180,7 @@ def _dpo_designated(s: Subject, p: Mapping[str, Any]) -> list[str]:
 def _training(s: Subject, p: Mapping[str, Any]) -> list[str]:
     """The latest training: declared in the member's file, or attended (the Maison's calendar)."""
     dates = [d for d in (s.member.training_last, s.member.training_attended) if d is not None]
-    return _too_old(max(dates) if dates else None, int(p["age_maximum_mois"]), s.today, "dernière formation")
+    return _too_old(max(dates) if dates else None, int(p["age_maximum_mois"]), s, "dernière formation")
 
 
 def _article_30_fields(s: Subject, p: Mapping[str, Any]) -> list[str]:
@@ -282,7 +337,7 @@ def _validated(s: Subject, p: Mapping[str, Any]) -> list[str]:
 
 
 def _reviewed(s: Subject, p: Mapping[str, Any]) -> list[str]:
-    return _too_old(s.the_activity.dates.reviewed, int(p["age_maximum_mois"]), s.today, "dernière revue")
+    return _too_old(s.the_activity.dates.reviewed, int(p["age_maximum_mois"]), s, "dernière revue")
 
 
 def _priority_actions(s: Subject, p: Mapping[str, Any]) -> list[str]:
@@ -292,6 +347,7 @@ def _priority_actions(s: Subject, p: Mapping[str, Any]) -> list[str]:
     plan = (s.plans or {}).get(s.member.id)
     if plan is None:
         return []
+    s.this_day_only()
     return [
         f"action « {a.what} » (priorité haute) en retard : échéance le {date_fr(a.due)}"
         for a in plan.overdue(s.today, ("haute",))
@@ -699,6 +755,9 @@ class Evaluation:
     policy: Policy
     reference_date: dt.date
     members: Mapping[str, MemberResult]
+    #: Each member's :class:`DateWindow` as text, when its result was kept (dote.pipeline): what
+    #: is made from its result alone (its page, its open data) is kept for those days.
+    windows: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def member(self, member_id: str) -> MemberResult:
         return self.members[member_id]
@@ -722,11 +781,13 @@ def evaluate_member(
     policy: Policy,
     today: dt.date,
     plans: Mapping[str, ActionPlan] | None = None,
+    window: DateWindow | None = None,
 ) -> MemberResult:
     """The level of one member and every criterion it misses.
 
     ``plans``: the action plans of the confidential overlay, or None when it was not read
-    (then the rules that need it are not evaluated).
+    (then the rules that need it are not evaluated). ``window`` (made for ``today``) is
+    narrowed to the days on which the result stays the same.
     """
     vocabularies = territory.vocabularies
     ordered = [policy.criteria[c] for lv in policy.levels for c in lv.criteria if c in policy.criteria]
@@ -735,7 +796,7 @@ def evaluate_member(
     activity_failures: list[Failure] = []
     for activity in member.activities:
         screening = screen(activity, member, vocabularies, territory.dpia_policy)
-        subject = Subject(member, activity, territory, screening, today)
+        subject = Subject(member, activity, territory, screening, today, None, window)
         found = tuple(
             Failure(c, activity.position, tuple(details), activity.id, activity.name)
             for c in activity_criteria
@@ -745,7 +806,7 @@ def evaluate_member(
         results[activity.id] = ActivityResult(
             activity, screening, found, _reached(policy, {f.criterion.id for f in found})
         )
-    subject = Subject(member, None, territory, None, today, plans)
+    subject = Subject(member, None, territory, None, today, plans, window)
     failures: list[Failure] = []
     unevaluated: list[Criterion] = []
     for c in ordered:

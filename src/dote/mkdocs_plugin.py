@@ -101,7 +101,7 @@ Rendered = tuple[bytes, "str | None"]
 
 def _render_page(src_uri: str, url: str) -> Rendered:
     """In a worker process: one generated page's HTML, and its search document."""
-    html = _PAGES[src_uri].render(url)
+    html = _PAGES[src_uri].kept_html(url)
     return _pack(html), _DOCUMENT(_PAGES[src_uri], html)
 
 
@@ -315,6 +315,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._token = ""
         self._pool: ProcessPoolExecutor | None = None
         self._member_keys: dict[str, str] = {}
+        self._window_keys: dict[str, str] = {}
         #: The forked process making the open data (see _open_data), and its result.
         self._apart: ProcessPoolExecutor | None = None
         self._open_data_job: Future[tuple[list[opendata.Dataset], dict[str, bytes], set[str]]] | None = None
@@ -412,16 +413,30 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # What every generated page and download is made with besides the registers; the
         # members' documents (notices, letters) show no date but those of the registers, so
         # theirs leaves the date out: they are not made again on the first build of a day.
+        overrides = _overrides(self.root)
         self._dateless_key = content_key(
             engine_fingerprint(),
             config.site_url or "",
             str(self.config.search),
             str(env.globals["glossary"]),
             str(modules_page),
-            *_overrides(self.root),
+            *overrides,
         )
         self._context_key = content_key(self._dateless_key, self._today.isoformat())
         self.label = result.label
+        # What depends on the date only through a member's label (its page, once its label's
+        # date is put in when written; its open data; its explorer values) is kept for the
+        # days its label stays the same (label.DateWindow), not for the day only. Not with
+        # templates of the territory's own, which may use the date otherwise.
+        windows = self.label.windows if self.label is not None else {}
+        self._window_keys = (
+            {
+                m.id: pipeline.member_key(self._fingerprints, m.id, f"fenetre {windows[m.id]}")
+                for m in self.territory.members
+            }
+            if self._member_keys and not overrides and all(m.id in windows for m in self.territory.members)
+            else {}
+        )
         site_url = config.site_url or ""
         # --- open data: made first, while this process goes on with the pages (see _open_data) ---
         self._data_store = FileStore(None if internal else self.root, "donnees")
@@ -672,7 +687,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # public builds, under its label's key.
         global _EXPLORER
         kept = MemberResults(self.root, "explorateur") if self.internal_overlay is None else None
-        keys = self._member_keys if kept is not None and self._member_keys else None
+        # Its values depend on the date through the member's label only: kept for its window.
+        keys = (self._window_keys or self._member_keys) if kept is not None and self._member_keys else None
         _EXPLORER = (self.territory, self.label, kept, keys)
         # Workers start rendering pages now, while this process computes the data files below.
         self._prerender({src_uri: files.get_file_from_path(src_uri) for src_uri in self._pages})
@@ -888,6 +904,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
             if manifest.path is not None and self.previous_site is not None
             else None
         )
+        if shell is not None:
+            # The pages' content is kept with the date's mark (GeneratedPage.marked): a page
+            # written on another day named another date.
+            shell = content_key(shell, self._today.isoformat())
         if shell is not None and self.previous_site is not None:
             kept = manifest.read(self.previous_site)
             for page in shared:
@@ -1021,14 +1041,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def _page_key(self, generated: render.GeneratedPage, url: str) -> str:
         prints = self._fingerprints
+        # A member page kept with its date's mark: for the days of its label's window.
+        window = self._window_keys.get(generated.depends_on) if generated.marked is not None else None
         return content_key(
-            self._context_key,
+            self._context_key if window is None else self._dateless_key,
             generated.src_uri,
             url,
             prints.get(pipeline.SHARED, ""),
             prints.get(generated.depends_on, "")
             if generated.shows is None
             else f"montre:{generated.shows()}",
+            *(() if window is None else (window,)),
         )
 
     def _prerender(self, files: Mapping[str, File | None]) -> None:
@@ -1178,11 +1201,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
     def _unpacked(self, generated: render.GeneratedPage, page: Page, packed: bytes) -> str:
         """A generated page's HTML; rendered again if its cache entry is damaged."""
         try:
-            return _unpack(packed)
+            return generated.finish(_unpack(packed))
         except (ValueError, zlib.error):
-            html = generated.render(page.url)
+            html = generated.kept_html(page.url)
             self._cache.put_bytes(self._page_key(generated, page.url), _pack(html))
-            return html
+            return generated.finish(html)
 
     def _unpark(self, output: str, page: Page) -> str:
         """The themed page with its content in place of its marker (see :meth:`on_page_content`)."""
@@ -1209,7 +1232,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if done is not None and not done.cancel():  # not started by a worker: rendered here
             packed, document = done.result()
         else:
-            content = generated.render(url)
+            content = generated.kept_html(url)
             document = self._search_document(generated, content)
             packed = _pack(content)
         self._waited += time.perf_counter() - started
@@ -1342,12 +1365,15 @@ class _OpenDataCache:
 
     def _key(self, member_id: str) -> str:
         prints = self.plugin._fingerprints
+        # Its texts name the date only as opendata.DATE_MARK: kept for its label's window.
+        window = self.plugin._window_keys.get(member_id)
         return content_key(
-            self.plugin._context_key,
+            self.plugin._context_key if window is None else self.plugin._dateless_key,
             "donnees",
             member_id,
             prints.get(pipeline.SHARED, ""),
             prints.get(member_id, ""),
+            *(() if window is None else (window,)),
         )
 
     def has(self, member_id: str) -> bool:

@@ -338,8 +338,12 @@ def screening_data(screening: Screening, activity: Activity) -> dict[str, Any]:
     return found
 
 
-def label_data(result: MemberResult, evaluation: Evaluation, shown: frozenset[str]) -> dict[str, Any]:
-    """A member's label: its level and each criterion it misses, as its page shows them."""
+def label_data(
+    result: MemberResult, evaluation: Evaluation, shown: frozenset[str], *, dated: bool = True
+) -> dict[str, Any]:
+    """A member's label: its level and each criterion it misses, as its page shows them.
+
+    Not ``dated``: its date is null, for :func:`with_date` to put in (see DATE_MARK)."""
     unmet: list[dict[str, Any]] = []
     for criterion in result.unmet:
         failures: list[dict[str, Any]] = []
@@ -353,7 +357,7 @@ def label_data(result: MemberResult, evaluation: Evaluation, shown: frozenset[st
         unmet.append({"id": criterion.id, "titre": criterion.title, "echecs": failures})
     return {
         "titre": evaluation.policy.title,
-        "date_evaluation": evaluation.reference_date.isoformat(),
+        "date_evaluation": evaluation.reference_date.isoformat() if dated else None,
         "niveau": result.level.id if result.level else None,
         "niveau_libelle": result.level_title,
         "criteres_non_remplis": unmet,
@@ -570,6 +574,20 @@ def activity_row(
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+#: A member's texts as kept between builds name its label's date so (:func:`label_data` not
+#: ``dated``): kept for the days its label stays the same, the date is put in when written.
+#: Only the object's own key can give these bytes: in a JSON string every quote is escaped.
+DATE_MARK = b'"date_evaluation":null'
+
+
+def with_date(core: bytes, evaluation: Evaluation | None) -> bytes:
+    """A member's JSON object (see :meth:`OpenData._member_texts`) with its label's date."""
+    if evaluation is None:
+        return core
+    day = evaluation.reference_date.isoformat().encode()
+    return core.replace(DATE_MARK, b'"date_evaluation":"' + day + b'"', 1)
+
+
 def _json_bytes(data: Any) -> bytes:
     """Compact UTF-8 JSON; ``<``, ``>`` and ``&`` written as ``\\u`` escapes (the same text once
     parsed), so that no browser or embedding page ever reads markup in a data file.
@@ -759,8 +777,8 @@ class OpenData:
         """A member's JSON object (without the files' header) and CSV, joined by a NUL character.
 
         One string, so that a build cache can keep it (:attr:`memo`); JSON text never holds a
-        raw NUL, so the first one separates the two.
-        """
+        raw NUL, so the first one separates the two. The label's date is left to
+        :func:`with_date` (see DATE_MARK)."""
         evaluation = self.label
         result = evaluation.members.get(member.id) if evaluation is not None else None
         shown = frozenset(a.id for a in member.activities if not a.withheld)
@@ -795,7 +813,9 @@ class OpenData:
             )
         core: dict[str, Any] = {
             "membre": member_identity(member) | {"page": self.absolute(f"registres/{member.id}/")},
-            "label": label_data(result, evaluation, shown) if result is not None and evaluation else None,
+            "label": label_data(result, evaluation, shown, dated=False)
+            if result is not None and evaluation
+            else None,
             "activites_non_publiees": member.unlisted_activities,
             "activites": activities,
         }
@@ -873,6 +893,7 @@ class OpenData:
             newest_overall: dt.date | None = None
             for n, (member, texts) in enumerate(self._texts_of_members(screen_of)):
                 core_text, member_csv = texts.split(b"\0", 1)
+                core_text = with_date(core_text, self.label)
                 processors_text = _json({"sous_traitants": self._processors_data(named_by[member.id])})[1:-1]
                 territory_json.write(b"," + core_text if n else core_text)
                 # The territory's CSV: the members' rows one after the other, under one header.

@@ -25,7 +25,16 @@ from dote.cache import DocumentCache, MemberResults
 from dote.confidential import merge_overlay, published_fields, published_view
 from dote.dpia import DpiaPolicy
 from dote.dpo_registers import MemberRegisters
-from dote.label import Evaluation, ResultReader, evaluate, evaluate_member, member_data, parse_policy
+from dote.label import (
+    DateWindow,
+    Evaluation,
+    ResultReader,
+    evaluate,
+    evaluate_member,
+    member_data,
+    months_later,
+    parse_policy,
+)
 from dote.load import Document
 from dote.model import Converter, Drift, Territory
 from dote.problems import Problem, sort_problems
@@ -217,16 +226,33 @@ def _evaluate(
         if kept is None or not prints or plans is not None:
             return evaluate(complete, policy, today, plans=plans)
         results = {}
+        windows = {}
         reader = ResultReader(policy, complete.vocabularies)
+        from dote.review import policy_parameters  # it imports the page templates' modules
+
+        # The months after which a record is to review, as its page shows (fragments._overdue_review).
+        review_months = int(policy_parameters(Evaluation(policy, today, {}))[0]["age_maximum_mois"])
+        day = today.toordinal()
         for member in complete.members:
-            key = member_key(prints, member.id, today)
-            result = reader.member(kept.get(member.id, key), member)
+            # Kept without the date, for the days of its window (label.DateWindow); the training
+            # attended (which the date also moves, see last_attended) is part of the key.
+            key = member_key(prints, member.id, f"fenetre {attendance.get(member.id)}")
+            found = kept.get(member.id, key)
+            result = None
+            if isinstance(found, tuple) and len(found) == 3 and found[0] <= day < found[1]:
+                result = reader.member(found[2], member)
             if result is None:
-                result = evaluate_member(member, complete, policy, today)
-                kept.put(member.id, key, member_data(result))
+                window = DateWindow(today)
+                result = evaluate_member(member, complete, policy, today, window=window)
+                for activity in member.activities:  # the page's « à revoir depuis le »
+                    if activity.dates.reviewed is not None:
+                        window.past(months_later(activity.dates.reviewed, review_months))
+                found = (window.start, window.end, member_data(result))
+                kept.put(member.id, key, found)
             results[member.id] = result
+            windows[member.id] = f"{found[0]}-{found[1]}"
         kept.prune(set(results))
-        evaluation = Evaluation(policy, today, results)
+        evaluation = Evaluation(policy, today, results, windows)
     return evaluation
 
 
@@ -299,12 +325,13 @@ def _files_keys(docs: Mapping[str, Document], file_keys: Mapping[str, str]) -> l
     return named
 
 
-def member_key(prints: Mapping[str, str], member_id: str, today: dt.date) -> str:
+def member_key(prints: Mapping[str, str], member_id: str, today: dt.date | str) -> str:
     """What is computed for one member from its records, the shared files and the date (its
-    label, its explorer values) is kept between builds under this key (see :func:`fingerprints`)."""
-    return hashlib.sha256(
-        f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{today.isoformat()}".encode()
-    ).hexdigest()
+    checks, dashboard figures) is kept between builds under this key (see :func:`fingerprints`).
+    What depends on the date only through the member's label is keyed by its label's window
+    instead (``today`` is then that text, see :func:`_evaluate`)."""
+    day = today if isinstance(today, str) else today.isoformat()
+    return hashlib.sha256(f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{day}".encode()).hexdigest()
 
 
 def build_territory(

@@ -14,6 +14,7 @@ and the page's search filters (:func:`search_filters`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -135,6 +136,24 @@ class GeneratedPage:
     #: digest of what it shows of them, its key in the page cache instead of the whole
     #: territory's fingerprint (with the shared files' fingerprint, as every page).
     shows: Callable[[], str] | None = None
+    #: For a page that names the reference date in a few words only (a member page, its
+    #: label's date): its HTML with :data:`DATE_MARK` in place of the date, which
+    #: :meth:`finish` puts in. Kept so, the page's HTML can be kept for more than one day.
+    marked: Callable[[str], str] | None = None
+    date_text: str = ""
+
+    def kept_html(self, url: str) -> str:
+        """The HTML to keep between builds: with the date's mark when the page has one."""
+        return (self.marked or self.render)(url)
+
+    def finish(self, html: str) -> str:
+        """The page's HTML as published, from :meth:`kept_html`."""
+        return html.replace(DATE_MARK, self.date_text) if self.marked is not None else html
+
+
+#: Where a page made by :attr:`GeneratedPage.marked` names the reference date (a comment: no
+#: register text can write one, every ``<`` of theirs is escaped).
+DATE_MARK = "<!--dote:date-de-reference-->"
 
 
 def register_pages(
@@ -186,12 +205,16 @@ def register_pages(
             lambda url: env.get_template("registres.html").render(context(url)),
         )
     ]
+    # A member page names its label's date with DATE_MARK (see GeneratedPage.marked).
+    fragments = env.globals["m"]
+    assert isinstance(fragments, Fragments)
+    date_text = str(fragments.date(label.reference_date)) if label is not None else ""
     for member in territory.members:
 
         def render(url: str, member_id: str = member.id) -> str:
             member = members[member_id]
             parent = members.get(member.parent_id) if member.parent_id else None
-            values = context(url, page_member=member, parent=parent)
+            values = context(url, page_member=member, parent=parent, label_date=Markup(DATE_MARK))
             if dpo_registers and member_id in dpo_registers:  # internal builds only
                 from dote import dpo_registers as registers
 
@@ -208,12 +231,26 @@ def register_pages(
                 member, label, values["screening"]
             )
 
-        pages.append(
-            GeneratedPage(
-                f"registres/{member.id}/index.md", member_url(member.id), member.name, render, member.id
-            )
+        page = GeneratedPage(
+            f"registres/{member.id}/index.md",
+            member_url(member.id),
+            member.name,
+            render,
+            member.id,
+            marked=render,
+            date_text=date_text,
         )
+        pages.append(dataclasses.replace(page, render=_finished(page)))
     return pages
+
+
+def _finished(page: GeneratedPage) -> Callable[[str], str]:
+    """What renders ``page`` as published (its kept HTML, finished)."""
+
+    def render(url: str) -> str:
+        return page.finish(page.kept_html(url))
+
+    return render
 
 
 def search_filters(
