@@ -809,7 +809,8 @@ def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path
 def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_path: Path) -> None:
     """On the first day some member's label may change (the end of its window), the other
     members' pages and open data come from the cache, with the new day's date put in, and
-    the site's member pages, open data and explorer data are those of a build without a cache."""
+    the site's member pages, open data, explorer data and dashboard are those of a build
+    without a cache."""
     root = copy_demo(tmp_path / "territoire")
     first_day = dt.date(2026, 11, 28)
     evaluation = pipeline.run(root, today=first_day).label
@@ -843,7 +844,11 @@ def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_
     def published(folder: Path) -> dict[str, bytes]:
         site = folder / "site"
         paths = [*site.glob("registres/*/index.html"), *(site / "donnees").rglob("*.*")]
-        return {p.relative_to(site).as_posix(): p.read_bytes() for p in [*paths, site / explorer.DATA_PATH]}
+        dashboard = site / "tableau-de-bord" / "index.html"  # from the members' kept figures
+        return {
+            p.relative_to(site).as_posix(): p.read_bytes()
+            for p in [*paths, site / explorer.DATA_PATH, dashboard]
+        }
 
     kept, made = published(root), published(fresh)
     assert len(kept) > 2 * len(holding)

@@ -401,6 +401,35 @@ def _refused(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("computed again")
 
 
+def test_figures_kept_for_a_label_window_are_read_back_on_another_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's figures use the date only through its label: kept under its label's window
+    (``figures_dated=False``), they are read back the next day, and are that day's figures."""
+    result = pipeline.run(ROOT, today=dt.date(2026, 11, 28))
+    territory, label = result.territory, result.label
+    assert territory is not None and label is not None
+    next_day = pipeline.run(ROOT, today=dt.date(2026, 11, 29))
+    assert next_day.territory is not None and next_day.label is not None
+    assert next_day.label.windows == label.windows  # the demo's labels hold the next day
+
+    def store() -> MemberValues:
+        keys = {
+            m: pipeline.member_key(result.fingerprints, m, f"fenetre {w}") for m, w in label.windows.items()
+        }
+        return MemberValues(tmp_path, "tableau", keys)
+
+    compute(territory, label, label.reference_date, store(), figures_dated=False)
+    plain = compute(next_day.territory, next_day.label, next_day.label.reference_date)
+    monkeypatch.setattr(dashboard._Figures, "of", _refused)
+    kept = compute(
+        next_day.territory, next_day.label, next_day.label.reference_date, store(), figures_dated=False
+    )
+    assert kept == plain
+    with pytest.raises(AssertionError, match="computed again"):  # dated, as the reviews are
+        compute(next_day.territory, next_day.label, next_day.label.reference_date, store())
+
+
 def test_only_a_changed_member_is_counted_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = pipeline.run(ROOT)
     territory, label = result.territory, result.label

@@ -251,13 +251,17 @@ def compute(
     today: dt.date,
     kept: MemberValues | None = None,
     kept_reviews: MemberValues | None = None,
+    *,
+    figures_dated: bool = True,
 ) -> Dashboard:
     """The dashboard of a (public) territory, at the label's reference date when there is one.
 
     Each member's figures are counted apart then added up: with ``kept`` (a public build's
     store, keyed by each member's records, the shared files and the date), an unchanged
     member's are read back from an earlier build; ``kept_reviews`` does the same for the
-    records to review (:func:`dote.review.compute`).
+    records to review (:func:`dote.review.compute`). A member's figures use the date only
+    through its label's DPIA screenings: not ``figures_dated``, ``kept``'s keys stand for its
+    label (its window, see dote.label.DateWindow) and the date is left out of them.
     """
     reference = label.reference_date if label is not None else today
     from dote.review import compute as compute_reviews  # the review page's module imports this one
@@ -265,7 +269,7 @@ def compute(
     found = compute_reviews(territory, label, reference, kept=kept_reviews)
     reviews, members_overdue, overdue, unpublished = _reviews(found)
     screening = render.label_context(territory, label, "")["screening"]
-    part = reference.isoformat()
+    part = reference.isoformat() if figures_dated else ""
     totals = _Figures()
     for member in territory.members:
         figures = (

@@ -482,11 +482,20 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # Each member's figures and records to review are kept between public builds, under its key.
         figures = kept_reviews = None
         if not internal and self._member_keys:
-            figures = MemberValues(self.root, "tableau", self._member_keys)
+            # A member's figures depend on the date through its label only (kept for its window);
+            # its records to review do otherwise (days overdue).
+            figures = MemberValues(self.root, "tableau", self._window_keys or self._member_keys)
             kept_reviews = MemberValues(self.root, "revues-fiches", self._member_keys)
             figures.prune()
             kept_reviews.prune()
-        self.dashboard = dashboard.compute(self.territory, self.label, self._today, figures, kept_reviews)
+        self.dashboard = dashboard.compute(
+            self.territory,
+            self.label,
+            self._today,
+            figures,
+            kept_reviews,
+            figures_dated=not self._window_keys,
+        )
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
         # --- reviews (issue 15): the editors' page of records to review, beside the dashboard ---
