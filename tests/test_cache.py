@@ -780,26 +780,17 @@ def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path
     takes them from the cache (the pages, which show the label and reviews due, are made
     again), and they are the same bytes."""
     root = copy_demo(tmp_path / "territoire")
-    config = root / "mkdocs.yml"
-    text = config.read_text(encoding="utf-8")
-
-    def build_on(day: str) -> str:
-        dated = re.sub(
-            r"^  - dote\b.*$", f"  - dote:\n      reference_date: '{day}'", text, count=1, flags=re.M
-        )
-        config.write_text(dated, encoding="utf-8")
-        return _build(root)
-
-    build_on("2026-11-28")  # its documents made, or taken from the repository's cache (conftest)
+    _build_on(
+        root, dt.date(2026, 11, 28)
+    )  # its documents made, or taken from the repository's cache (conftest)
     downloads = {
         p.relative_to(root / "site"): p.read_bytes()
         for p in (root / "site" / "registres").glob("*/*")
         if p.suffix in (".docx", ".odt") or p.name == "mentions.html"
     }
     assert len(downloads) > 10
-    log = build_on("2026-11-29")
-    pages = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
-    assert pages is not None and int(pages[2]) > 10  # a new day: the pages are made again
+    log = _build_on(root, dt.date(2026, 11, 29))
+    assert _rendered(log)[1] > 10  # a new day: the pages that show the date are made again
     next_day = re.search(r"documents des membres : (\d+) à écrire, (\d+) repris du cache", log)
     assert next_day is not None and next_day[1] == "0"
     for path, data in downloads.items():
@@ -820,26 +811,10 @@ def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_
     holding = {m for m, w in evaluation.windows.items() if _holds(w, next_day)}
     assert holding and len(holding) < len(evaluation.windows)
 
-    texts: dict[Path, str] = {}
-
-    def build_on(folder: Path, day: dt.date) -> str:
-        config = folder / "mkdocs.yml"
-        text = texts.setdefault(folder, config.read_text(encoding="utf-8"))
-        dated = re.sub(
-            r"^  - dote\b.*$", f"  - dote:\n      reference_date: '{day}'", text, count=1, flags=re.M
-        )
-        config.write_text(dated, encoding="utf-8")
-        return _build(folder)
-
-    def rendered(log: str) -> tuple[int, int]:
-        found = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
-        assert found is not None
-        return int(found[1]), int(found[2])
-
-    assert rendered(build_on(root, first_day))[0] == 0
-    assert rendered(build_on(root, next_day))[0] == len(holding)  # every other page is dated
+    assert _rendered(_build_on(root, first_day))[0] == 0
+    assert _rendered(_build_on(root, next_day))[0] == len(holding)  # every other page is dated
     fresh = copy_demo(tmp_path / "sans-cache")
-    assert rendered(build_on(fresh, next_day))[0] == 0
+    assert _rendered(_build_on(fresh, next_day))[0] == 0
 
     def published(folder: Path) -> dict[str, bytes]:
         site = folder / "site"
@@ -859,3 +834,60 @@ def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_
         page = kept[f"registres/{member_id}/index.html"].decode("utf-8")
         assert f'au <time datetime="{next_day}">' in page and str(first_day) not in page
         assert f'"date_evaluation":"{next_day}"' in kept[f"donnees/membres/{member_id}.json"].decode("utf-8")
+
+
+def _build_on(folder: Path, day: dt.date) -> str:
+    """Build the territory at ``folder`` as on ``day`` (the plugin's ``reference_date``)."""
+    config = folder / "mkdocs.yml"
+    text = re.sub(
+        r"^  - dote\b.*\n(      reference_date: .*\n)?",
+        f"  - dote:\n      reference_date: '{day}'\n",
+        config.read_text(encoding="utf-8"),
+        count=1,
+        flags=re.M,
+    )
+    config.write_text(text, encoding="utf-8")
+    return _build(folder)
+
+
+def _rendered(log: str) -> tuple[int, int]:
+    """The generated pages a build took from the cache, and those it rendered."""
+    found = re.search(r"(\d+) pages générées reprises du cache, (\d+) à rendre", log)
+    assert found is not None
+    return int(found[1]), int(found[2])
+
+
+def test_a_member_page_follows_the_sessions_its_staff_attended(tmp_path: Path) -> None:
+    """A session that ends changes the label of the members who attended it, here without
+    changing the days of its window (a review overdue since after its declared training, another
+    due before the session's anniversary): its page kept the day before is not used."""
+    root = copy_demo(tmp_path / "territoire")
+    sessions = root / "registers" / "formations.yml"
+    text = sessions.read_text(encoding="utf-8")
+    assert text.count("    places_restantes: 6\n") == 1
+    sessions.write_text(
+        text.replace("    places_restantes: 6\n", "    presences: [valmont]\n"), encoding="utf-8"
+    )
+    activity = root / "registers" / "members" / "valmont" / "deliberations-arretes.yml"
+    text = activity.read_text(encoding="utf-8")
+    assert "  revue: 2026-06-22\n  prochaine_revue: 2027-06-22\n" in text
+    activity.write_text(
+        text.replace("  revue: 2026-06-22\n  prochaine_revue: 2027-06-22\n", "  revue: 2025-11-25\n"),
+        encoding="utf-8",
+    )
+    before, after = dt.date(2026, 12, 9), dt.date(2026, 12, 10)  # the session ends on the 10th
+    labels = [pipeline.run(root, today=day).label for day in (before, after)]
+    assert labels[0] is not None and labels[1] is not None
+    assert labels[0].windows["valmont"] == labels[1].windows["valmont"]
+    assert labels[0].members["valmont"] != labels[1].members["valmont"]
+    _build_on(root, before)
+    _build_on(root, after)
+    fresh = copy_demo(tmp_path / "sans-cache")
+    for path in (sessions, activity):
+        target = fresh / path.relative_to(root)
+        target.write_bytes(path.read_bytes())
+    _build_on(fresh, after)
+    page = "site/registres/valmont/index.html"
+    assert (root / page).read_bytes() == (fresh / page).read_bytes()
+    member_data = "site/donnees/membres/valmont.json"
+    assert (root / member_data).read_bytes() == (fresh / member_data).read_bytes()

@@ -428,10 +428,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # date is put in when written; its open data; its explorer values) is kept for the
         # days its label stays the same (label.DateWindow), not for the day only. Not with
         # templates of the territory's own, which may use the date otherwise.
+        # The key has what the label is made of besides the member's files and the shared ones:
+        # the days of its window, and the end of the last session it attended (the date moves it).
         windows = self.label.windows if self.label is not None else {}
         self._window_keys = (
             {
-                m.id: pipeline.member_key(self._fingerprints, m.id, f"fenetre {windows[m.id]}")
+                m.id: pipeline.member_key(
+                    self._fingerprints, m.id, f"fenetre {windows[m.id]} {m.training_attended}"
+                )
                 for m in self.territory.members
             }
             if self._member_keys and not overrides and all(m.id in windows for m in self.territory.members)

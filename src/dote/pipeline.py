@@ -206,8 +206,9 @@ def _evaluate(
     """The label of every member (None without a territory or a label policy).
 
     With ``kept`` (and the ``prints`` of :func:`fingerprints`), a member's result is read
-    back from an earlier build when its records, the shared files and the date are the
-    same, and kept for the next build otherwise.
+    back from an earlier build when its records, the shared files and the training it
+    attended are the same and the date is within the result's window (label.DateWindow),
+    and kept for the next build otherwise; the evaluation gives each member's window.
     """
     evaluation = None
     if territory is not None and sources.label is not None:
@@ -327,7 +328,7 @@ def _files_keys(docs: Mapping[str, Document], file_keys: Mapping[str, str]) -> l
 
 def member_key(prints: Mapping[str, str], member_id: str, today: dt.date | str) -> str:
     """What is computed for one member from its records, the shared files and the date (its
-    checks, dashboard figures) is kept between builds under this key (see :func:`fingerprints`).
+    checks, its records to review) is kept between builds under this key (see :func:`fingerprints`).
     What depends on the date only through the member's label is keyed by its label's window
     instead (``today`` is then that text, see :func:`_evaluate`)."""
     day = today if isinstance(today, str) else today.isoformat()
