@@ -799,26 +799,33 @@ def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path
 
 def test_member_pages_and_open_data_are_kept_for_the_days_their_label_holds(tmp_path: Path) -> None:
     """On the first day some member's label may change (the end of its window), the other
-    members' pages and open data come from the cache, with the new day's date put in, and
-    the site's member pages, open data, explorer data and dashboard are those of a build
-    without a cache."""
+    members' pages and open data (and the pages made without the date) come from the cache,
+    with the new day's date put in, and the site's member pages, open data, explorer data,
+    dashboard and catalogue pages are those of a build without a cache."""
     root = copy_demo(tmp_path / "territoire")
     first_day = dt.date(2026, 11, 28)
-    evaluation = pipeline.run(root, today=first_day).label
-    assert evaluation is not None
+    result = pipeline.run(root, today=first_day)
+    evaluation, territory = result.label, result.territory
+    assert evaluation is not None and territory is not None
+    # The models' and processors' pages (and their two lists) are made without the date.
+    catalogue = len(territory.models) + len(territory.processors) + 2
     ends = sorted(int(w.split("-")[1]) for w in evaluation.windows.values())
     next_day = dt.date.fromordinal(ends[0])  # the first day a member's label may change
     holding = {m for m, w in evaluation.windows.items() if _holds(w, next_day)}
     assert holding and len(holding) < len(evaluation.windows)
 
     assert _rendered(_build_on(root, first_day))[0] == 0
-    assert _rendered(_build_on(root, next_day))[0] == len(holding)  # every other page is dated
+    assert _rendered(_build_on(root, next_day))[0] == len(holding) + catalogue  # the others are dated
     fresh = copy_demo(tmp_path / "sans-cache")
     assert _rendered(_build_on(fresh, next_day))[0] == 0
 
     def published(folder: Path) -> dict[str, bytes]:
         site = folder / "site"
         paths = [*site.glob("registres/*/index.html"), *(site / "donnees").rglob("*.*")]
+        paths += [
+            *site.glob("sous-traitants/**/index.html"),
+            *site.glob("modeles-de-traitements/**/index.html"),
+        ]
         dashboard = site / "tableau-de-bord" / "index.html"  # from the members' kept figures
         return {
             p.relative_to(site).as_posix(): p.read_bytes()

@@ -316,6 +316,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._pool: ProcessPoolExecutor | None = None
         self._member_keys: dict[str, str] = {}
         self._window_keys: dict[str, str] = {}
+        self._own_templates = False
         #: The forked process making the open data (see _open_data), and its result.
         self._apart: ProcessPoolExecutor | None = None
         self._open_data_job: Future[tuple[list[opendata.Dataset], dict[str, bytes], set[str]]] | None = None
@@ -414,6 +415,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         # members' documents (notices, letters) show no date but those of the registers, so
         # theirs leaves the date out: they are not made again on the first build of a day.
         overrides = _overrides(self.root)
+        self._own_templates = bool(overrides)
         self._dateless_key = content_key(
             engine_fingerprint(),
             config.site_url or "",
@@ -1054,10 +1056,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
     def _page_key(self, generated: render.GeneratedPage, url: str) -> str:
         prints = self._fingerprints
-        # A member page kept with its date's mark: for the days of its label's window.
+        # A member page kept with its date's mark: for the days of its label's window; a page
+        # made without the date, for any day (neither with the territory's own templates).
         window = self._window_keys.get(generated.depends_on) if generated.marked is not None else None
+        dateless = window is not None or (generated.dateless and not self._own_templates)
         return content_key(
-            self._context_key if window is None else self._dateless_key,
+            self._dateless_key if dateless else self._context_key,
             generated.src_uri,
             url,
             prints.get(pipeline.SHARED, ""),

@@ -141,6 +141,9 @@ class GeneratedPage:
     #: :meth:`finish` puts in. Kept so, the page's HTML can be kept for more than one day.
     marked: Callable[[str], str] | None = None
     date_text: str = ""
+    #: Made from nothing that depends on the date (its render is given no date, no label):
+    #: kept across days (see dote.mkdocs_plugin's page keys).
+    dateless: bool = False
 
     def kept_html(self, url: str) -> str:
         """The HTML to keep between builds: with the date's mark when the page has one."""
@@ -325,7 +328,9 @@ def links(page_url: str) -> dict[str, Any]:
 
 
 def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[GeneratedPage]:
-    """The models catalogue and the processors registry: an index and a page for each."""
+    """The models catalogue and the processors registry: an index and a page for each.
+
+    Made without the date or the label: every page is ``dateless``."""
     members = territory.members_by_id
 
     def page(template: str, **extra: Any) -> Any:
@@ -379,7 +384,7 @@ def catalogue_pages(territory: Territory, env: jinja2.Environment) -> list[Gener
                 shows=functools.cache(functools.partial(_users_shown, territory, processor.id)),
             )
         )
-    return pages
+    return [dataclasses.replace(page, dateless=True) for page in pages]
 
 
 def _processors_users(territory: Territory) -> str:
