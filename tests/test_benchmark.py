@@ -7,6 +7,7 @@ that the report and its JSON carry every figure.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import sys
@@ -48,28 +49,34 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     )
     result = json.loads(report.read_text(encoding="utf-8"))
     names = [m["name"] for m in result["mesures"]]
-    assert names == ["naive", "plancher", "dote-propre", "dote-chaud-ci", "dote-chaud"]
+    assert names == ["naive", "plancher", "dote-propre", "dote-chaud-ci", "dote-chaud", "dote-lendemain"]
     assert all(m["seconds"] > 0 and m["peak_mib"] > 0 and m["pages"] > 0 for m in result["mesures"])
-    # The floor and the warm builds ran twice, in turns; each counts by its median.
+    # The floor and the warm builds ran twice, in turns, and the next-day build twice; each
+    # counts by its median.
     for m in result["mesures"]:
         runs = m["extra"].get("durees", [])
-        assert len(runs) == (2 if m["name"] in ("plancher", "dote-chaud-ci", "dote-chaud") else 0), m
+        assert len(runs) == (0 if m["name"] in ("naive", "dote-propre") else 2), m
         assert not runs or abs(m["seconds"] - sum(runs) / 2) < 0.011  # each run rounded to 0.01
     assert set(result["rapports"]) == {
         "naive/dote-propre",
         "dote-propre/plancher",
         "dote-chaud/plancher",
         "dote-chaud-ci/plancher",
+        "dote-lendemain/plancher",
     }
     # The same content: one naive page per member, processor and model, and the floor as many.
     by_name = {m["name"]: m for m in result["mesures"]}
     assert by_name["naive"]["pages"] == by_name["plancher"]["pages"] == result["pages_de_la_reference"] + 1
     assert (work / "naive" / "site" / "search" / "search_index.json").is_file()
-    # The warm builds saw the changed activities (one each, four in all, of the three members in
-    # turn): the CI-like ones in a site folder made anew, the others with the site they replaced.
+    # The warm builds saw the changed activities (one each, six in all, of the three members in
+    # turn): the CI-like ones in a site folder made anew, the others with the site they replaced;
+    # the last build was that of the second day after the run's.
     changed = list((work / "territoire" / "site" / "registres").glob("*/index.html"))
-    assert sum(page.read_text(encoding="utf-8").count("(modifiée)") for page in changed) >= 4
+    assert sum(page.read_text(encoding="utf-8").count("(modifiée)") for page in changed) >= 6
     assert sum("(modifiée)" in page.read_text(encoding="utf-8") for page in changed) == 3
+    last_days = [(dt.date.today() + dt.timedelta(days=d)).isoformat() for d in (2, 1)]  # midnight
+    members = [text for page in changed if "(modifiée)" in (text := page.read_text(encoding="utf-8"))]
+    assert any(all(f'au <time datetime="{day}">' in text for text in members) for day in last_days)
     # What the builds must not find was put aside, not deleted before them, and is gone now.
     assert not (work / "mis-de-cote").exists()
     printed = capsys.readouterr().out
@@ -102,6 +109,8 @@ def test_the_benchmark_builds_a_second_size_side_by_side(tmp_path: Path, capsys)
         "dote-chaud-ci-4",
         "dote-chaud",
         "dote-chaud-4",
+        "dote-lendemain",
+        "dote-lendemain-4",
     ]
     by_name = {m["name"]: m for m in result["mesures"]}
     assert by_name["dote-propre-4"]["pages"] > by_name["dote-propre"]["pages"]
@@ -109,6 +118,7 @@ def test_the_benchmark_builds_a_second_size_side_by_side(tmp_path: Path, capsys)
         "dote-propre-4/dote-propre",
         "dote-chaud-ci-4/dote-chaud-ci",
         "dote-chaud-4/dote-chaud",
+        "dote-lendemain-4/dote-lendemain",
     }
     for name, value in result["rapports"].items():
         big, small = name.split("/")
