@@ -226,6 +226,32 @@ def test_every_rule_of_the_engine_is_exercised_by_the_demo_policy() -> None:
     assert {c["regle"] for c in policy["criteres"]} == {n for n, r in RULES.items() if not r.needs_overlay}
 
 
+def test_no_rule_reads_the_date_behind_its_window() -> None:
+    """A member's label is kept for the days of its window (label.DateWindow), which only
+    Subject.past and Subject.this_day_only narrow: a rule (or a helper of this module) that
+    reads the reference date must say so with this_day_only."""
+    import ast
+    import inspect
+
+    from dote import label
+
+    tree = ast.parse(inspect.getsource(label))
+    readers = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name not in ("past", "this_day_only", "holds"):
+            reads = any(isinstance(n, ast.Attribute) and n.attr == "today" for n in ast.walk(node))
+            says = any(
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "this_day_only"
+                for n in ast.walk(node)
+            )
+            if reads and not says:
+                readers.append(node.name)
+    assert readers == []
+    assert all(rule.check.__module__ == "dote.label" for rule in RULES.values())  # all scanned
+
+
 def test_the_contract_criterion_passes_once_signed(exemplary: Path) -> None:
     _processor(exemplary, "signe")
     _edit(exemplary, ACTIVITY, _with_processor)
