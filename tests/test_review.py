@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,6 +154,57 @@ def test_overdue_is_what_the_label_says(demo_root: Path, date: dt.date) -> None:
     }
     assert failing == label - unpublished
     assert failing
+
+
+def test_findings_kept_without_the_date_are_those_of_each_day(
+    territory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept with the days on which they stay the same (``dated=False``), a member's findings
+    read back on any of those days are that day's, days late or left counted again; on the days
+    around both ends of each window, forward then backward, they are those computed without a
+    store; within every window, no member is judged again."""
+    from dote.cache import MemberValues
+    from dote.label import AFTER_LAST_DAY, FIRST_DAY
+
+    def on(day: dt.date) -> tuple[pipeline.Result, MemberValues]:
+        found = pipeline.run(territory, today=day)
+        keys = {m: pipeline.member_key(found.fingerprints, m, "revues") for m in found.fingerprints}
+        return found, MemberValues(tmp_path, "revues-fiches", keys)
+
+    first, store = on(DATE)
+    assert first.territory is not None
+    compute(first.territory, first.label, DATE, kept=store, dated=False)
+    windows = [store.get(m.id, str(review.DEFAULT_WITHIN)) for m in first.territory.members]
+    ends = sorted(w[1] for w in windows if w[1] < AFTER_LAST_DAY)
+    edges = sorted({e for w in windows for e in w[:2] if FIRST_DAY < e < AFTER_LAST_DAY})
+    # The day before the first end: every member's findings read back, none judged.
+    quiet = dt.date.fromordinal(ends[0] - 1)
+    assert quiet > DATE
+    later, store = on(quiet)
+    assert later.territory is not None
+    plain = compute(later.territory, later.label, quiet)
+    judged: list[str] = []
+    original = review.Subject
+
+    def subject(member: Any, *args: Any) -> Any:
+        judged.append(member.id)
+        return original(member, *args)
+
+    monkeypatch.setattr(review, "Subject", subject)
+    kept = compute(later.territory, later.label, quiet, kept=store, dated=False)
+    assert judged == []
+    assert kept == plain
+    assert kept.count("en-retard") and kept.count("bientot")
+    monkeypatch.undo()
+    checked = 0
+    for day in [dt.date.fromordinal(e + d) for e in [*edges, *reversed(edges)] for d in (-1, 0)]:
+        found, store = on(day)
+        if found.territory is None:  # a day before some of the registers' dates: refused
+            continue
+        plain = compute(found.territory, found.label, day)
+        assert compute(found.territory, found.label, day, kept=store, dated=False) == plain, day
+        checked += 1
+    assert checked >= 8
 
 
 # --- the command line ------------------------------------------------------------------------

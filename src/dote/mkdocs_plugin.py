@@ -489,9 +489,13 @@ class DotePlugin(BasePlugin[DoteConfig]):
         figures = kept_reviews = None
         if not internal and self._member_keys:
             # A member's figures depend on the date through its label only (kept for its window);
-            # its records to review do otherwise (days overdue).
+            # its records to review are kept without the date, with their own window.
             figures = MemberValues(self.root, "tableau", self._window_keys or self._member_keys)
-            kept_reviews = MemberValues(self.root, "revues-fiches", self._member_keys)
+            review_keys = {
+                m.id: pipeline.member_key(self._fingerprints, m.id, "revues sans date")
+                for m in self.territory.members
+            }
+            kept_reviews = MemberValues(self.root, "revues-fiches", review_keys)
             figures.prune()
             kept_reviews.prune()
         self.dashboard = dashboard.compute(
@@ -501,6 +505,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             figures,
             kept_reviews,
             figures_dated=not self._window_keys,
+            reviews_dated=False,
         )
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
@@ -509,7 +514,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         reviews = self.dashboard.review_list
         if reviews is None or self.dashboard.reference_date != self._today:
-            reviews = review.compute(self.territory, self.label, self._today, kept=kept_reviews)
+            reviews = review.compute(self.territory, self.label, self._today, kept=kept_reviews, dated=False)
         # Each member's table is kept between public builds, under its member's key.
         tables = None
         if not internal and self._member_keys:

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from dote import render
 from dote.cache import MemberFragments, MemberValues
 from dote.dashboard import DASHBOARD_URL, STYLESHEET
-from dote.label import RULES, Evaluation, Subject, months_later
+from dote.label import RULES, DateWindow, Evaluation, Subject, months_later
 from dote.model import Activity, Member, Territory, duration_in_words
 from dote.vocabulary import slugify
 
@@ -158,44 +158,67 @@ def compute(
     today: dt.date,
     within: int = DEFAULT_WITHIN,
     kept: MemberValues | None = None,
+    *,
+    dated: bool = True,
 ) -> Reviews:
     """The activities of ``territory`` to review at ``today``, per the label's rule.
 
     ``label`` gives the policy (its criterion's months); the records judged are those of
     ``territory``, whatever territory the evaluation was made from. With ``kept`` (a public
     build's store, keyed by each member's records, the shared files and the date), a member's
-    findings are read back from an earlier build instead of judged again.
+    findings are read back from an earlier build instead of judged again. Not ``dated``,
+    ``kept``'s keys leave the date out: a member's findings are kept with the days on which
+    they stay the same (dote.label.DateWindow: until a record becomes due soon, or overdue),
+    their days late or left counted again each day.
     """
     rule = RULES[RULE]
     parameters, criterion_id, criterion_title = policy_parameters(label)
     months = int(parameters["age_maximum_mois"])
-    part = f"{today.isoformat()} {within}"  # what the findings depend on beyond the member's key
+    # What the findings depend on beyond the member's key.
+    part = f"{within}" if not dated else f"{today.isoformat()} {within}"
+    day = today.toordinal()
 
-    def judged(member: Member) -> tuple[Review, ...]:
+    def judged(member: Member, window: DateWindow | None) -> tuple[Review, ...]:
         found = []
         for activity in member.activities:
             last = activity.dates.reviewed
             if last is None and activity.withheld:
                 found.append(Review(activity, "non-publiee", None, 0))
                 continue
-            failed = rule.check(Subject(member, activity, territory, None, today), parameters)
+            # The rule narrows the window at the day its record is overdue.
+            failed = rule.check(Subject(member, activity, territory, None, today, None, window), parameters)
             due = months_later(last, months) if last is not None else None
             if failed:
                 if due is None:
                     found.append(Review(activity, "sans-date", None, 0))
                 else:
                     found.append(Review(activity, "en-retard", due, (today - due).days))
-            elif due is not None and 0 <= (due - today).days <= within:
-                found.append(Review(activity, "bientot", due, (due - today).days))
+            elif due is not None:
+                # « Bientôt » from ``within`` days before it is due (the day before, not yet).
+                soon = (
+                    window.past(due - dt.timedelta(days=within + 1))
+                    if window
+                    else 0 <= (due - today).days <= within
+                )
+                if soon:
+                    found.append(Review(activity, "bientot", due, (due - today).days))
         return tuple(sorted(found, key=Review.sort_key))
 
     members = []
     for member in territory.members:
-        found = _read_back(kept.get(member.id, part), member) if kept is not None else None
+        kept_data = kept.get(member.id, part) if kept is not None else None
+        found = None
+        if not dated:
+            if isinstance(kept_data, tuple) and len(kept_data) == 3 and kept_data[0] <= day < kept_data[1]:
+                found = _read_back(kept_data[2], member, today)
+        elif kept_data is not None:
+            found = _read_back(kept_data, member, today)
         if found is None:
-            found = judged(member)
+            window = DateWindow(today) if not dated else None
+            found = judged(member, window)
             if kept is not None:
-                kept.put(member.id, _review_data(found), part)
+                data = _review_data(found)
+                kept.put(member.id, (window.start, window.end, data) if window else data, part)
         if found:
             members.append(MemberReviews(member, found))
     members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))
@@ -210,26 +233,33 @@ def compute(
     )
 
 
-def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None, int], ...]:
-    """A member's findings as plain values (made again by :func:`_read_back`)."""
-    return tuple(
-        (r.activity.id, r.state, r.due.toordinal() if r.due is not None else None, r.days) for r in reviews
-    )
+def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None], ...]:
+    """A member's findings as plain values (made again by :func:`_read_back`); their days late
+    or left are counted again from the date."""
+    return tuple((r.activity.id, r.state, r.due.toordinal() if r.due is not None else None) for r in reviews)
 
 
-def _read_back(data: Any, member: Member) -> tuple[Review, ...] | None:
-    """The findings kept as ``data``, around ``member``'s records; ``None`` when they do not fit."""
+def _read_back(data: Any, member: Member, today: dt.date) -> tuple[Review, ...] | None:
+    """The findings kept as ``data``, around ``member``'s records, at ``today``; ``None`` when
+    they do not fit."""
     if not isinstance(data, tuple):
         return None
     records = {a.id: a for a in member.activities}
     try:
-        found = tuple(
-            Review(records[activity_id], state, dt.date.fromordinal(due) if due is not None else None, days)
-            for activity_id, state, due, days in data
-        )
+        found = []
+        for activity_id, state, due_day in data:
+            due = dt.date.fromordinal(due_day) if due_day is not None else None
+            days = 0
+            if due is not None and state == "en-retard":
+                days = (today - due).days
+            elif due is not None and state == "bientot":
+                days = (due - today).days
+            found.append(Review(records[activity_id], state, due, days))
     except (KeyError, TypeError, ValueError):
         return None
-    return found if all(r.state in STATES for r in found) else None
+    if not all(r.state in STATES for r in found):
+        return None
+    return tuple(sorted(found, key=Review.sort_key))
 
 
 # --- the command line -----------------------------------------------------------------
