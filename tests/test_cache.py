@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import copy_demo
 from dote import cache, explorer, label, pipeline, validate
 from dote.cache import CACHE_DIR
 from dote.layout import RESERVED_MEMBER_IDS
+from dote.model import add_duration
 from dote.scaffold import demo_territory
 
 TODAY = dt.date(2026, 11, 28)
@@ -426,13 +428,13 @@ def test_member_fingerprints_follow_their_files_bytes_with_the_cache_and_their_d
     assert pipeline.run(root, today=TODAY, cache=True).fingerprints == warm.fingerprints
 
 
-def test_a_member_checks_are_kept_with_its_files_until_they_the_shared_files_or_the_date_change(
+def test_a_member_checks_are_kept_with_its_files_until_they_or_the_shared_files_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cross-file checks of a member's activities (validate.check_members) are kept with
     its files in the cache: read back, they give the problems a run without the cache gives;
-    a changed activity has its member checked again, a changed shared file or another day
-    every member; an internal build (the overlay) keeps nothing."""
+    a changed activity has its member checked again, a changed shared file every member, the
+    next day none (no date of theirs passes); an internal build (the overlay) keeps nothing."""
     root = copy_demo(tmp_path / "territoire")
     member = root / "registers" / "members" / "boulangerie-exemple"
     # A warning of these checks: two activities of the member with the same name.
@@ -475,8 +477,10 @@ def test_a_member_checks_are_kept_with_its_files_until_they_the_shared_files_or_
     assert checked == [changed.parent.name]
 
     checked.clear()
-    pipeline.run(root, today=TODAY + dt.timedelta(days=1), cache=True)
-    assert sorted(checked) == members
+    next_day = TODAY + dt.timedelta(days=1)
+    kept = pipeline.run(root, today=next_day, cache=True)
+    assert checked == []
+    assert kept.problems == pipeline.run(root, today=next_day).problems
     processor = sorted((root / "registers" / "processors").glob("*.yml"))[0]
     processor.write_text(
         processor.read_text(encoding="utf-8").replace("nom: ", "nom: Nouveau nom de ", 1), encoding="utf-8"
@@ -493,6 +497,46 @@ def test_a_member_checks_are_kept_with_its_files_until_they_the_shared_files_or_
     checked.clear()
     pipeline.run(root, today=TODAY, cache=True)
     assert checked == []  # what the public run kept is still there
+
+
+def test_kept_checks_are_those_of_every_day_around_the_registers_dates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's checks are kept for the days on which they stay the same: on the day before
+    and the day of every date the members' files state (a date in the future is an error) and
+    every authorisation's end (expired, a warning), forward then backward, the problems a run
+    with the cache gives are those of a run without it, and members are checked again only
+    when one of their dates is passed."""
+    root = copy_demo(tmp_path / "territoire")
+    members = root / "registers" / "members"
+    found = {
+        dt.date.fromisoformat(d)
+        for path in members.glob("*/*.yml")
+        for d in DATES_IN_TEXT.findall(path.read_text("utf-8"))
+    }
+    videoprotection = (members / "valmont" / "videoprotection.yml").read_text(encoding="utf-8")
+    assert "autorisations:" in videoprotection and "duree_validite:" in videoprotection
+    expiry = [
+        add_duration(dt.date.fromisoformat(str(a["date"])), str(a["duree_validite"]))
+        for a in yaml.safe_load(videoprotection)["autorisations"]
+        if "duree_validite" in a
+    ]
+    dates = sorted(d for d in found if d.year >= 2024)
+    edges = sorted({*dates[:: max(1, len(dates) // 15)], *(e for e in expiry if e is not None)})
+    checked = _count_calls(monkeypatch, validate, "check_member_references", lambda docs, *rest: 1)
+    days = [day for edge in edges for day in (edge - dt.timedelta(days=1), edge)]
+    runs = [*days, *reversed(days)]
+    rechecked = 0
+    for day in runs:
+        checked.clear()
+        kept = pipeline.run(root, today=day, cache=True)
+        rechecked += len(checked)
+        assert kept.problems == pipeline.run(root, today=day).problems, day
+    assert len(edges) > 10
+    assert 8 <= rechecked < len(runs) * 8 / 2  # most members' checks read back each day
+
+
+DATES_IN_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 
 
 def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -80,6 +80,15 @@ class DateWindow:
             self.end = min(self.end, due.toordinal() + 1)
         return before
 
+    def after(self, day: dt.date) -> bool:
+        """Whether ``day`` is after the reference date; the answer changes on ``day``."""
+        later = day > self.today
+        if later:
+            self.end = min(self.end, day.toordinal())
+        else:
+            self.start = max(self.start, day.toordinal())
+        return later
+
     def this_day_only(self) -> None:
         self.start = max(self.start, self.today.toordinal())
         self.end = min(self.end, self.today.toordinal() + 1)

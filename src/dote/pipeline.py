@@ -120,10 +120,11 @@ def run(
     problems += resolve_problems
     problems += check_model_bases(sources)
     # A member's checks (and their positions) are kept with its files, under a key made of
-    # their bytes: public builds only (an internal one's problems may quote overlay values).
+    # their bytes, for the days they hold: public builds only (an internal one's problems may
+    # quote overlay values).
     keys = (
         {
-            member_id: member_key(prints, member_id, today)
+            member_id: member_key(prints, member_id, "verifications")
             for member_id, docs in checked.activities.items()
             if _files_keys(docs, file_keys) is not None
         }
@@ -326,13 +327,15 @@ def _files_keys(docs: Mapping[str, Document], file_keys: Mapping[str, str]) -> l
     return named
 
 
-def member_key(prints: Mapping[str, str], member_id: str, today: dt.date | str) -> str:
-    """What is computed for one member from its records, the shared files and the date (its
-    checks, its records to review) is kept between builds under this key (see :func:`fingerprints`).
-    What depends on the date only through the member's label is keyed by its label's window
-    instead (``today`` is then that text, see :func:`_evaluate`)."""
-    day = today if isinstance(today, str) else today.isoformat()
-    return hashlib.sha256(f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{day}".encode()).hexdigest()
+def member_key(prints: Mapping[str, str], member_id: str, part: dt.date | str) -> str:
+    """The key of what is computed for one member from its records and the shared files (see
+    :func:`fingerprints`), and ``part``: what else it depends on. A date, for what is made for
+    that day only; else a name, and what is kept under it holds the days on which it stays the
+    same (its label, checks and records to review: dote.label.DateWindow); or its label's window,
+    for what depends on the date only through its label (its page, open data, explorer values
+    and dashboard figures, see dote.mkdocs_plugin)."""
+    text = part if isinstance(part, str) else part.isoformat()
+    return hashlib.sha256(f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{text}".encode()).hexdigest()
 
 
 def build_territory(

@@ -19,7 +19,7 @@ from typing import Any
 from dote import workers
 from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entries, problems_of
 from dote.confidential import check_public, check_withheld, published_fields
-from dote.label import check_policy
+from dote.label import DateWindow, check_policy
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
 from dote.load import (
     Document,
@@ -253,33 +253,39 @@ def check_members(
     :func:`check_model_bases`).
 
     With ``kept`` (the cache the files were read with) and ``keys`` (each member's key: its
-    files, the shared files and ``today``, see :func:`dote.pipeline.member_key`), a member's
-    problems are kept with its files and read back while its key is the same: a warm build
-    checks the members that changed only.
+    files and the shared files, see :func:`dote.pipeline.member_key`), a member's problems
+    are kept with its files, with the days on which they stay the same (dote.label.DateWindow:
+    until a date it states is no longer in the future, or an authorisation expires), and read
+    back while its key is the same and the date within those days: a warm build, or one of
+    another day, checks the members that changed only.
     """
     problems: list[Problem] = []
     members = set(read.activities)
     leaving = processors_leaving(resolved)
     slugs: dict[str, str] = {}
     store = kept if kept is not None and keys is not None else DocumentCache(None)  # keeps nothing
+    day = today.toordinal()
     for member_id, docs in read.activities.items():
         key = keys.get(member_id) if keys is not None and docs else None
         folder = posixpath.dirname(next(iter(docs.values())).name) if key is not None else ""
-        if key is not None and isinstance(entries := store.member_value(folder, _CHECKS + key), tuple):
-            problems.extend(problems_of(entries))
+        kept_value = store.member_value(folder, _CHECKS + key) if key is not None else None
+        if isinstance(kept_value, tuple) and len(kept_value) == 3 and kept_value[0] <= day < kept_value[1]:
+            problems.extend(problems_of(kept_value[2]))
             continue
         done = resolved.activities.get(member_id, {})
-        found = check_member_references(docs, read, members, today, slugs)
+        window = DateWindow(today)
+        found = check_member_references(docs, read, members, today, slugs, window)
         found += member_basis_problems(resolved, member_id, done)
         found += member_transfer_problems(done, leaving)
         if key is not None:
-            store.keep_member_value(folder, _CHECKS + key, problem_entries(found))
+            store.keep_member_value(folder, _CHECKS + key, (window.start, window.end, problem_entries(found)))
         problems.extend(found)
     return problems
 
 
-#: What a member's checks are kept under, with its files (followed by its key).
-_CHECKS = "verifications:"
+#: What a member's checks are kept under, with its files (followed by its key), with the days
+#: on which they hold.
+_CHECKS = "verifications-fenetre:"
 
 
 def check_shared_references(sources: Sources, today: dt.date) -> list[Problem]:
@@ -321,12 +327,14 @@ def check_member_references(
     members: set[str],
     today: dt.date,
     slugs: dict[str, str] | None = None,
+    window: DateWindow | None = None,
 ) -> list[Problem]:
     """The cross-file checks of one member's activities (``docs``, as read): what they name
     exists (processors, models, the members they serve), their dates and durations, their
     names are not duplicated. They depend on the member's files, on the shared files
     (``members`` is the set of member ids) and on ``today`` only. ``slugs``: names already
-    made into slugs, shared between calls."""
+    made into slugs, shared between calls. ``window`` (made for ``today``) is narrowed to
+    the days on which they stay the same."""
     problems: list[Problem] = []
     vocab = load_vocabularies()
     slugs = {} if slugs is None else slugs  # activity names recur from member to member
@@ -336,9 +344,9 @@ def check_member_references(
         problems.extend(_processor_references(doc, sources))
         problems.extend(_model_reference(doc, sources.models))
         problems.extend(_controllers_served(doc, members))
-        problems.extend(_date_problems(doc, today))
+        problems.extend(_date_problems(doc, today, window))
         problems.extend(_retention_problems(doc, vocab))
-        problems.extend(_authorisation_problems(doc, today))
+        problems.extend(_authorisation_problems(doc, today, window))
         problems.extend(_transfer_warnings(doc, vocab))
         name = str(data.get("nom", ""))
         key = slugs.get(name)
@@ -466,14 +474,15 @@ def _model_reference(doc: Document, models: Mapping[str, Document]) -> list[Prob
 _PAST_DATES = (("creation", "création"), ("mise_a_jour", "mise à jour"), ("revue", "revue"))
 
 
-def _date_problems(doc: Document, today: dt.date) -> list[Problem]:
+def _date_problems(doc: Document, today: dt.date, window: DateWindow | None = None) -> list[Problem]:
+    future = window.after if window is not None else today.__lt__
     dates = doc.data.get("dates") or {}
     parsed = {
         k: dt.date.fromisoformat(v) for k, v in dates.items() if isinstance(v, str) and not k.startswith("x_")
     }
     problems = []
     for key, label in _PAST_DATES:
-        if key in parsed and parsed[key] > today:
+        if key in parsed and future(parsed[key]):
             problems.append(
                 Problem(
                     doc.position(("dates", key)), f"date de {label} {parsed[key].isoformat()} dans le futur"
@@ -496,8 +505,8 @@ def _date_problems(doc: Document, today: dt.date) -> list[Problem]:
     dpia = doc.data.get("aipd") or {}
     if (
         isinstance(dpia.get("date"), str)
-        and dt.date.fromisoformat(dpia["date"]) > today
         and dpia.get("statut") == "realisee"
+        and future(dt.date.fromisoformat(dpia["date"]))
     ):
         problems.append(Problem(doc.position(("aipd", "date")), "AIPD « réalisée » à une date future"))
     return problems
@@ -551,8 +560,10 @@ def _retention_problems(doc: Document, vocab: Any) -> list[Problem]:
     return problems
 
 
-def _authorisation_problems(doc: Document, today: dt.date) -> list[Problem]:
-    """A prior authorisation dated in the future is an error; one whose validity ended, a warning."""
+def _authorisation_problems(doc: Document, today: dt.date, window: DateWindow | None = None) -> list[Problem]:
+    """A prior authorisation dated in the future is an error; one whose validity ended, a warning.
+    With ``window`` (made for ``today``), each comparison with the date narrows it."""
+    future = window.after if window is not None else today.__lt__
     problems = []
     for i, item in enumerate(doc.data.get("autorisations") or ()):
         if not isinstance(item, Mapping) or not isinstance(item.get("date"), str):
@@ -561,7 +572,7 @@ def _authorisation_problems(doc: Document, today: dt.date) -> list[Problem]:
             day = dt.date.fromisoformat(item["date"])
         except ValueError:
             continue  # the schema reports it
-        if day > today:
+        if future(day):
             problems.append(
                 Problem(
                     doc.position(("autorisations", i, "date")),
@@ -572,7 +583,7 @@ def _authorisation_problems(doc: Document, today: dt.date) -> list[Problem]:
             continue
         validity = str(item.get("duree_validite", ""))
         end = add_duration(day, validity) if validity else None
-        if end is not None and end <= today:
+        if end is not None and not future(end):
             problems.append(
                 Problem(
                     doc.position(("autorisations", i, "duree_validite")),
