@@ -61,10 +61,12 @@ AFTER_LAST_DAY = dt.date.max.toordinal() + 1
 @dataclass(slots=True)
 class DateWindow:
     """The days on which a result made on ``today`` stays the same: from ``start`` to before
-    ``end`` (ordinals). Every rule that compares a date with the reference date does it through
-    :meth:`Subject.past`, which narrows the window; a rule that uses the date otherwise calls
-    :meth:`Subject.this_day_only`. A member's label (and what shows it) can then be kept for
-    the days of its window instead of being made again every day (see dote.pipeline)."""
+    ``end`` (ordinals). Every comparison of a date with the reference date goes through
+    :meth:`past` or :meth:`after` (a label rule's through :meth:`Subject.past`), which narrow
+    the window; a result that uses the date otherwise calls :meth:`this_day_only`. A member's
+    label (and what shows it), checks and records to review can then be kept for the days of
+    their windows instead of being made again every day (see dote.pipeline, dote.validate's
+    check_members, dote.review.compute)."""
 
     today: dt.date
     start: int = FIRST_DAY
@@ -90,14 +92,9 @@ class DateWindow:
         return later
 
     def this_day_only(self) -> None:
+        """The result depends on the reference date itself: it holds that day only."""
         self.start = max(self.start, self.today.toordinal())
         self.end = min(self.end, self.today.toordinal() + 1)
-
-    def holds(self, day: dt.date) -> bool:
-        return self.start <= day.toordinal() < self.end
-
-    def text(self) -> str:
-        return f"{self.start}-{self.end}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -427,11 +427,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._context_key = content_key(self._dateless_key, self._today.isoformat())
         self.label = result.label
         # What depends on the date only through a member's label (its page, once its label's
-        # date is put in when written; its open data; its explorer values) is kept for the
-        # days its label stays the same (label.DateWindow), not for the day only. Not with
-        # templates of the territory's own, which may use the date otherwise.
-        # The key has what the label is made of besides the member's files and the shared ones:
-        # the days of its window, and the end of the last session it attended (the date moves it).
+        # date is put in when written; its open data, explorer values and dashboard figures) is
+        # kept for the days its label stays the same (label.DateWindow), not for the day only;
+        # not with templates of the territory's own, which may use the date otherwise. The key
+        # has what the label is made of besides the member's files and the shared ones: the
+        # days of its window, and the end of the last session it attended (the date moves it).
         windows = self.label.windows if self.label is not None else {}
         self._window_keys = (
             {
