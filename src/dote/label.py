@@ -96,6 +96,17 @@ class DateWindow:
         self.start = max(self.start, self.today.toordinal())
         self.end = min(self.end, self.today.toordinal() + 1)
 
+    def kept(self, value: Any) -> tuple[int, int, Any]:
+        """``value`` as kept between builds, with the days it holds (see :func:`held`)."""
+        return (self.start, self.end, value)
+
+
+def held(kept: Any, day: dt.date) -> tuple[int, int, Any] | None:
+    """What :meth:`DateWindow.kept` gave, when ``day`` is one of its days (else None)."""
+    if isinstance(kept, tuple) and len(kept) == 3 and kept[0] <= day.toordinal() < kept[1]:
+        return kept
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class Subject:

@@ -31,6 +31,7 @@ from dote.label import (
     ResultReader,
     evaluate,
     evaluate_member,
+    held,
     member_data,
     months_later,
     parse_policy,
@@ -234,22 +235,19 @@ def _evaluate(
 
         # The months after which a record is to review, as its page shows (fragments._overdue_review).
         review_months = int(policy_parameters(Evaluation(policy, today, {}))[0]["age_maximum_mois"])
-        day = today.toordinal()
         for member in complete.members:
             # Kept without the date, for the days of its window (label.DateWindow); the training
             # attended (which the date also moves, see last_attended) is part of the key.
             key = member_key(prints, member.id, f"fenetre {attendance.get(member.id)}")
-            found = kept.get(member.id, key)
-            result = None
-            if isinstance(found, tuple) and len(found) == 3 and found[0] <= day < found[1]:
-                result = reader.member(found[2], member)
-            if result is None:
+            found = held(kept.get(member.id, key), today)
+            result = reader.member(found[2], member) if found is not None else None
+            if found is None or result is None:
                 window = DateWindow(today)
                 result = evaluate_member(member, complete, policy, today, window=window)
                 for activity in member.activities:  # the page's « à revoir depuis le »
                     if activity.dates.reviewed is not None:
                         window.past(months_later(activity.dates.reviewed, review_months))
-                found = (window.start, window.end, member_data(result))
+                found = window.kept(member_data(result))
                 kept.put(member.id, key, found)
             results[member.id] = result
             windows[member.id] = f"{found[0]}-{found[1]}"

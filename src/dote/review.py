@@ -30,7 +30,7 @@ from markupsafe import Markup
 from dote import render
 from dote.cache import MemberFragments, MemberValues
 from dote.dashboard import DASHBOARD_URL, STYLESHEET
-from dote.label import RULES, DateWindow, Evaluation, Subject, months_later
+from dote.label import RULES, DateWindow, Evaluation, Subject, held, months_later
 from dote.model import Activity, Member, Territory, duration_in_words
 from dote.vocabulary import slugify
 
@@ -176,7 +176,6 @@ def compute(
     months = int(parameters["age_maximum_mois"])
     # What the findings depend on beyond the member's key.
     part = f"{within}" if not dated else f"{today.isoformat()} {within}"
-    day = today.toordinal()
 
     def judged(member: Member, window: DateWindow | None) -> tuple[Review, ...]:
         found = []
@@ -207,18 +206,16 @@ def compute(
     members = []
     for member in territory.members:
         kept_data = kept.get(member.id, part) if kept is not None else None
-        found = None
-        if not dated:
-            if isinstance(kept_data, tuple) and len(kept_data) == 3 and kept_data[0] <= day < kept_data[1]:
-                found = _read_back(kept_data[2], member, today)
-        elif kept_data is not None:
-            found = _read_back(kept_data, member, today)
+        if not dated:  # kept with the days it holds
+            window_kept = held(kept_data, today)
+            kept_data = window_kept[2] if window_kept is not None else None
+        found = _read_back(kept_data, member, today) if kept_data is not None else None
         if found is None:
             window = DateWindow(today) if not dated else None
             found = judged(member, window)
             if kept is not None:
                 data = _review_data(found)
-                kept.put(member.id, (window.start, window.end, data) if window else data, part)
+                kept.put(member.id, window.kept(data) if window else data, part)
         if found:
             members.append(MemberReviews(member, found))
     members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))

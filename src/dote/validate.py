@@ -19,7 +19,7 @@ from typing import Any
 from dote import workers
 from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entries, problems_of
 from dote.confidential import check_public, check_withheld, published_fields
-from dote.label import DateWindow, check_policy
+from dote.label import DateWindow, check_policy, held
 from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
 from dote.load import (
     Document,
@@ -264,12 +264,11 @@ def check_members(
     leaving = processors_leaving(resolved)
     slugs: dict[str, str] = {}
     store = kept if kept is not None and keys is not None else DocumentCache(None)  # keeps nothing
-    day = today.toordinal()
     for member_id, docs in read.activities.items():
         key = keys.get(member_id) if keys is not None and docs else None
         folder = posixpath.dirname(next(iter(docs.values())).name) if key is not None else ""
-        kept_value = store.member_value(folder, _CHECKS + key) if key is not None else None
-        if isinstance(kept_value, tuple) and len(kept_value) == 3 and kept_value[0] <= day < kept_value[1]:
+        kept_value = held(store.member_value(folder, _CHECKS + key), today) if key is not None else None
+        if kept_value is not None:
             problems.extend(problems_of(kept_value[2]))
             continue
         done = resolved.activities.get(member_id, {})
@@ -278,7 +277,7 @@ def check_members(
         found += member_basis_problems(resolved, member_id, done)
         found += member_transfer_problems(done, leaving)
         if key is not None:
-            store.keep_member_value(folder, _CHECKS + key, (window.start, window.end, problem_entries(found)))
+            store.keep_member_value(folder, _CHECKS + key, window.kept(problem_entries(found)))
         problems.extend(found)
     return problems
 
