@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from dote.layout import Sources
 from dote.load import Document
-from dote.model import Activity, Member, Territory
+from dote.model import Activity, Member, Territory, may_state
 from dote.problems import Problem
 from dote.vocabulary import in_sentence, load_vocabularies, slugify
 
@@ -88,6 +88,8 @@ def inventory(territory: Territory) -> list[tuple[Member, tuple[Activity, ...]]]
     """
     found = []
     for member in sorted(territory.members, key=lambda m: _natural(m.name)):
+        if not may_state(member, "traitement_algorithmique"):  # then none is algorithmic
+            continue
         activities = tuple(a for a in member.activities if a.algorithmic_decisions)
         if activities:
             found.append((member, activities))

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jinja2
 
@@ -28,7 +28,7 @@ from dote import render
 from dote.cache import MemberValues
 from dote.dpia import VERDICT_LABELS
 from dote.label import NO_LEVEL, Evaluation
-from dote.model import Activity, Member, Territory
+from dote.model import Activity, Member, Territory, activity_ids
 from dote.vocabulary import slugify
 
 if TYPE_CHECKING:
@@ -196,9 +196,10 @@ class Dashboard:
     monitoring_activities: int
     dpia_verdicts: Chart
     dpia_required: Chart  # activities whose DPIA is required, by the state their member declares
-    dpia_missing: tuple[Activity, ...]  # required, and not declared done
+    dpia_missing: tuple[ActivityLink, ...]  # required, and not declared done
     transfers: Chart
     transfer_activities: int  # activities whose data leave the EEA, themselves or through processors
+    own_transfer_activities: int  # activities that state a transfer outside the EEA themselves
     processors: Chart
     processors_used: int
     reviews: Chart  # members with records to review (TOP_MEMBERS at most)
@@ -212,7 +213,7 @@ class Dashboard:
 
     @property
     def activities(self) -> int:
-        return len(self.territory.activities)
+        return self.territory.activity_count
 
     @property
     def members(self) -> int:
@@ -295,6 +296,7 @@ def compute(
             "donnees-sensibles", tuple(Row(text, totals.natures[nature]) for nature, text in NATURES.items())
         ),
         sensitive_activities=totals.counts["sensibles"],
+        own_transfer_activities=totals.counts["transferts-propres"],
         means=_facts(territory, "moyens-traitement", "moyens", totals.means),
         means_activities=totals.counts["moyens"],
         monitoring=_facts(territory, "lieux-surveillance", "surveillance", totals.monitoring),
@@ -332,6 +334,14 @@ class _Country:
         return self.own | self.via
 
 
+class ActivityLink(NamedTuple):
+    """An activity as a list links to it: its member, id (its anchor) and name."""
+
+    member_id: str
+    id: str
+    name: str
+
+
 @dataclass
 class _Figures:
     """What the dashboard counts in one member's activities, or in every member's (their sum).
@@ -349,8 +359,10 @@ class _Figures:
     states: Counter[str] = field(default_factory=Counter)  # the declared DPIA state, where required
     processors: Counter[str] = field(default_factory=Counter)  # activities by processor id
     users: Counter[str] = field(default_factory=Counter)  # members by processor id (in a sum)
-    missing_ids: list[str] = field(default_factory=list)  # a member's required DPIAs not done
-    missing: list[Activity] = field(default_factory=list)  # the same, as records (in a sum)
+    missing_ids: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # a member's required DPIAs not done (id, name)
+    missing: list[ActivityLink] = field(default_factory=list)  # the same, with their member (in a sum)
     countries: dict[str, _Country] = field(default_factory=dict)  # third countries, by code
 
     _COUNTERS = ("counts", "bases", "natures", "means", "monitoring", "verdicts", "states", "processors")
@@ -383,8 +395,10 @@ class _Figures:
                     status.label if status else (STATE_NOT_PUBLISHED if a.withheld else STATE_NOT_STATED)
                 ] += 1
                 if status is None or status.code != "realisee":
-                    figures.missing_ids.append(a.id)
+                    figures.missing_ids.append((a.id, a.name))
             figures.processors.update(a.recipients.processors)
+            if a.transfers_outside_eea:
+                counts["transferts-propres"] += 1
             for t in a.transfers_outside_eea:
                 figures._country(t.country.code, t.country.label).own.add(a.id)
             for processor in territory.processors_outside_eea(a):
@@ -420,7 +434,7 @@ class _Figures:
             if not all(isinstance(c, dict) for c in counters):
                 return None
             figures = cls(
-                missing_ids=list(missing),
+                missing_ids=[(str(i), str(name)) for i, name in missing],
                 countries={
                     code: _Country(label, set(own), set(via), set(processors))
                     for code, (label, own, via, processors) in countries.items()
@@ -430,8 +444,11 @@ class _Figures:
                 setattr(figures, name, Counter(values))
         except (TypeError, ValueError, AttributeError):
             return None
-        ids = {a.id for a in member.activities}
-        named = [*figures.missing_ids, *(i for c in figures.countries.values() for i in c.activities)]
+        ids = set(activity_ids(member))
+        named = [
+            *(i for i, _ in figures.missing_ids),
+            *(i for c in figures.countries.values() for i in c.activities),
+        ]
         known = all(i in territory.processors for c in figures.countries.values() for i in c.processors)
         return figures if known and all(i in ids for i in named) else None
 
@@ -440,8 +457,7 @@ class _Figures:
         for name in self._COUNTERS:
             getattr(self, name).update(getattr(figures, name))
         self.users.update(figures.processors.keys())
-        records = {a.id: a for a in member.activities} if figures.missing_ids else {}
-        self.missing.extend(records[i] for i in figures.missing_ids)
+        self.missing.extend(ActivityLink(member.id, i, name) for i, name in figures.missing_ids)
         for code, found in figures.countries.items():
             country = self._country(code, found.label)
             country.own.update((member.id, i) for i in found.own)
@@ -563,7 +579,7 @@ def _reviews(reviews: Reviews) -> tuple[Chart, int, int, int]:
                     found.member.name,
                     old + undated,
                     f"registres/{found.member.id}/",
-                    columns=(old, undated, len(found.member.activities)),
+                    columns=(old, undated, found.member.activity_count),
                 )
             )
     rows.sort(key=lambda r: (-r.value, slugify(r.label)))

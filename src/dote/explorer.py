@@ -55,7 +55,7 @@ import jinja2
 
 from dote.dpia import VERDICT_LABELS
 from dote.label import NO_LEVEL, Evaluation
-from dote.model import Activity, Member, Territory
+from dote.model import Activity, Member, Territory, activity_ids, activity_summaries
 from dote.render import GeneratedPage, label_context, relative_url
 from dote.safe import safe_url
 from dote.vocabulary import slugify
@@ -305,7 +305,7 @@ def facet_values(
     def values_of(m: Member) -> MemberValues:
         key = keys.get(m.id) if kept is not None and keys is not None else None
         found = kept.get(m.id, key) if key is not None else None
-        if found is not None and [a for a, _ in found[2]] == [a.id for a in m.activities]:
+        if found is not None and tuple(a for a, _ in found[2]) == activity_ids(m):
             return found  # type: ignore[no-any-return]
         made = compute(m)
         if key is not None:
@@ -340,8 +340,9 @@ def data(
     (``kept``, ``keys``: see :func:`facet_values`)."""
     facets, of_members, of_activities = facet_values(territory, label, kept, keys)
     activities = [
-        ActivityRow(a.member_id, a.id, a.name, a.purpose, of_activities[(a.member_id, a.id)])
-        for a in territory.activities
+        ActivityRow(m.id, s.id, s.name, s.purpose, of_activities[(m.id, s.id)])
+        for m in territory.members
+        for s in activity_summaries(m)
     ]
     return encode(facets, of_members, activities)
 

@@ -18,7 +18,7 @@ import calendar
 import datetime as dt
 import difflib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from dote import notices
 from dote.audit import ActionPlan
 from dote.dpia import Finding, Screening, screen
 from dote.load import Document
-from dote.model import Activity, Member, Territory
+from dote.model import Activity, Member, Territory, activity_ids
 from dote.problems import Position, Problem
 from dote.vocabulary import Term, Vocabularies, load_vocabularies
 
@@ -912,6 +912,38 @@ def member_data(result: MemberResult) -> tuple[Any, ...]:
     )
 
 
+class _ActivityResults(Mapping[str, ActivityResult]):
+    """A kept member's results by activity, around its records once they are read (the
+    records of a member whose result is kept may never be needed: see model.LazyMember)."""
+
+    __slots__ = ("_made", "_member", "_parts")
+
+    def __init__(
+        self, member: Member, parts: dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]
+    ) -> None:
+        self._member = member
+        self._parts = parts
+        self._made: dict[str, ActivityResult] | None = None
+
+    def _results(self) -> dict[str, ActivityResult]:
+        if self._made is None:
+            parts = self._parts
+            self._made = {a.id: ActivityResult(a, *parts[a.id]) for a in self._member.activities}
+        return self._made
+
+    def __getitem__(self, activity_id: str) -> ActivityResult:
+        return self._results()[activity_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __contains__(self, activity_id: object) -> bool:
+        return activity_id in self._parts
+
+
 class ResultReader:
     """Makes members' results again from :func:`member_data` (see :meth:`member`); equal
     findings and places are made once for all the members it reads (they are immutable)."""
@@ -956,7 +988,6 @@ class ResultReader:
             return None
         try:
             levels = self._levels
-            records = {a.id: a for a in member.activities}
             level, next_level, member_failures, activities, unevaluated = data
             results = {}
             for activity_id, screening_data, failed, reached in activities:
@@ -970,20 +1001,19 @@ class ResultReader:
                     derived,
                     self._findings_of(aside),
                 )
-                results[activity_id] = ActivityResult(
-                    records[activity_id],
+                results[activity_id] = (
                     screening,
                     self._failures_of(failed),
                     levels[reached] if reached else None,
                 )
-            if list(results) != list(records):
+            if tuple(results) != activity_ids(member):
                 return None
             return MemberResult(
                 member,
                 levels[level] if level else None,
                 levels[next_level] if next_level else None,
                 self._failures_of(member_failures),
-                results,
+                _ActivityResults(member, results),
                 tuple(self.policy.criteria[c] for c in unevaluated),
             )
         except (KeyError, TypeError, ValueError):

@@ -18,6 +18,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+from dote.dashboard import Dashboard
 from dote.dashboard import compute as compute_dashboard
 from dote.dpia import rules_markdown as dpia_rules_markdown
 from dote.label import level_counts
@@ -40,17 +41,17 @@ class _TextKeys(dict[str, Any]):
         return super().get(markdown_text(key), default)
 
 
-def figures(territory: Territory) -> dict[str, int]:
-    """Live figures of the territory, by French name."""
-    activities = territory.activities
+def figures(territory: Territory, board: Dashboard) -> dict[str, int]:
+    """Live figures of the territory, by French name (``board``: its dashboard, which counts
+    each member's activities once and keeps the counts)."""
     return {
         "membres": len(territory.members),
-        "activites": len(activities),
+        "activites": territory.activity_count,
         "sous_traitants": len(territory.processors),
         "collectivites": sum(1 for m in territory.members if m.sector == "public"),
         "entreprises": sum(1 for m in territory.members if m.sector != "public"),
-        "donnees_sensibles": sum(1 for a in activities if a.sensitive_categories),
-        "transferts_hors_ue": sum(1 for a in activities if a.transfers_outside_eea),
+        "donnees_sensibles": board.sensitive_activities,
+        "transferts_hors_ue": board.own_transfer_activities,
     }
 
 
@@ -63,8 +64,11 @@ def define_env(env: Any) -> None:
             "macros : le plugin « dote » doit précéder « macros » dans la liste plugins de mkdocs.yml"
         )
     env.variables["maison"] = markdown_values(territory.maison.raw, urls=URL_KEYS, emails=EMAIL_KEYS)
-    env.variables["chiffres"] = figures(territory)
     evaluation = getattr(plugin, "label", None)
+    board = getattr(plugin, "dashboard", None)
+    if board is None:  # a plugin that made no dashboard: compute it the same way
+        board = compute_dashboard(territory, evaluation, dt.date.today())
+    env.variables["chiffres"] = figures(territory, board)
     # {{ label.niveaux["Conforme"] }}: how many members reach each level of the label.
     env.variables["label"] = (
         {"niveaux": _TextKeys({markdown_text(k): n for k, n in level_counts(evaluation).items()})}
@@ -73,9 +77,6 @@ def define_env(env: Any) -> None:
     )
     # {{ tableau_de_bord.aipd_requises | nombre }}: the dashboard's key figures (numbers only,
     # None for the label's when there is no policy), from the computation of its page.
-    board = getattr(plugin, "dashboard", None)
-    if board is None:  # a plugin that made no dashboard: compute it the same way
-        board = compute_dashboard(territory, evaluation, dt.date.today())
     env.variables["tableau_de_bord"] = board.figures()
     env.filter(number_fr, "nombre")  # 4200 → « 4 200 »
 

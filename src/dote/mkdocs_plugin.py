@@ -814,10 +814,31 @@ class DotePlugin(BasePlugin[DoteConfig]):
             shared = prints.get(pipeline.SHARED, "")
             written = 0
             legal: dict[str, str] = dict(config.extra["dote"].get("liens", {}))
+            # Whether a member has notices the Maison writes is kept under its key, so that an
+            # unchanged member's records are not made for it (model.LazyMember).
+            kept_notices = (
+                MemberValues(
+                    self.root,
+                    "mentions-generees",
+                    {
+                        m.id: pipeline.member_key(prints, m.id, "mentions generees")
+                        for m in self.territory.members
+                    },
+                )
+                if self.internal_overlay is None and self._member_keys
+                else None
+            )
+            if kept_notices is not None:
+                kept_notices.prune()
             for member in self.territory.members:
                 jobs: list[documents.MemberJob] = []
                 kinds: list[Literal["mentions", "droits"]] = ["droits"]
-                if notices.generated(member):
+                has_notices = kept_notices.get(member.id) if kept_notices is not None else None
+                if not isinstance(has_notices, bool):
+                    has_notices = bool(notices.generated(member))
+                    if kept_notices is not None:
+                        kept_notices.put(member.id, has_notices)
+                if has_notices:
                     kinds.insert(0, "mentions")
                 for kind in kinds:
                     # Notices show the member's activities; letters its own file (in SHARED).

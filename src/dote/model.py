@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar, cast
 
 from dote.problems import Position
 from dote.vocabulary import Term, Vocabularies, slugify
@@ -520,6 +520,152 @@ class Member:
     def sector(self) -> str:
         return str(self.kind.attr("secteur", "public"))
 
+    @property
+    def activity_count(self) -> int:
+        """How many activities it publishes (without making them: see :class:`LazyMember`)."""
+        return len(activity_ids(self))
+
+
+class _Pending:
+    """The activities of a :class:`LazyMember`, not made yet."""
+
+    __slots__ = ("data", "ids", "make", "summaries")
+
+    def __init__(
+        self,
+        make: Callable[[], tuple[Activity, ...]],
+        ids: tuple[str, ...],
+        data: Callable[[], Iterable[Mapping[str, Any]]],
+    ) -> None:
+        self.make = make  # makes the records
+        self.ids = ids  # their ids, in order
+        self.data = data  # the data each is made from (what Converter.activity reads)
+        self.summaries: list[ActivitySummary] | None = None  # made once: see activity_summaries
+
+
+_ACTIVITIES_SLOT: Any = Member.__dict__["activities"]
+#: The ids of the members whose activities were made on demand in this process (for tests and
+#: profiling: what a build made of the members it did not need).
+made_on_demand: list[str] = []
+
+
+class LazyMember(Member):
+    """A :class:`Member` whose activities are made when first read; it is then a plain
+    ``Member`` (its class is changed back: equal to and hashed as one made whole).
+
+    A build makes a territory of these: the records of a member whose results are all kept
+    (its label, page, open data, figures…) are then never made. What needs no more than ids,
+    counts, names or themes reads them without making the records (:func:`activity_ids`,
+    :func:`activity_summaries`, :func:`may_state`)."""
+
+    __slots__ = ()
+
+    @property
+    def activities(self) -> tuple[Activity, ...]:
+        value = _ACTIVITIES_SLOT.__get__(self, Member)
+        if value.__class__ is _Pending:
+            value = value.make()
+            _ACTIVITIES_SLOT.__set__(self, value)
+            object.__setattr__(self, "__class__", Member)
+            made_on_demand.append(self.id)
+        return value  # type: ignore[no-any-return]
+
+    @activities.setter
+    def activities(self, value: Any) -> None:  # the dataclass's __init__ sets it
+        _ACTIVITIES_SLOT.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:
+        self.activities  # noqa: B018 - made: the object is now a Member
+        return self == other
+
+    __hash__ = Member.__hash__
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled or copied as the plain ``Member`` it becomes once its activities are made."""
+        self.activities  # noqa: B018 - made: the object is now a Member
+        return self.__reduce_ex__(protocol)
+
+
+def lazy_member(
+    member: Member,
+    make: Callable[[], tuple[Activity, ...]],
+    ids: tuple[str, ...],
+    data: Callable[[], Iterable[Mapping[str, Any]]],
+) -> Member:
+    """``member`` (made without activities), whose activities (``ids``) ``make`` makes from
+    ``data`` when they are first read."""
+    object.__setattr__(member, "__class__", LazyMember)
+    _ACTIVITIES_SLOT.__set__(member, _Pending(make, ids, data))
+    return member
+
+
+def may_state(member: Member, key: str) -> bool:
+    """``False`` when no activity of ``member`` states ``key`` in its data (a field of the register
+    format), known without making the activities; ``True`` otherwise (then ask the records)."""
+    value = _ACTIVITIES_SLOT.__get__(member, Member)
+    if value.__class__ is _Pending:
+        return any(data.get(key) for data in value.data())
+    return True
+
+
+def processor_ids(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The processors an activity's data names (``Recipients.processors``)."""
+    recipients = data.get("destinataires") or {}
+    return _texts(recipients.get("sous_traitants"))
+
+
+class ActivitySummary(NamedTuple):
+    """What lists of a whole territory's activities show of each, known without making it."""
+
+    id: str
+    name: str
+    purpose: str  # Activity.purpose
+    processors: tuple[str, ...]  # Activity.recipients.processors
+    themes: frozenset[str]  # the codes of Activity.themes
+    newest: dt.date | None  # Activity.dates.updated, else .created
+
+
+def _summary(activity_id: str, data: Mapping[str, Any]) -> ActivitySummary:
+    """:class:`ActivitySummary` from the data :meth:`Converter.activity` reads (the same fields,
+    read the same way)."""
+    dates = data.get("dates") or {}
+    return ActivitySummary(
+        activity_id,
+        data["nom"],
+        (data.get("finalites") or {}).get("principale", ""),
+        processor_ids(data),
+        frozenset(str(code) for code in data.get("thematiques") or ()),
+        _date(dates.get("mise_a_jour")) or _date(dates.get("creation")),
+    )
+
+
+def activity_summaries(member: Member) -> list[ActivitySummary]:
+    """A summary of each of ``member``'s activities, without making them (see :class:`LazyMember`)."""
+    value = _ACTIVITIES_SLOT.__get__(member, Member)
+    if value.__class__ is _Pending:
+        if value.summaries is None:
+            value.summaries = [_summary(i, data) for i, data in zip(value.ids, value.data(), strict=True)]
+        return value.summaries
+    return [
+        ActivitySummary(
+            a.id,
+            a.name,
+            a.purpose,
+            a.recipients.processors,
+            frozenset(t.code for t in a.themes),
+            a.dates.updated or a.dates.created,
+        )
+        for a in value
+    ]
+
+
+def activity_ids(member: Member) -> tuple[str, ...]:
+    """The ids of ``member``'s activities, in order, without making them."""
+    value = _ACTIVITIES_SLOT.__get__(member, Member)
+    if value.__class__ is _Pending:
+        return value.ids
+    return tuple(a.id for a in value)
+
 
 @dataclass(frozen=True, slots=True)
 class Hosting:
@@ -609,6 +755,22 @@ class Territory:
 
     def users_of_processor(self, processor_id: str) -> tuple[Activity, ...]:
         return self._users["processor"].get(processor_id, ())
+
+    @cached_property
+    def processor_users(self) -> dict[str, list[tuple[str, str, str]]]:
+        """``(member id, activity id, activity name)`` of each activity naming each processor, in
+        the order of :meth:`users_of_processor`, without making the activities."""
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for member in self.members:
+            for summary in activity_summaries(member):
+                for pid in summary.processors:
+                    found.setdefault(pid, []).append((member.id, summary.id, summary.name))
+        return found
+
+    @cached_property
+    def activity_count(self) -> int:
+        """How many activities its members publish (without making them)."""
+        return sum(m.activity_count for m in self.members)
 
     # Computed once per territory: pages ask these for every model, processor and member.
     @cached_property
@@ -918,6 +1080,7 @@ class Converter:
         maison: Maison | None,
         activities: tuple[Activity, ...],
         unlisted: int = 0,
+        attended: dt.date | None = None,
     ) -> Member:
         dpo_data = data.get("dpo")
         shared = dpo_data == "mutualise"
@@ -958,6 +1121,7 @@ class Converter:
             else (),
             activities=activities,
             unlisted_activities=unlisted,
+            training_attended=attended,
             internal=self.internal_notes(data),
         )
 
@@ -1032,7 +1196,7 @@ class Converter:
             recipients=_RECIPIENTS(
                 _texts(recipients.get("internes")),
                 _texts(recipients.get("externes")),
-                _texts(recipients.get("sous_traitants")),
+                processor_ids(data),
             ),
             transfers=self.transfers(data.get("transferts")),
             tools=_texts(data.get("outils")),

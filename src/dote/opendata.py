@@ -40,7 +40,7 @@ from dote import workers
 from dote.confidential import PUBLIC
 from dote.dpia import Screening, as_data
 from dote.label import Evaluation, MemberResult
-from dote.model import Activity, LegalBasis, Member, Person, Territory, Transfer
+from dote.model import Activity, LegalBasis, Member, Person, Territory, Transfer, activity_summaries
 from dote.render import PROCESSORS_URL, GeneratedPage, label_context, relative_url
 from dote.schema import KINDS, SHARED, annotation, compiled_schemas, published_schemas, schema_chain
 from dote.tabular import csv_text
@@ -865,9 +865,9 @@ class OpenData:
         csv_head = csv_text(COLUMNS, []).encode("utf-8")
         # The processors every published activity names: known first, for the territory's file
         # is written as the members come (a processor's file may change: computed at every build).
+        summaries = {member.id: activity_summaries(member) for member in territory.members}
         named_by = {
-            member.id: {pid for a in member.activities for pid in a.recipients.processors}
-            for member in territory.members
+            member_id: {pid for s in found for pid in s.processors} for member_id, found in summaries.items()
         }
         maison = territory.maison
         whole = _json(
@@ -898,14 +898,7 @@ class OpenData:
                 territory_json.write(b"," + core_text if n else core_text)
                 # The territory's CSV: the members' rows one after the other, under one header.
                 territory_csv.write(member_csv.removeprefix(csv_head))
-                newest = max(
-                    (
-                        day
-                        for a in member.activities
-                        if (day := a.dates.updated or a.dates.created) is not None
-                    ),
-                    default=None,
-                )
+                newest = max((s.newest for s in summaries[member.id] if s.newest is not None), default=None)
                 if newest is not None and (newest_overall is None or newest > newest_overall):
                     newest_overall = newest
                 self.datasets.append(

@@ -8,8 +8,8 @@ with its problems and no :class:`~dote.model.Territory`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
+import functools
 import gc
 import hashlib
 import marshal
@@ -37,7 +37,7 @@ from dote.label import (
     parse_policy,
 )
 from dote.load import Document
-from dote.model import Converter, Drift, Territory
+from dote.model import Activity, Converter, Drift, Territory, lazy_member
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
@@ -216,7 +216,8 @@ def _evaluate(
     if territory is not None and sources.label is not None:
         # The label judges the whole register, even fields a member chose not to publish.
         withheld = any(
-            m.unlisted_activities or any(a.withheld for a in m.activities) for m in territory.members
+            published_fields(doc.data) is not None and sources.activities.get(member_id)
+            for member_id, doc in sources.members.items()
         )
         complete = (
             build_territory(sources, complete=True, reuse=territory, attendance=attendance)
@@ -336,6 +337,24 @@ def member_key(prints: Mapping[str, str], member_id: str, part: dt.date | str) -
     return hashlib.sha256(f"{prints[SHARED]}\0{prints.get(member_id, '')}\0{text}".encode()).hexdigest()
 
 
+def _activities(
+    convert: Converter, member_id: str, docs: Mapping[str, Document], chosen: frozenset[str] | None
+) -> tuple[Activity, ...]:
+    """A member's records (``chosen``: the fields it publishes, when it publishes a choice)."""
+    withheld = chosen is not None
+    return tuple(
+        convert.activity(aid, member_id, data, adoc.position(), withheld=withheld)
+        for (aid, adoc), data in zip(docs.items(), _activities_data(docs, chosen), strict=True)
+    )
+
+
+def _activities_data(docs: Mapping[str, Document], chosen: frozenset[str] | None) -> list[Mapping[str, Any]]:
+    """What :func:`_activities` makes a member's records from."""
+    if chosen is None:
+        return [adoc.data for adoc in docs.values()]
+    return [published_view(adoc.data, chosen) for adoc in docs.values()]
+
+
 def build_territory(
     sources: Sources,
     *,
@@ -365,23 +384,25 @@ def build_territory(
         if chosen is None and member_id in public:
             members.append(public[member_id])
             continue
-        if internal or complete or chosen is None:
-            activities = tuple(
-                convert.activity(aid, member_id, adoc.data, adoc.position()) for aid, adoc in docs.items()
+        if internal or complete:
+            chosen = None
+        unlisted = len(docs) if chosen is not None and "nom" not in chosen else 0
+        member = convert.member(
+            member_id,
+            doc.data,
+            doc.position(),
+            maison,
+            (),
+            unlisted,
+            attended=attendance.get(member_id) if attendance else None,
+        )
+        if docs and not unlisted:
+            member = lazy_member(
+                member,
+                functools.partial(_activities, convert, member_id, docs, chosen),
+                tuple(docs),
+                functools.partial(_activities_data, docs, chosen),
             )
-        elif "nom" in chosen:
-            activities = tuple(
-                convert.activity(
-                    aid, member_id, published_view(adoc.data, chosen), adoc.position(), withheld=True
-                )
-                for aid, adoc in docs.items()
-            )
-        else:
-            activities = ()
-        unlisted = len(docs) - len(activities)
-        member = convert.member(member_id, doc.data, doc.position(), maison, activities, unlisted)
-        if attendance and member_id in attendance:
-            member = dataclasses.replace(member, training_attended=attendance[member_id])
         members.append(member)
     processors = {
         pid: convert.processor(pid, doc.data, doc.position()) for pid, doc in sources.processors.items()

@@ -394,7 +394,7 @@ def _processors_users(territory: Territory) -> str:
         *(
             part
             for pid in sorted(territory.processors)
-            for part in (pid, " ".join(sorted({a.member_id for a in territory.users_of_processor(pid)})))
+            for part in (pid, " ".join(sorted({use[0] for use in territory.processor_users.get(pid, ())})))
         )
     )
 
@@ -407,8 +407,8 @@ def _users_shown(territory: Territory, processor_id: str) -> str:
     return content_key(
         *(
             part
-            for a in territory.users_of_processor(processor_id)
-            for part in (a.member_id, members[a.member_id].name, a.id, a.name)
+            for member_id, activity_id, name in territory.processor_users.get(processor_id, ())
+            for part in (member_id, members[member_id].name, activity_id, name)
         )
     )
 

@@ -31,7 +31,7 @@ from dote import render
 from dote.cache import MemberFragments, MemberValues
 from dote.dashboard import DASHBOARD_URL, STYLESHEET
 from dote.label import RULES, DateWindow, Evaluation, Subject, held, months_later
-from dote.model import Activity, Member, Territory, duration_in_words
+from dote.model import Activity, Member, Territory, activity_ids, duration_in_words
 from dote.vocabulary import slugify
 
 #: The editors' page: beside the dashboard, whose « fiches à revoir » figures it details.
@@ -90,6 +90,56 @@ class Review:
     def sort_key(self) -> tuple[int, int, str]:
         days = -self.days if self.state == "en-retard" else self.days
         return (STATES.index(self.state), days, slugify(self.activity.name))
+
+
+_ACTIVITY_SLOT: Any = Review.__dict__["activity"]
+
+
+class _KeptReview(Review):
+    """A finding read back from the cache (:func:`_read_back`): its record is looked up in its
+    member's when first read, so that a member whose findings are kept need not have its records
+    made (see model.LazyMember); equal to the same finding made by :func:`compute`."""
+
+    __slots__ = ("_member", "_name")
+    _member: Member
+    _name: str
+
+    @property
+    def activity(self) -> Activity:
+        value = _ACTIVITY_SLOT.__get__(self, Review)
+        if isinstance(value, str):
+            value = next(a for a in self._member.activities if a.id == value)
+            _ACTIVITY_SLOT.__set__(self, value)
+        return value  # type: ignore[no-any-return]
+
+    @activity.setter
+    def activity(self, value: Any) -> None:
+        _ACTIVITY_SLOT.__set__(self, value)
+
+    def sort_key(self) -> tuple[int, int, str]:
+        days = -self.days if self.state == "en-retard" else self.days
+        return (STATES.index(self.state), days, slugify(self._name))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Review):
+            return NotImplemented
+        return (self.activity, self.state, self.due, self.days) == (
+            other.activity,
+            other.state,
+            other.due,
+            other.days,
+        )
+
+    __hash__ = Review.__hash__
+
+
+def _kept_review(
+    member: Member, activity_id: str, name: str, state: State, due: dt.date | None, days: int
+) -> Review:
+    found = _KeptReview(activity_id, state, due, days)  # type: ignore[arg-type]
+    object.__setattr__(found, "_member", member)
+    object.__setattr__(found, "_name", name)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +251,7 @@ def compute(
                 )
                 if soon:
                     found.append(Review(activity, "bientot", due, (due - today).days))
-        return tuple(sorted(found, key=Review.sort_key))
+        return tuple(sorted(found, key=lambda r: r.sort_key()))
 
     members = []
     for member in territory.members:
@@ -225,15 +275,18 @@ def compute(
         months=months,
         criterion_id=criterion_id,
         criterion_title=criterion_title,
-        activities=len(territory.activities),
+        activities=territory.activity_count,
         members=tuple(members),
     )
 
 
-def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None], ...]:
+def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None, str], ...]:
     """A member's findings as plain values (made again by :func:`_read_back`); their days late
     or left are counted again from the date."""
-    return tuple((r.activity.id, r.state, r.due.toordinal() if r.due is not None else None) for r in reviews)
+    return tuple(
+        (r.activity.id, r.state, r.due.toordinal() if r.due is not None else None, r.activity.name)
+        for r in reviews
+    )
 
 
 def _read_back(data: Any, member: Member, today: dt.date) -> tuple[Review, ...] | None:
@@ -241,22 +294,24 @@ def _read_back(data: Any, member: Member, today: dt.date) -> tuple[Review, ...] 
     they do not fit."""
     if not isinstance(data, tuple):
         return None
-    records = {a.id: a for a in member.activities}
+    ids = set(activity_ids(member))
     try:
         found = []
-        for activity_id, state, due_day in data:
+        for activity_id, state, due_day, name in data:
+            if activity_id not in ids or not isinstance(name, str):
+                return None
             due = dt.date.fromordinal(due_day) if due_day is not None else None
             days = 0
             if due is not None and state == "en-retard":
                 days = (today - due).days
             elif due is not None and state == "bientot":
                 days = (due - today).days
-            found.append(Review(records[activity_id], state, due, days))
-    except (KeyError, TypeError, ValueError):
+            found.append(_kept_review(member, activity_id, name, state, due, days))
+    except (TypeError, ValueError):
         return None
     if not all(r.state in STATES for r in found):
         return None
-    return tuple(sorted(found, key=Review.sort_key))
+    return tuple(sorted(found, key=lambda r: r.sort_key()))
 
 
 # --- the command line -----------------------------------------------------------------

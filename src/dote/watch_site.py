@@ -38,7 +38,7 @@ from markupsafe import Markup
 from dote.cache import content_key
 from dote.explorer import EXPLORER_URL
 from dote.fragments import date_fr, month_fr
-from dote.model import Activity, Territory
+from dote.model import Activity, Territory, activity_summaries
 from dote.render import GeneratedPage, relative_url
 from dote.safe import safe_url
 from dote.watch import Watch, WatchItem, clean_html
@@ -196,7 +196,7 @@ class WatchSite:
             code: themes[code].label if code in themes else code for code in self.index.themes()
         }
         # Activities by their set of themes: few distinct sets, whatever the territory's size.
-        self._combinations = Counter(frozenset(t.code for t in a.themes) for a in territory.activities)
+        self._combinations = Counter(s.themes for m in territory.members for s in activity_summaries(m))
 
     # --- feeds ---
 
