@@ -109,3 +109,30 @@ def test_a_warm_build_makes_the_records_of_the_changed_member_only(
     )
     different = [str(p) for p in files if (site / p).read_bytes() != (alone / p).read_bytes()]
     assert different == []
+
+
+def test_the_records_a_build_will_need_are_made_before_its_workers_fork(tmp_path: Path) -> None:
+    """A build's forked workers would each make the records they read: the pipeline makes those
+    of every member whose label it evaluates again (all of them in a clean build, the members
+    publishing « au choix » included, whose label reads another view), and only those."""
+    root = copy_demo(tmp_path / "demo")
+    cold = pipeline.run(root, cache=True)
+    assert cold.territory is not None
+    assert not [m.id for m in cold.territory.members if type(m) is LazyMember]
+    warm = pipeline.run(root, cache=True)
+    assert warm.territory is not None
+    assert {m.id for m in warm.territory.members if type(m) is LazyMember} == {
+        m.id for m in warm.territory.members if m.activity_count
+    }
+    member = next(m for m in cold.territory.members if m.activity_count and m.sector != "public")
+    activity = next(
+        p
+        for p in sorted((root / "registers" / "members" / member.id).glob("*.yml"))
+        if p.name != "member.yml"
+    )
+    activity.write_text(activity.read_text(encoding="utf-8") + "\n# revu\n", encoding="utf-8")
+    again = pipeline.run(root, cache=True)
+    assert again.territory is not None
+    made = {m.id for m in again.territory.members if type(m) is not LazyMember and m.activity_count}
+    assert made == {member.id}
+    assert again.territory == cold.territory

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime as dt
+import gc
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -564,7 +565,15 @@ class LazyMember(Member):
     def activities(self) -> tuple[Activity, ...]:
         value = _ACTIVITIES_SLOT.__get__(self, Member)
         if value.__class__ is _Pending:
-            value = value.make()
+            # No garbage collection while they are made: thousands of records that all live
+            # until the end of the build (see pipeline._collection_paused).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                value = value.make()
+            finally:
+                if collecting:
+                    gc.enable()
             _ACTIVITIES_SLOT.__set__(self, value)
             object.__setattr__(self, "__class__", Member)
             made_on_demand.append(self.id)

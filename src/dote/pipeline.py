@@ -165,7 +165,17 @@ def run(
             prints = {}
         # The label of a public build is kept per member; an internal one reads action plans.
         kept = MemberResults(root if cache else None, "label") if overlay is None else None
-        evaluation = _evaluate(sources, territory, overlay, today, attendance, audit, kept, prints)
+        fresh: set[str] = set()
+        evaluation = _evaluate(sources, territory, overlay, today, attendance, audit, kept, prints, fresh)
+        if territory is not None:
+            # The records of every member whose label was made again are made now, with the
+            # collection paused and before the build's workers fork (they would each make them):
+            # its pages and data are made again too. A member whose label is kept may never need
+            # its records (model.LazyMember).
+            kept_labels = evaluation is not None and bool(evaluation.windows)
+            for member in territory.members:
+                if not kept_labels or member.id in fresh:
+                    member.activities  # noqa: B018 - made now
     return Result(
         root,
         territory,
@@ -181,8 +191,10 @@ def run(
 
 @contextlib.contextmanager
 def _collection_paused() -> Iterator[None]:
-    """No garbage collection while the records are made: they all live until the end of the
-    build, and a large territory makes millions of them (each collection would walk them).
+    """No garbage collection while the records are made (the label reads every member's
+    activities when it is evaluated, and makes them: see model.LazyMember, which pauses it too
+    while it makes a member's): they all live until the end of the build, and a large territory
+    makes millions of them (each collection would walk them).
     Then they are frozen (:func:`gc.freeze`, as the documents they come from): later
     collections do not walk them either, until the next run's read unfreezes them."""
     collecting = gc.isenabled()
@@ -204,13 +216,15 @@ def _evaluate(
     audit: AuditData | None = None,
     kept: MemberResults | None = None,
     prints: Mapping[str, str] | None = None,
+    fresh: set[str] | None = None,
 ) -> Evaluation | None:
     """The label of every member (None without a territory or a label policy).
 
     With ``kept`` (and the ``prints`` of :func:`fingerprints`), a member's result is read
     back from an earlier build when its records, the shared files and the training it
     attended are the same and the date is within the result's window (label.DateWindow),
-    and kept for the next build otherwise; the evaluation gives each member's window.
+    and kept for the next build otherwise; the evaluation gives each member's window, and
+    ``fresh`` receives the ids of the members evaluated again.
     """
     evaluation = None
     if territory is not None and sources.label is not None:
@@ -250,6 +264,8 @@ def _evaluate(
                         window.past(months_later(activity.dates.reviewed, review_months))
                 found = window.kept(member_data(result))
                 kept.put(member.id, key, found)
+                if fresh is not None:
+                    fresh.add(member.id)
             results[member.id] = result
             windows[member.id] = f"{found[0]}-{found[1]}"
         kept.prune(set(results))
@@ -372,6 +388,9 @@ def build_territory(
     the public records of the same sources, lends ``complete`` the members that publish
     everything (their records are the same either way). ``attendance``: the end of the
     latest training session each member attended (the Maison's calendar).
+
+    Each member's activities are made when first read (:class:`~dote.model.LazyMember`): a
+    build that takes a member's results from its cache never makes them.
     """
     assert sources.maison is not None
     convert = Converter(load_vocabularies(), internal=internal)
