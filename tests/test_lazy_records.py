@@ -87,13 +87,11 @@ def test_a_warm_build_makes_the_records_of_the_changed_member_only(
     text = activity.read_text(encoding="utf-8")
     activity.write_text(text.replace("\nnom: ", "\nnom: Changé — ", 1), encoding="utf-8")
     os.utime(activity, (1, 1))  # its status changes anyway (size): it is read again
-    model.made_on_demand.clear()
     assert main(["build", str(root)]) == 0
     assert set(model.made_on_demand) == {members[5].name}
     # A build without the cache makes every member's records: the same site.
     alone = tmp_path / "sans-cache"
     monkeypatch.setenv("DOTE_CACHE", "0")
-    model.made_on_demand.clear()
     assert main(["build", str(root), "--site-dir", str(alone)]) == 0
     assert len(set(model.made_on_demand)) == sum(1 for m in members if any(m.glob("*.yml")))
     site = root / "site"

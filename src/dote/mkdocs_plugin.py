@@ -64,7 +64,7 @@ from dote.cache import (
 from dote.confidential import OVERLAY_ENV, overlay_location, private_location_refusal
 from dote.files import NEW_FILE_MODE, system_reason
 from dote.label import Evaluation
-from dote.model import Member, Territory
+from dote.model import Member, Territory, activity_summaries
 from dote.page_links import LINK_TEMPLATE, Manifest, QuietSkips, Shell, link, page_key, shell_key, unchanged
 from dote.problems import format_problems, relative_name
 from dote.safe import html_text
@@ -615,6 +615,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if not apart:
             data.build()
             return
+        # The summaries of the activities whose records were not made (model.LazyMember), made
+        # once here before the process forks: it, the explorer's and the pages' workers read them.
+        with pipeline.collection_paused():  # they live until the end, as the records
+            for member in self.territory.members:
+                activity_summaries(member)
         global _OPEN_DATA
         _OPEN_DATA = (data, self._data_store)
         self._apart = workers.pool(1)

@@ -545,8 +545,8 @@ class _Pending:
 
 
 _ACTIVITIES_SLOT: Any = Member.__dict__["activities"]
-#: The ids of the members whose activities were made on demand in this process (for tests and
-#: profiling: what a build made of the members it did not need).
+#: The ids of the members whose activities were made in this process since the last
+#: :func:`dote.pipeline.run` began (for tests and profiling: which records a build made).
 made_on_demand: list[str] = []
 
 
@@ -566,7 +566,7 @@ class LazyMember(Member):
         value = _ACTIVITIES_SLOT.__get__(self, Member)
         if value.__class__ is _Pending:
             # No garbage collection while they are made: thousands of records that all live
-            # until the end of the build (see pipeline._collection_paused).
+            # until the end of the build (see pipeline.collection_paused).
             collecting = gc.isenabled()
             gc.disable()
             try:

@@ -37,7 +37,7 @@ from dote.label import (
     parse_policy,
 )
 from dote.load import Document
-from dote.model import Activity, Converter, Drift, Territory, lazy_member
+from dote.model import Activity, Converter, Drift, Territory, lazy_member, made_on_demand
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
@@ -99,6 +99,7 @@ def run(
     """
     root = root.resolve()
     today = today or dt.date.today()
+    made_on_demand.clear()
     store = DocumentCache(root) if cache else None
     sources, problems = read_sources(root, cache=store, save=False)
     public_members = sources.members
@@ -156,7 +157,7 @@ def run(
         if (session := last_attended(training, member_id, today)) is not None
     }
     territory = None
-    with _collection_paused():
+    with collection_paused():
         if not any(p.is_error for p in problems) and sources.maison is not None:
             territory = build_territory(
                 sources, internal=overlay is not None, drift=drift, attendance=attendance
@@ -190,7 +191,7 @@ def run(
 
 
 @contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
+def collection_paused() -> Iterator[None]:
     """No garbage collection while the records are made (the label reads every member's
     activities when it is evaluated, and makes them: see model.LazyMember, which pauses it too
     while it makes a member's): they all live until the end of the build, and a large territory

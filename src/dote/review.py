@@ -84,31 +84,52 @@ class Review:
     @property
     def planned(self) -> dt.date | None:
         """The next review the register plans, when it differs from the due date."""
-        planned = self.activity.dates.next_review
+        planned = self.next_review
         return planned if planned is not None and planned != self.due else None
+
+    # What the pages show of the activity (a finding read back knows them without its record).
+    @property
+    def activity_id(self) -> str:
+        return self.activity.id
+
+    @property
+    def name(self) -> str:
+        return self.activity.name
+
+    @property
+    def reviewed(self) -> dt.date | None:
+        return self.activity.dates.reviewed
+
+    @property
+    def next_review(self) -> dt.date | None:
+        return self.activity.dates.next_review
 
     def sort_key(self) -> tuple[int, int, str]:
         days = -self.days if self.state == "en-retard" else self.days
-        return (STATES.index(self.state), days, slugify(self.activity.name))
+        return (STATES.index(self.state), days, slugify(self.name))
 
 
 _ACTIVITY_SLOT: Any = Review.__dict__["activity"]
 
 
 class _KeptReview(Review):
-    """A finding read back from the cache (:func:`_read_back`): its record is looked up in its
-    member's when first read, so that a member whose findings are kept need not have its records
-    made (see model.LazyMember); equal to the same finding made by :func:`compute`."""
+    """A finding read back from the cache (:func:`_read_back`): what the pages show of its
+    activity is kept with it, and its record is looked up in its member's only when asked for,
+    so that a member whose findings are kept need not have its records made (see
+    model.LazyMember); equal to the same finding made by :func:`compute`."""
 
-    __slots__ = ("_member", "_name")
+    __slots__ = ("_activity_id", "_member", "_name", "_next_review", "_reviewed")
+    _activity_id: str
     _member: Member
     _name: str
+    _reviewed: dt.date | None
+    _next_review: dt.date | None
 
     @property
     def activity(self) -> Activity:
         value = _ACTIVITY_SLOT.__get__(self, Review)
-        if isinstance(value, str):
-            value = next(a for a in self._member.activities if a.id == value)
+        if value is None:
+            value = next(a for a in self._member.activities if a.id == self._activity_id)
             _ACTIVITY_SLOT.__set__(self, value)
         return value  # type: ignore[no-any-return]
 
@@ -116,9 +137,21 @@ class _KeptReview(Review):
     def activity(self, value: Any) -> None:
         _ACTIVITY_SLOT.__set__(self, value)
 
-    def sort_key(self) -> tuple[int, int, str]:
-        days = -self.days if self.state == "en-retard" else self.days
-        return (STATES.index(self.state), days, slugify(self._name))
+    @property
+    def activity_id(self) -> str:
+        return self._activity_id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def reviewed(self) -> dt.date | None:
+        return self._reviewed
+
+    @property
+    def next_review(self) -> dt.date | None:
+        return self._next_review
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Review):
@@ -133,12 +166,26 @@ class _KeptReview(Review):
     __hash__ = Review.__hash__
 
 
-def _kept_review(
-    member: Member, activity_id: str, name: str, state: State, due: dt.date | None, days: int
-) -> Review:
-    found = _KeptReview(activity_id, state, due, days)  # type: ignore[arg-type]
-    object.__setattr__(found, "_member", member)
-    object.__setattr__(found, "_name", name)
+def _kept_review(member: Member, data: tuple[Any, ...], today: dt.date) -> Review:
+    """A finding kept as ``data`` (see :func:`_review_data`), around ``member``, at ``today``."""
+    activity_id, state, due_day, name, reviewed, next_review = data
+    if not isinstance(activity_id, str) or not isinstance(name, str) or state not in STATES:
+        raise ValueError(state)
+    due = dt.date.fromordinal(due_day) if due_day is not None else None
+    days = 0
+    if due is not None and state == "en-retard":
+        days = (today - due).days
+    elif due is not None and state == "bientot":
+        days = (due - today).days
+    found = _KeptReview(None, state, due, days)  # type: ignore[arg-type]
+    for slot, value in (
+        ("_activity_id", activity_id),
+        ("_member", member),
+        ("_name", name),
+        ("_reviewed", dt.date.fromordinal(reviewed) if reviewed is not None else None),
+        ("_next_review", dt.date.fromordinal(next_review) if next_review is not None else None),
+    ):
+        object.__setattr__(found, slot, value)
     return found
 
 
@@ -280,12 +327,15 @@ def compute(
     )
 
 
-def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[str, str, int | None, str], ...]:
-    """A member's findings as plain values (made again by :func:`_read_back`); their days late
-    or left are counted again from the date."""
+def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[Any, ...], ...]:
+    """A member's findings as plain values, with what the pages show of their activities (made
+    again by :func:`_read_back`); their days late or left are counted again from the date."""
+
+    def day(value: dt.date | None) -> int | None:
+        return value.toordinal() if value is not None else None
+
     return tuple(
-        (r.activity.id, r.state, r.due.toordinal() if r.due is not None else None, r.activity.name)
-        for r in reviews
+        (r.activity_id, r.state, day(r.due), r.name, day(r.reviewed), day(r.next_review)) for r in reviews
     )
 
 
@@ -296,20 +346,10 @@ def _read_back(data: Any, member: Member, today: dt.date) -> tuple[Review, ...] 
         return None
     ids = set(activity_ids(member))
     try:
-        found = []
-        for activity_id, state, due_day, name in data:
-            if activity_id not in ids or not isinstance(name, str):
-                return None
-            due = dt.date.fromordinal(due_day) if due_day is not None else None
-            days = 0
-            if due is not None and state == "en-retard":
-                days = (today - due).days
-            elif due is not None and state == "bientot":
-                days = (due - today).days
-            found.append(_kept_review(member, activity_id, name, state, due, days))
+        found = [_kept_review(member, item, today) for item in data]
     except (TypeError, ValueError):
         return None
-    if not all(r.state in STATES for r in found):
+    if not all(r.activity_id in ids for r in found):
         return None
     return tuple(sorted(found, key=lambda r: r.sort_key()))
 

@@ -23,6 +23,7 @@ RSS description, which readers take as HTML, is written as escaped text).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import html
 import re
@@ -195,8 +196,12 @@ class WatchSite:
         self.theme_labels = {
             code: themes[code].label if code in themes else code for code in self.index.themes()
         }
-        # Activities by their set of themes: few distinct sets, whatever the territory's size.
-        self._combinations = Counter(s.themes for m in territory.members for s in activity_summaries(m))
+
+    @functools.cached_property
+    def _combinations(self) -> Counter[frozenset[str]]:
+        """Activities by their set of themes: few distinct sets, whatever the territory's size
+        (counted when the watch page is made, not at every build: it is kept in the cache)."""
+        return Counter(s.themes for m in self.territory.members for s in activity_summaries(m))
 
     # --- feeds ---
 
