@@ -359,10 +359,9 @@ class _Figures:
     states: Counter[str] = field(default_factory=Counter)  # the declared DPIA state, where required
     processors: Counter[str] = field(default_factory=Counter)  # activities by processor id
     users: Counter[str] = field(default_factory=Counter)  # members by processor id (in a sum)
-    missing_ids: list[tuple[str, str]] = field(
-        default_factory=list
-    )  # a member's required DPIAs not done (id, name)
-    missing: list[ActivityLink] = field(default_factory=list)  # the same, with their member (in a sum)
+    #: A member's required DPIAs not done, as (activity id, name); in a sum, with their member.
+    missing_ids: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[ActivityLink] = field(default_factory=list)
     countries: dict[str, _Country] = field(default_factory=dict)  # third countries, by code
 
     _COUNTERS = ("counts", "bases", "natures", "means", "monitoring", "verdicts", "states", "processors")

@@ -552,7 +552,7 @@ made_on_demand: list[str] = []
 
 class LazyMember(Member):
     """A :class:`Member` whose activities are made when first read; it is then a plain
-    ``Member`` (its class is changed back: equal to and hashed as one made whole).
+    ``Member`` (its class is changed back: equal to one made whole).
 
     A build makes a territory of these: the records of a member whose results are all kept
     (its label, page, open data, figures…) are then never made. What needs no more than ids,
