@@ -159,7 +159,7 @@ def test_overdue_is_what_the_label_says(demo_root: Path, date: dt.date) -> None:
 def test_findings_kept_without_the_date_are_those_of_each_day(
     territory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kept with the days on which they stay the same (``dated=False``), a member's findings
+    """Kept with the days on which they stay the same, a member's findings
     read back on any of those days are that day's, days late or left counted again; on the days
     around both ends of each window, forward then backward, they are those computed without a
     store; within every window, no member is judged again."""
@@ -173,7 +173,7 @@ def test_findings_kept_without_the_date_are_those_of_each_day(
 
     first, store = on(DATE)
     assert first.territory is not None
-    compute(first.territory, first.label, DATE, kept=store, dated=False)
+    compute(first.territory, first.label, DATE, kept=store)
     windows = [store.get(m.id, str(review.DEFAULT_WITHIN)) for m in first.territory.members]
     ends = sorted(w[1] for w in windows if w[1] < AFTER_LAST_DAY)
     edges = sorted({e for w in windows for e in w[:2] if FIRST_DAY < e < AFTER_LAST_DAY})
@@ -191,7 +191,7 @@ def test_findings_kept_without_the_date_are_those_of_each_day(
         return original(member, *args)
 
     monkeypatch.setattr(review, "Subject", subject)
-    kept = compute(later.territory, later.label, quiet, kept=store, dated=False)
+    kept = compute(later.territory, later.label, quiet, kept=store)
     assert judged == []
     assert kept == plain
     assert kept.count("en-retard") and kept.count("bientot")
@@ -202,7 +202,7 @@ def test_findings_kept_without_the_date_are_those_of_each_day(
         if found.territory is None:  # a day before some of the registers' dates: refused
             continue
         plain = compute(found.territory, found.label, day)
-        assert compute(found.territory, found.label, day, kept=store, dated=False) == plain, day
+        assert compute(found.territory, found.label, day, kept=store) == plain, day
         checked += 1
     assert checked >= 8
 

@@ -254,7 +254,6 @@ def compute(
     kept_reviews: MemberValues | None = None,
     *,
     figures_dated: bool = True,
-    reviews_dated: bool = True,
 ) -> Dashboard:
     """The dashboard of a (public) territory, at the label's reference date when there is one.
 
@@ -263,13 +262,13 @@ def compute(
     member's are read back from an earlier build; ``kept_reviews`` does the same for the
     records to review (:func:`dote.review.compute`). A member's figures use the date only
     through its label's DPIA screenings: not ``figures_dated``, ``kept``'s keys stand for its
-    label (its window, see dote.label.DateWindow) and the date is left out of them; not
-    ``reviews_dated``, ``kept_reviews``' keys leave the date out (see dote.review.compute).
+    label (its window, see dote.label.DateWindow) and the date is left out of them;
+    ``kept_reviews``' keys leave it out too (see dote.review.compute).
     """
     reference = label.reference_date if label is not None else today
     from dote.review import compute as compute_reviews  # the review page's module imports this one
 
-    found = compute_reviews(territory, label, reference, kept=kept_reviews, dated=reviews_dated)
+    found = compute_reviews(territory, label, reference, kept=kept_reviews)
     reviews, members_overdue, overdue, unpublished = _reviews(found)
     screening = render.label_context(territory, label, "")["screening"]
     part = reference.isoformat() if figures_dated else ""

@@ -402,11 +402,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._today = today or dt.date.today()
         # What each member's kept results (explorer values, review table) are keyed by: its
         # records, the shared files and the date (none without fingerprints).
-        self._member_keys = (
-            {m.id: pipeline.member_key(self._fingerprints, m.id, self._today) for m in self.territory.members}
-            if pipeline.SHARED in self._fingerprints
-            else {}
-        )
+        self._member_keys = self._keys_for(self._today)
         env = render.environment(self.root)
         env.bytecode_cache = template_cache(self.root, env, "pages")  # templates compiled once
         # Whether the site has the training modules' page: the calendar links to it only then.
@@ -491,11 +487,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             # A member's figures depend on the date through its label only (kept for its window);
             # its records to review are kept without the date, with their own window.
             figures = MemberValues(self.root, "tableau", self._window_keys or self._member_keys)
-            review_keys = {
-                m.id: pipeline.member_key(self._fingerprints, m.id, "revues sans date")
-                for m in self.territory.members
-            }
-            kept_reviews = MemberValues(self.root, "revues-fiches", review_keys)
+            kept_reviews = MemberValues(self.root, "revues-fiches", self._keys_for("revues sans date"))
             figures.prune()
             kept_reviews.prune()
         self.dashboard = dashboard.compute(
@@ -505,7 +497,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             figures,
             kept_reviews,
             figures_dated=not self._window_keys,
-            reviews_dated=False,
         )
         pages += dashboard.pages(self.dashboard, env)
         # --- end of dashboard ---
@@ -514,7 +505,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
 
         reviews = self.dashboard.review_list
         if reviews is None or self.dashboard.reference_date != self._today:
-            reviews = review.compute(self.territory, self.label, self._today, kept=kept_reviews, dated=False)
+            reviews = review.compute(self.territory, self.label, self._today, kept=kept_reviews)
         # Each member's table is kept between public builds, under its member's key.
         tables = None
         if not internal and self._member_keys:
@@ -593,6 +584,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if STYLESHEET not in [str(s) for s in config.extra_css]:
             config.extra_css.append(STYLESHEET)
         return config
+
+    def _keys_for(self, part: dt.date | str) -> dict[str, str]:
+        """Each member's key for what is kept of it under ``part`` (see pipeline.member_key);
+        none without fingerprints."""
+        assert self.territory is not None
+        if pipeline.SHARED not in self._fingerprints:
+            return {}
+        return {m.id: pipeline.member_key(self._fingerprints, m.id, part) for m in self.territory.members}
 
     def _open_data(self) -> None:
         """Make the open data; in a forked process when few members' files are not in the
@@ -822,14 +821,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             # Whether a member has notices the Maison writes is kept under its key, so that an
             # unchanged member's records are not made for it (model.LazyMember).
             kept_notices = (
-                MemberValues(
-                    self.root,
-                    "mentions-generees",
-                    {
-                        m.id: pipeline.member_key(prints, m.id, "mentions generees")
-                        for m in self.territory.members
-                    },
-                )
+                MemberValues(self.root, "mentions-generees", self._keys_for("mentions generees"))
                 if self.internal_overlay is None and self._member_keys
                 else None
             )

@@ -255,24 +255,20 @@ def compute(
     today: dt.date,
     within: int = DEFAULT_WITHIN,
     kept: MemberValues | None = None,
-    *,
-    dated: bool = True,
 ) -> Reviews:
     """The activities of ``territory`` to review at ``today``, per the label's rule.
 
     ``label`` gives the policy (its criterion's months); the records judged are those of
     ``territory``, whatever territory the evaluation was made from. With ``kept`` (a public
-    build's store, keyed by each member's records, the shared files and the date), a member's
-    findings are read back from an earlier build instead of judged again. Not ``dated``,
-    ``kept``'s keys leave the date out: a member's findings are kept with the days on which
-    they stay the same (dote.label.DateWindow: until a record becomes due soon, or overdue),
-    their days late or left counted again each day.
+    build's store, keyed by each member's records and the shared files), a member's findings
+    are read back from an earlier build instead of judged again: they are kept with the days
+    on which they stay the same (dote.label.DateWindow: until a record becomes due soon, or
+    overdue), their days late or left counted again each day.
     """
     rule = RULES[RULE]
     parameters, criterion_id, criterion_title = policy_parameters(label)
     months = int(parameters["age_maximum_mois"])
-    # What the findings depend on beyond the member's key.
-    part = f"{within}" if not dated else f"{today.isoformat()} {within}"
+    part = f"{within}"  # what the findings depend on beyond the member's key
 
     def judged(member: Member, window: DateWindow | None) -> tuple[Review, ...]:
         found = []
@@ -302,17 +298,13 @@ def compute(
 
     members = []
     for member in territory.members:
-        kept_data = kept.get(member.id, part) if kept is not None else None
-        if not dated:  # kept with the days it holds
-            window_kept = held(kept_data, today)
-            kept_data = window_kept[2] if window_kept is not None else None
-        found = _read_back(kept_data, member, today) if kept_data is not None else None
+        kept_data = held(kept.get(member.id, part), today) if kept is not None else None
+        found = _read_back(kept_data[2], member, today) if kept_data is not None else None
         if found is None:
-            window = DateWindow(today) if not dated else None
+            window = DateWindow(today) if kept is not None else None  # the days it is kept for
             found = judged(member, window)
-            if kept is not None:
-                data = _review_data(found)
-                kept.put(member.id, window.kept(data) if window else data, part)
+            if window is not None and kept is not None:
+                kept.put(member.id, window.kept(_review_data(found)), part)
         if found:
             members.append(MemberReviews(member, found))
     members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))

@@ -314,7 +314,7 @@ def check_shared_references(sources: Sources, today: dt.date) -> list[Problem]:
         problems.extend(_model_reference(doc, sources.models))
         problems.extend(_processor_references(doc, sources))
         problems.extend(_retention_problems(doc, vocab))
-        problems.extend(_authorisation_problems(doc, today))
+        problems.extend(_authorisation_problems(doc, DateWindow(today)))
     if sources.label is not None:
         problems.extend(check_policy(sources.label))
     return problems
@@ -334,6 +334,7 @@ def check_member_references(
     (``members`` is the set of member ids) and on ``today`` only. ``slugs``: names already
     made into slugs, shared between calls. ``window`` (made for ``today``) is narrowed to
     the days on which they stay the same."""
+    window = window if window is not None else DateWindow(today)
     problems: list[Problem] = []
     vocab = load_vocabularies()
     slugs = {} if slugs is None else slugs  # activity names recur from member to member
@@ -343,9 +344,9 @@ def check_member_references(
         problems.extend(_processor_references(doc, sources))
         problems.extend(_model_reference(doc, sources.models))
         problems.extend(_controllers_served(doc, members))
-        problems.extend(_date_problems(doc, today, window))
+        problems.extend(_date_problems(doc, window))
         problems.extend(_retention_problems(doc, vocab))
-        problems.extend(_authorisation_problems(doc, today, window))
+        problems.extend(_authorisation_problems(doc, window))
         problems.extend(_transfer_warnings(doc, vocab))
         name = str(data.get("nom", ""))
         key = slugs.get(name)
@@ -473,8 +474,10 @@ def _model_reference(doc: Document, models: Mapping[str, Document]) -> list[Prob
 _PAST_DATES = (("creation", "création"), ("mise_a_jour", "mise à jour"), ("revue", "revue"))
 
 
-def _date_problems(doc: Document, today: dt.date, window: DateWindow | None = None) -> list[Problem]:
-    future = window.after if window is not None else today.__lt__
+def _date_problems(doc: Document, window: DateWindow) -> list[Problem]:
+    """Dates stated in the future, or out of order; each comparison with the reference date
+    narrows ``window``."""
+    future = window.after
     dates = doc.data.get("dates") or {}
     parsed = {
         k: dt.date.fromisoformat(v) for k, v in dates.items() if isinstance(v, str) and not k.startswith("x_")
@@ -559,10 +562,10 @@ def _retention_problems(doc: Document, vocab: Any) -> list[Problem]:
     return problems
 
 
-def _authorisation_problems(doc: Document, today: dt.date, window: DateWindow | None = None) -> list[Problem]:
+def _authorisation_problems(doc: Document, window: DateWindow) -> list[Problem]:
     """A prior authorisation dated in the future is an error; one whose validity ended, a warning.
-    With ``window`` (made for ``today``), each comparison with the date narrows it."""
-    future = window.after if window is not None else today.__lt__
+    Each comparison with the reference date narrows ``window``."""
+    future = window.after
     problems = []
     for i, item in enumerate(doc.data.get("autorisations") or ()):
         if not isinstance(item, Mapping) or not isinstance(item.get("date"), str):
