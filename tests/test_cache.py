@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import copy_demo
-from dote import cache, explorer, label, pipeline, validate
+from dote import cache, explorer, label, model, pipeline, validate
 from dote.cache import CACHE_DIR
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.model import add_duration
@@ -795,6 +795,112 @@ def test_a_recognised_file_gives_its_positions_from_its_bytes_when_asked(
     assert after.key_position(("nom",)) == before.key_position(("nom",))
 
 
+# --- member folders recognised whole (DocumentCache.recognise_folder) --------------------------
+
+
+def _member_packs(root: Path) -> dict[str, str]:
+    """Each member folder's pack name (see cache._pack_name), by member id."""
+    return {
+        folder.name: cache._pack_name(folder.relative_to(root).as_posix())
+        for folder in (root / "registers" / "members").iterdir()
+    }
+
+
+def _unpacked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return _count_calls(monkeypatch, cache.DocumentCache, "_pack", lambda store, name: name)
+
+
+def _same_run(one: pipeline.Result, other: pipeline.Result) -> None:
+    assert one.problems == other.problems
+    assert one.territory is not None and other.territory is not None
+    assert one.territory.drift == other.territory.drift
+    assert one.label == other.label
+    for a, b in zip(one.territory.members, other.territory.members, strict=True):
+        kept = model.member_outline(a)  # summaries and fields stated, as kept (None once made)
+        if kept is not None:
+            pending = model._ACTIVITIES_SLOT.__get__(a, model.Member)
+            pending.summaries = pending.stated = None
+            assert model.member_outline(a) == kept  # as made again from the data
+        assert model.activity_summaries(a) == model.activity_summaries(b)
+    assert one.territory == other.territory  # the records, made now
+
+
+def test_an_unchanged_member_folder_is_taken_whole_without_unpacking_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm run recognises each unchanged member folder by its files' statuses: it unpacks
+    none of them (their documents, resolution, checks, summaries are kept), and gives what a
+    run without cache gives, drift, algorithms' warnings and summaries included."""
+    root = copy_demo(tmp_path / "territoire")
+    algorithmic = root / "registers" / "members" / "valmont" / "inscriptions-scolaires.yml"
+    text = algorithmic.read_text(encoding="utf-8")
+    algorithmic.write_text(text.replace("\n  mention: ", "\n  x_mention: ", 1), encoding="utf-8")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+    pipeline.run(root, today=TODAY, cache=True)
+    packs = _member_packs(root)
+    unpacked = _unpacked(monkeypatch)
+    model.made_on_demand.clear()
+    warm = pipeline.run(root, today=TODAY, cache=True)
+    assert set(unpacked).isdisjoint(packs.values()) and model.made_on_demand == []
+    assert any("sans « mention »" in p.message for p in warm.problems)  # kept with the member's checks
+    assert warm.territory is not None and warm.territory.drift
+    _same_run(warm, pipeline.run(root, today=TODAY))
+
+    # One activity changed: its member's folder alone is read (and unpacked) again.
+    changed = _activity(root)
+    changed.write_text(changed.read_text(encoding="utf-8") + "# revu\n", encoding="utf-8")
+    unpacked.clear()
+    read = _count_reading(monkeypatch)
+    again = pipeline.run(root, today=TODAY, cache=True)
+    assert set(unpacked) & set(packs.values()) == {packs[changed.parent.name]}
+    assert read == [changed.relative_to(root).as_posix()]
+    _same_run(again, pipeline.run(root, today=TODAY))
+
+
+def test_a_member_folder_with_a_file_added_or_removed_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+    pipeline.run(root, today=TODAY, cache=True)
+    source = _activity(root)
+    added = source.with_name("activite-ajoutee.yml")
+    added.write_text(
+        source.read_text(encoding="utf-8").replace("\nnom: ", "\nnom: Copie de ", 1), encoding="utf-8"
+    )
+    with_added = pipeline.run(root, today=TODAY, cache=True)
+    assert with_added.territory is not None
+    member = with_added.territory.members_by_id[source.parent.name]
+    assert "activite-ajoutee" in model.activity_ids(member)
+    _same_run(with_added, pipeline.run(root, today=TODAY))
+
+    added.unlink()
+    source.unlink()
+    without = pipeline.run(root, today=TODAY, cache=True)
+    assert without.territory is not None
+    ids = model.activity_ids(without.territory.members_by_id[source.parent.name])
+    assert "activite-ajoutee" not in ids and source.stem not in ids
+    _same_run(without, pipeline.run(root, today=TODAY))
+
+
+def test_a_recognised_folder_whose_pack_was_lost_reads_its_files_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statuses say a folder is unchanged, but its pack is gone (a damaged cache): its
+    documents are read and checked again when something reads them, and are the same."""
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)
+    cold, _ = validate.read_sources(root, cache=cache.DocumentCache(root))
+    member = next(m for m, docs in cold.activities.items() if docs)
+    documents = next((root / CACHE_DIR).glob("*/documents"))
+    (documents / _member_packs(root)[member]).unlink()
+    parsed = _count_parsing(monkeypatch)
+    warm, _ = validate.read_sources(root, cache=cache.DocumentCache(root))
+    assert parsed == []  # recognised: nothing read yet
+    assert dict(warm.activities[member]) == dict(cold.activities[member])
+    assert len(parsed) == len(cold.activities[member])  # read again when asked for
+
+
 def test_a_removed_member_leaves_no_pack_behind(tmp_path: Path) -> None:
     """The pack of a folder no run finds any more (a member removed or renamed) is deleted
     by the next run, which reads every file; the other packs stay."""
@@ -816,7 +922,8 @@ def test_a_removed_member_leaves_no_pack_behind(tmp_path: Path) -> None:
     kept = cache.DocumentCache(root)
     kept.keep_member_value("registers/members/autre", "x", 1)
     kept.save()
-    assert len([p for p in documents.iterdir() if p.name not in ("etats", "a-garder")]) == len(packs)
+    assert {p.name for p in documents.iterdir() if p.name not in ("etats", "a-garder")} == packs - {gone_pack}
+    assert cache.DocumentCache(root).member_value("registers/members/autre", "x") == 1
 
 
 def test_the_members_documents_are_not_made_again_on_the_next_day(tmp_path: Path) -> None:

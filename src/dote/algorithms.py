@@ -134,15 +134,21 @@ def check(sources: Sources) -> list[Problem]:
     An error would stop the whole site from being built over what may be a gap in one
     record, which is what the label and these warnings are for.
     """
-    kinds = load_vocabularies()["types-membres"].terms
     problems: list[Problem] = []
     for member_id, docs in sources.activities.items():
-        member = sources.members.get(member_id)
-        data = member.data if member is not None and isinstance(member.data, Mapping) else {}
-        kind = kinds.get(str(data.get("type")))
-        staff = data.get("effectif")
-        for doc in docs.values():
-            problems.extend(_block_problems(doc, kind, staff if isinstance(staff, int) else None))
+        problems.extend(member_problems(sources, member_id, docs))
+    return problems
+
+
+def member_problems(sources: Sources, member_id: str, docs: Mapping[str, Document]) -> list[Problem]:
+    """:func:`check` for one member's resolved activities (``docs``)."""
+    member = sources.members.get(member_id)
+    data = member.data if member is not None and isinstance(member.data, Mapping) else {}
+    kind = load_vocabularies()["types-membres"].terms.get(str(data.get("type")))
+    staff = data.get("effectif")
+    problems: list[Problem] = []
+    for doc in docs.values():
+        problems.extend(_block_problems(doc, kind, staff if isinstance(staff, int) else None))
     return problems
 
 

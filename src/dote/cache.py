@@ -12,9 +12,10 @@ Five stores:
 - :class:`DocumentCache` — register files once parsed and checked against their schema
   (the document's data and its problems; the positions of its values are found again
   from the file's bytes if a later check asks for them), packed by folder (one file per
-  member), written only when a folder's entries changed, deleted with the folder; and the
+  member), written only when a folder's entries changed, deleted with the folder; the
   files' statuses, by which an unchanged file of a working copy is recognised without
-  being read again;
+  being read again, and a member folder whose files are all unchanged without its pack
+  being unpacked; small values kept per member folder (its checks, its resolution);
 - :class:`PageCache` — HTML fragments of generated pages, by a hash of everything the
   page is rendered from;
 - :class:`MemberResults` — what is computed for each member from its records (its label, its
@@ -65,7 +66,7 @@ CACHE_DIR = Path(".cache") / "dote"
 #: Set to 0 (or "non") to build without reading or writing the cache.
 CACHE_ENV = "DOTE_CACHE"
 #: The layout of the entries (see :data:`Entry`): part of the engine's fingerprint.
-FORMAT = 2
+FORMAT = 3
 
 
 @cache
@@ -144,8 +145,14 @@ SETTLED_NS = 3_000_000_000
 #: time" is the creation time and a tool may set the modification time back.
 STATUS_TRUSTED = sys.platform != "win32"
 
-#: The file of the statuses, among the packs (whose names are 32 hexadecimal digits).
+#: The file of the statuses, among the packs (whose names are 32 hexadecimal digits); it
+#: also holds the member folders read whole and the small values kept per folder.
 _STATUSES = "etats"
+
+#: A member folder as a run read it whole (see :meth:`DocumentCache.recognise_folder`): its
+#: files' names (the member's first), their statuses (device, inode, size, modification and
+#: change times), the member's document and the problems of all its files.
+FolderEntry = tuple[tuple[str, ...], tuple[tuple[int, ...], ...], Entry, tuple[tuple[Any, ...], ...]]
 
 
 def _status(found: os.stat_result, kind: str, partial: bool) -> tuple[int, int, int, int, int, str]:
@@ -173,6 +180,12 @@ class DocumentCache:
         #: The files' statuses as the last run saw them (see :meth:`recognise`), and this run's.
         self._statuses: dict[str, Status] | None = None
         self._seen: dict[str, Status] = {}
+        #: Member folders as the last run read them whole (see :meth:`recognise_folder`), and
+        #: this run's; small values kept by folder (:meth:`member_value`), the last run's and this one's.
+        self._folders: dict[str, FolderEntry] = {}
+        self._folders_seen: dict[str, FolderEntry] = {}
+        self._notes: dict[str, dict[str, Any]] = {}
+        self._notes_seen: dict[str, dict[str, Any]] = {}
 
     def lookup(
         self, raw: bytes, path: Path, name: str, kind: str, partial: bool
@@ -207,9 +220,7 @@ class DocumentCache:
         """
         if self.folder is None or not STATUS_TRUSTED:
             return None
-        if self._statuses is None:
-            self._statuses = self._load_statuses()
-        kept = self._statuses.get(name)
+        kept = self._file_statuses().get(name)
         if kept is None or kept[:6] != _status(found, kind, partial):
             return None
         key = kept[6]
@@ -242,13 +253,78 @@ class DocumentCache:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
 
-    def _load_statuses(self) -> dict[str, Status]:
-        assert self.folder is not None
-        try:
-            loaded = marshal.loads(zlib.decompress((self.folder / "documents" / _STATUSES).read_bytes()))
-        except (OSError, EOFError, ValueError, TypeError, zlib.error):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
+    def _file_statuses(self) -> dict[str, Status]:
+        """The files' statuses the last run kept (read once, with its folders and values)."""
+        if self._statuses is None:
+            assert self.folder is not None
+            try:
+                loaded = marshal.loads(zlib.decompress((self.folder / "documents" / _STATUSES).read_bytes()))
+            except (OSError, EOFError, ValueError, TypeError, zlib.error):
+                loaded = None
+            if not (
+                isinstance(loaded, tuple) and len(loaded) == 3 and all(isinstance(p, dict) for p in loaded)
+            ):
+                loaded = ({}, {}, {})
+            self._statuses, self._folders, self._notes = loaded
+        return self._statuses
+
+    def recognise_folder(
+        self, folder: str, names: tuple[str, ...], found: Iterable[os.stat_result]
+    ) -> FolderEntry | None:
+        """A member folder whose files (``names``, the member's file first, then its activities
+        in order; ``found``, their statuses) all have the status an earlier run read them with,
+        as that run kept it (:meth:`keep_folder`), or ``None``. The caller then has the folder's
+        documents without reading anything, and unpacks its files' entries only if their data
+        is read (:meth:`recognised_entry`): a warm build does no work per unchanged file
+        beyond its status."""
+        if self.folder is None or not STATUS_TRUSTED:
+            return None
+        self._file_statuses()  # reads the folders too
+        kept = self._folders.get(folder)
+        if kept is None or kept[0] != names:
+            return None
+        if kept[1] != tuple((f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns, f.st_ctime_ns) for f in found):
+            return None
+        statuses = [self._file_statuses().get(name) for name in names]
+        if any(status is None for status in statuses):
+            return None
+        pack = self._used.setdefault(_pack_name(folder), set())
+        for name, status in zip(names, statuses, strict=True):
+            assert status is not None
+            self._seen[name] = status
+            self.keys[name] = status[6]
+            pack.add(status[6])
+        self._folders_seen[folder] = kept
+        return kept
+
+    def keep_folder(
+        self, folder: str, names: tuple[str, ...], member: Entry, problems: Iterable[Problem]
+    ) -> None:
+        """Keep a member folder read whole (every file read or recognised, with a settled
+        status, see :meth:`seen`), for :meth:`recognise_folder` in the next runs: the files'
+        names and statuses, the member's own document (``member``, the first file) and the
+        problems of all its files (the guard rails' included)."""
+        if self.folder is None or not STATUS_TRUSTED:
+            return
+        statuses = [self._seen.get(name) for name in names]
+        if any(s is None or s[6] != self.keys.get(name) for s, name in zip(statuses, names, strict=True)):
+            return
+        self._folders_seen[folder] = (
+            names,
+            tuple(s[:5] for s in statuses if s is not None),
+            member,
+            problem_entries(problems),
+        )
+
+    def recognised_entry(self, name: str) -> Entry | None:
+        """The kept read of a file of a folder :meth:`recognise_folder` recognised (unpacked
+        from its folder's pack), or ``None`` if the cache lost it (it was damaged): the
+        file is then to be read again."""
+        status = self._seen.get(name)
+        if self.folder is None or status is None:
+            return None
+        entry: Entry | None = self._pack(_pack_name(posixpath.dirname(name))).get(status[6])
+        return entry
 
     def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:
         """Keep the read of ``raw`` (see :func:`entry_of`) for the next runs."""
@@ -279,22 +355,22 @@ class DocumentCache:
         return pack
 
     def member_value(self, folder: str, key: str) -> Any:
-        """A value kept with the files of ``folder`` (relative to the territory, as their
-        names are) under ``key``, or ``None``. ``key`` must not be a file's content key."""
+        """A value kept for the files of ``folder`` (relative to the territory, as their
+        names are) under ``key``, or ``None``. Kept with the statuses, not in the folder's
+        pack: reading it unpacks nothing."""
         if self.folder is None:
             return None
-        pack_name = _pack_name(folder)
-        self._used.setdefault(pack_name, set()).add(key)
-        return self._pack(pack_name).get(key)
+        self._file_statuses()
+        value = self._notes.get(folder, {}).get(key)
+        if value is not None:
+            self._notes_seen.setdefault(folder, {})[key] = value
+        return value
 
     def keep_member_value(self, folder: str, key: str, value: Any) -> None:
-        """Keep ``value`` (marshal-able) with the files of ``folder``, for :meth:`member_value`."""
+        """Keep ``value`` (marshal-able, small) for the files of ``folder``, for :meth:`member_value`."""
         if self.folder is None:
             return
-        pack_name = _pack_name(folder)
-        self._used.setdefault(pack_name, set()).add(key)
-        self._pack(pack_name)[key] = value
-        self._changed.add(pack_name)
+        self._notes_seen.setdefault(folder, {})[key] = value
 
     def save(self, *, whole: bool = False) -> None:
         """Write the packs that changed, keeping only the entries this run used.
@@ -319,15 +395,25 @@ class DocumentCache:
             except OSError:
                 return  # a read-only or full disk: the build goes on without its cache
         self._changed.clear()
-        if self._seen != self._statuses:
+        # A folder's values this run neither read nor kept stay as they were (another kind of
+        # run, an internal one, does not use them), unless the folder is gone.
+        notes = {
+            folder: values
+            for folder, values in self._notes.items()
+            if folder not in self._notes_seen and (not whole or _pack_name(folder) in self._used)
+        }
+        notes.update((folder, dict(values)) for folder, values in self._notes_seen.items())
+        if (self._seen, self._folders_seen, notes) != (self._statuses, self._folders, self._notes):
             # Written after the packs: a status never names an entry that is not there.
             with contextlib.suppress(OSError):
                 write_atomic_bytes(
                     self.folder / "documents" / _STATUSES,
-                    zlib.compress(marshal.dumps(self._seen), 1),
+                    zlib.compress(marshal.dumps((self._seen, self._folders_seen, notes)), 1),
                     sync=False,
                 )
             self._statuses = dict(self._seen)
+            self._folders = dict(self._folders_seen)
+            self._notes = notes
 
 
 def problem_entries(problems: Iterable[Problem]) -> tuple[tuple[Any, ...], ...]:

@@ -916,18 +916,22 @@ class _ActivityResults(Mapping[str, ActivityResult]):
     """A kept member's results by activity, around its records once they are read (the
     records of a member whose result is kept may never be needed: see model.LazyMember)."""
 
-    __slots__ = ("_made", "_member", "_parts")
+    __slots__ = ("_ids", "_made", "_member", "_parts")
 
     def __init__(
-        self, member: Member, parts: dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]
+        self,
+        member: Member,
+        ids: frozenset[str],
+        parts: Callable[[], dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]],
     ) -> None:
         self._member = member
-        self._parts = parts
+        self._ids = ids
+        self._parts = parts  # what each result holds besides its record, made when first read
         self._made: dict[str, ActivityResult] | None = None
 
     def _results(self) -> dict[str, ActivityResult]:
         if self._made is None:
-            parts = self._parts
+            parts = self._parts()
             self._made = {a.id: ActivityResult(a, *parts[a.id]) for a in self._member.activities}
         return self._made
 
@@ -935,13 +939,13 @@ class _ActivityResults(Mapping[str, ActivityResult]):
         return self._results()[activity_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._parts)
+        return iter(activity_ids(self._member))
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return len(self._ids)
 
     def __contains__(self, activity_id: object) -> bool:
-        return activity_id in self._parts
+        return activity_id in self._ids
 
 
 class ResultReader:
@@ -989,35 +993,41 @@ class ResultReader:
         try:
             levels = self._levels
             level, next_level, member_failures, activities, unevaluated = data
-            results = {}
-            for activity_id, screening_data, failed, reached in activities:
-                verdict, reasons, found, cnil, exemption, derived, aside = screening_data
-                screening = Screening(
-                    verdict,
-                    tuple(reasons),
-                    self._findings_of(found),
-                    self._findings_of(cnil),
-                    self._term(exemption),
-                    derived,
-                    self._findings_of(aside),
-                )
-                results[activity_id] = (
-                    screening,
-                    self._failures_of(failed),
-                    levels[reached] if reached else None,
-                )
-            if tuple(results) != activity_ids(member):
+            ids = tuple(activity[0] for activity in activities)
+            if ids != activity_ids(member) or any(r and r not in levels for *_, r in activities):
                 return None
             return MemberResult(
                 member,
                 levels[level] if level else None,
                 levels[next_level] if next_level else None,
                 self._failures_of(member_failures),
-                _ActivityResults(member, results),
+                _ActivityResults(member, frozenset(ids), functools.partial(self._activities, activities)),
                 tuple(self.policy.criteria[c] for c in unevaluated),
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+    def _activities(self, activities: Any) -> dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]:
+        """The per-activity part of a kept result (made when first read: a page or a table
+        that shows it is made again)."""
+        results = {}
+        for activity_id, screening_data, failed, reached in activities:
+            verdict, reasons, found, cnil, exemption, derived, aside = screening_data
+            screening = Screening(
+                verdict,
+                tuple(reasons),
+                self._findings_of(found),
+                self._findings_of(cnil),
+                self._term(exemption),
+                derived,
+                self._findings_of(aside),
+            )
+            results[activity_id] = (
+                screening,
+                self._failures_of(failed),
+                self._levels[reached] if reached else None,
+            )
+        return results
 
 
 def level_counts(evaluation: Evaluation) -> dict[str, int]:

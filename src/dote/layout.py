@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +84,35 @@ class Sources:
         yield from self.processors.values()
         if self.label:
             yield self.label
+
+
+class FolderFiles(Mapping[str, Path]):
+    """The register files of one folder, by id: their paths are made when asked for (a
+    member folder recognised by the cache never needs them, see dote.validate)."""
+
+    __slots__ = ("folder", "names")
+
+    def __init__(self, folder: Path, names: Mapping[str, str]) -> None:
+        self.folder = folder
+        #: Each file's name in the folder, by id.
+        self.names = names
+
+    def __getitem__(self, key: str) -> Path:
+        return self.folder / self.names[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.names
+
+
+def file_names(files: Mapping[str, Path]) -> Mapping[str, str]:
+    """Each file's name (in its folder) by id, without making paths (see :class:`FolderFiles`)."""
+    return files.names if isinstance(files, FolderFiles) else {key: path.name for key, path in files.items()}
 
 
 @dataclass(frozen=True)
@@ -158,24 +187,27 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
     def listed(folder: Path) -> list[os.DirEntry[str]]:
         return entries(folder) if folder.is_dir() and not outside(folder) else []
 
-    def ids_of(found: list[os.DirEntry[str]]) -> dict[str, Path]:
-        ids: dict[str, Path] = {}
+    def names_of(found: list[os.DirEntry[str]]) -> dict[str, str]:
+        """The register files among a folder's entries: their names, by id."""
+        ids: dict[str, str] = {}
         for entry in found:
             stem, suffix = os.path.splitext(entry.name)
             if suffix not in (".yml", ".yaml", ".YML", ".YAML") or not entry.is_file():
                 continue
-            path = Path(entry.path)
             if suffix != ".yml":
                 problems.append(
                     Problem(
-                        Position(relative_name(path, root)),
+                        Position(relative_name(Path(entry.path), root)),
                         "extension non reconnue : le fichier serait ignoré",
                         f"renommez-le « {stem}.yml »",
                     )
                 )
-            elif _check_id(path, stem, root, problems):
-                ids[stem] = path
+            elif _ID.match(stem) or _check_id(Path(entry.path), stem, root, problems):
+                ids[stem] = entry.name
         return ids
+
+    def ids_of(folder: Path) -> dict[str, Path]:
+        return {i: folder / name for i, name in names_of(listed(folder)).items()}
 
     if outside(registers):
         return SourceFiles(), problems
@@ -189,7 +221,7 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
             )
         )
     members: dict[str, Path | None] = {}
-    activities: dict[str, dict[str, Path]] = {}
+    activities: dict[str, FolderFiles] = {}
     flat: set[str] = set()  # member folders listed here, without a folder inside
     for entry in listed(registers / MEMBERS):
         folder = Path(entry.path)
@@ -233,11 +265,14 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
                         "(l'historique git du dépôt public le garde : voyez le guide)",
                     )
                 )
-        activities[entry.name] = {
-            activity_id: path
-            for activity_id, path in ids_of(content).items()
-            if path.name != MEMBER_FILE and path.name not in MEMBER_OVERLAY_FILES
-        }
+        activities[entry.name] = FolderFiles(
+            folder,
+            {
+                activity_id: name
+                for activity_id, name in names_of(content).items()
+                if name != MEMBER_FILE and name not in MEMBER_OVERLAY_FILES
+            },
+        )
     archives: dict[tuple[str, int], Path] = {}
     for entry in listed(registers / MODELS / VERSIONS_DIR):
         if not entry.name.endswith(".yml") or not entry.is_file():
@@ -261,9 +296,9 @@ def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
             label=label if label.is_file() else None,
             members=members,
             activities=activities,
-            models=ids_of(listed(registers / MODELS)),
+            models=ids_of(registers / MODELS),
             archives=archives,
-            processors=ids_of(listed(registers / PROCESSORS)),
+            processors=ids_of(registers / PROCESSORS),
         ),
         problems,
     )

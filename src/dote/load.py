@@ -130,6 +130,58 @@ class Document:
         return Position(self.name, 1, 1)
 
 
+class DocumentsOnDemand(Mapping[str, Document]):
+    """Documents by id, made when one of them is first read (all at once, by ``make``).
+
+    Their ids and file names are known beforehand: iterating over the ids, counting them or
+    naming the files (:func:`document_names`) makes nothing. A warm build recognises an
+    unchanged member folder as a whole (:meth:`dote.cache.DocumentCache.recognise_folder`)
+    and never reads its documents unless something asks for their data.
+    """
+
+    __slots__ = ("_made", "_make", "names")
+
+    def __init__(self, names: Mapping[str, str], make: Callable[[], Mapping[str, Document]]) -> None:
+        #: Each document's file name (relative to the territory), by id.
+        self.names = names
+        self._make: Callable[[], Mapping[str, Document]] | None = make
+        self._made: Mapping[str, Document] | None = None
+
+    def made(self) -> bool:
+        """Whether the documents have been made (read)."""
+        return self._made is not None
+
+    def _documents(self) -> Mapping[str, Document]:
+        if self._made is None:
+            assert self._make is not None
+            self._made, self._make = self._make(), None
+        return self._made
+
+    def __getitem__(self, key: str) -> Document:
+        return self._documents()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.names
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == (dict(other.items()) if isinstance(other, Mapping) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, compared by content
+
+
+def document_names(docs: Mapping[str, Document]) -> Mapping[str, str]:
+    """Each document's file name by id, without making documents made on demand."""
+    if isinstance(docs, DocumentsOnDemand):
+        return docs.names
+    return {key: doc.name for key, doc in docs.items()}
+
+
 def lazy_document(
     path: Path, name: str, data: Any, raw: bytes | Callable[[], bytes], root: tuple[int, int] | None = None
 ) -> Document:
@@ -310,6 +362,42 @@ def unchanged_status(path: Path, *, within: Path) -> os.stat_result | None:
     if not stat.S_ISREG(found.st_mode) or not _folder_within(os.path.dirname(path), within)[1]:
         return None
     return found
+
+
+def folder_statuses(folder: Path, names: Iterable[str], *, within: Path) -> list[os.stat_result] | None:
+    """The statuses of the files ``names`` of ``folder`` if they may be recognised by them
+    alone (see :func:`unchanged_status`: regular files, the folder really in ``within``);
+    else ``None``."""
+    text = os.fspath(folder)
+    if not _folder_within(text, within)[1]:
+        return None
+    found = []
+    try:
+        # Relative to the open folder where the system allows it: one path walk, not one per file.
+        descriptor = os.open(text, os.O_RDONLY | _O_DIRECTORY) if _STAT_IN_FOLDER else None
+    except OSError:
+        return None
+    try:
+        for name in names:
+            if descriptor is not None:
+                status = os.stat(name, dir_fd=descriptor, follow_symlinks=False)
+            else:
+                status = os.lstat(os.path.join(text, name))
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            found.append(status)
+    except OSError:
+        return None
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)
+    return found
+
+
+_O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
+_STAT_IN_FOLDER = (
+    os.stat in os.supports_dir_fd and os.stat in os.supports_follow_symlinks and _O_DIRECTORY != 0
+)
 
 
 def reader_of(path: Path, name: str, within: Path) -> Callable[[], bytes]:

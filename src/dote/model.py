@@ -530,7 +530,7 @@ class Member:
 class _Pending:
     """The activities of a :class:`LazyMember`, not made yet."""
 
-    __slots__ = ("data", "ids", "make", "summaries")
+    __slots__ = ("data", "ids", "make", "stated", "summaries")
 
     def __init__(
         self,
@@ -542,6 +542,7 @@ class _Pending:
         self.ids = ids  # their ids, in order
         self.data = data  # the data each is made from (what Converter.activity reads)
         self.summaries: list[ActivitySummary] | None = None  # made once: see activity_summaries
+        self.stated: frozenset[str] | None = None  # the fields any of them states: see may_state
 
 
 _ACTIVITIES_SLOT: Any = Member.__dict__["activities"]
@@ -613,7 +614,44 @@ def may_state(member: Member, key: str) -> bool:
     format), known without making the activities; ``True`` otherwise (then ask the records)."""
     value = _ACTIVITIES_SLOT.__get__(member, Member)
     if value.__class__ is _Pending:
-        return any(data.get(key) for data in value.data())
+        if value.stated is None:
+            value.stated = frozenset(k for data in value.data() for k, v in data.items() if v)
+        return key in value.stated
+    return True
+
+
+def member_outline(member: Member) -> tuple[Any, ...] | None:
+    """What lists and checks read of ``member``'s activities without making them (their
+    summaries, the fields they state: :func:`activity_summaries`, :func:`may_state`), as plain
+    values (marshal-able): kept between builds, and given back by :func:`restore_outline`.
+    ``None`` once its activities are made (there is nothing to keep then: they are read)."""
+    value = _ACTIVITIES_SLOT.__get__(member, Member)
+    if value.__class__ is not _Pending:
+        return None
+    may_state(member, "")  # finds the fields stated
+    summaries = tuple(
+        (s.id, s.name, s.purpose, s.processors, s.themes, s.newest.isoformat() if s.newest else None)
+        for s in activity_summaries(member)
+    )
+    return summaries, tuple(sorted(value.stated or ()))
+
+
+def restore_outline(member: Member, outline: Any) -> bool:
+    """Give ``member`` (whose activities are not made) the outline :func:`member_outline` kept,
+    if it is one for the same activities; whether it did."""
+    value = _ACTIVITIES_SLOT.__get__(member, Member)
+    if value.__class__ is not _Pending or not (isinstance(outline, tuple) and len(outline) == 2):
+        return False
+    summaries, stated = outline
+    if tuple(s[0] for s in summaries) != value.ids:
+        return False
+    value.summaries = [
+        ActivitySummary(
+            i, name, purpose, processors, themes, dt.date.fromisoformat(newest) if newest else None
+        )
+        for i, name, purpose, processors, themes, newest in summaries
+    ]
+    value.stated = frozenset(stated)
     return True
 
 

@@ -13,12 +13,13 @@ import functools
 import gc
 import hashlib
 import marshal
+import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dote import algorithms, dpo_registers
+from dote import dpo_registers
 from dote.audit import AuditData
 from dote.audit import load as load_audit
 from dote.cache import DocumentCache, MemberResults
@@ -36,8 +37,17 @@ from dote.label import (
     months_later,
     parse_policy,
 )
-from dote.load import Document
-from dote.model import Activity, Converter, Drift, Territory, lazy_member, made_on_demand
+from dote.load import Document, document_names
+from dote.model import (
+    Activity,
+    Converter,
+    Drift,
+    Territory,
+    lazy_member,
+    made_on_demand,
+    member_outline,
+    restore_outline,
+)
 from dote.problems import Problem, sort_problems
 from dote.resolve import resolve_sources
 from dote.training import Training, last_attended, load_training
@@ -118,24 +128,25 @@ def run(
     prints = fingerprints(sources, watch, training, file_keys) if sources.maison is not None else {}
     checked = sources
     problems += check_shared_references(sources, today)
-    sources, resolve_problems, drift = resolve_sources(sources)
-    problems += resolve_problems
-    problems += check_model_bases(sources)
-    # A member's checks (and their positions) are kept with its files, under a key made of
-    # their bytes, for the days they hold: public builds only (an internal one's problems may
-    # quote overlay values).
-    keys = (
-        {
-            member_id: member_key(prints, member_id, "verifications")
+    # A member's resolution and checks (and their positions) are kept with its files, under a
+    # key made of their bytes (the checks for the days they hold): public builds only (an
+    # internal one's problems may quote overlay values).
+    keyed = (
+        [
+            member_id
             for member_id, docs in checked.activities.items()
             if _files_keys(docs, file_keys) is not None
-        }
+        ]
         if prints and file_keys is not None
         else None
     )
-    problems += check_members(checked, sources, today, store if keys is not None else None, keys)
-    if store is not None:
-        store.save(whole=True)  # every file was read, or recognised
+    kept_store = store if keyed is not None else None
+    resolution_keys = {m: member_key(prints, m, "resolution") for m in keyed} if keyed is not None else None
+    sources, resolve_problems, drift = resolve_sources(sources, kept_store, resolution_keys)
+    problems += resolve_problems
+    problems += check_model_bases(sources)
+    keys = {m: member_key(prints, m, "verifications") for m in keyed} if keyed is not None else None
+    problems += check_members(checked, sources, today, kept_store, keys)
     registers: dict[str, MemberRegisters] = {}
     if overlay is not None:  # the DPO's registers of requests and breaches: the overlay only
         registers, register_problems = dpo_registers.load(overlay.resolve(), public_members, today)
@@ -145,7 +156,6 @@ def run(
         root, overlay.resolve() if overlay is not None else None, sources, today
     )
     problems += audit_problems
-    problems += algorithms.check(sources)  # CRPA art. L311-3-1 and L312-1-3 (issue 16)
     problems += check_watch_references(
         watch,
         sources.members,
@@ -162,6 +172,8 @@ def run(
             territory = build_territory(
                 sources, internal=overlay is not None, drift=drift, attendance=attendance
             )
+            if kept_store is not None and keyed is not None:  # before anything makes the records
+                _outlines(territory, sources, kept_store, {m: member_key(prints, m, "apercu") for m in keyed})
         else:
             prints = {}
         # The label of a public build is kept per member; an internal one reads action plans.
@@ -177,6 +189,8 @@ def run(
             for member in territory.members:
                 if not kept_labels or member.id in fresh:
                     member.activities  # noqa: B018 - made now
+    if store is not None:
+        store.save(whole=True)  # every file was read, or recognised
     return Result(
         root,
         territory,
@@ -188,6 +202,26 @@ def run(
         audit=audit,
         dpo_registers=registers,
     )
+
+
+def _outlines(territory: Territory, sources: Sources, store: DocumentCache, keys: Mapping[str, str]) -> None:
+    """Give each member whose activities are not made the outline kept under its key (what lists
+    read without making them, see :func:`dote.model.member_outline`), or make it from their data
+    and keep it: an unchanged member's documents are then never read."""
+    for member in territory.members:
+        key = keys.get(member.id)
+        doc = sources.members.get(member.id)
+        if key is None or doc is None:
+            continue
+        folder = posixpath.dirname(doc.name)
+        if not restore_outline(member, store.member_value(folder, _OUTLINE + key)):
+            outline = member_outline(member)
+            if outline is not None:
+                store.keep_member_value(folder, _OUTLINE + key, outline)
+
+
+#: What a member's outline is kept under, with its files (followed by its key).
+_OUTLINE = "apercu:"
 
 
 @contextlib.contextmanager
@@ -335,8 +369,8 @@ def fingerprints(
 def _files_keys(docs: Mapping[str, Document], file_keys: Mapping[str, str]) -> list[tuple[str, str]] | None:
     """Each document's id with its file's content key; ``None`` if one has none."""
     named = []
-    for key, doc in docs.items():
-        found = file_keys.get(doc.name)
+    for key, name in document_names(docs).items():
+        found = file_keys.get(name)
         if found is None:
             return None
         named.append((str(key), found))

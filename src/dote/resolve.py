@@ -26,15 +26,18 @@ report lists what changed since. Without ``@N`` the activity follows the latest 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import posixpath
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dote.cache import DocumentCache, problem_entries, problems_of
 from dote.confidential import published_fields
 from dote.layout import VERSIONS_DIR, Sources
-from dote.load import Document, JsonPath
+from dote.load import Document, DocumentsOnDemand, JsonPath, document_names
 from dote.model import Drift, ModelRef, model_journal
-from dote.problems import Problem
+from dote.problems import Position, Problem
 from dote.schema import validate_document
 
 MODEL_ONLY_KEYS = frozenset({"version", "secteurs", "references", "journal", "modele", "retirer"})
@@ -78,10 +81,18 @@ class Catalogue:
         return sorted({v for (i, v) in self.archived if i == model_id} | {self.latest(model_id)})
 
 
-def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drift]]:
+def resolve_sources(
+    sources: Sources, kept: DocumentCache | None = None, keys: Mapping[str, str] | None = None
+) -> tuple[Sources, list[Problem], list[Drift]]:
     """Sources whose activities (and models) carry their inherited content.
 
     Also returns the drift: activities pinned to an older version of their model.
+
+    With ``kept`` (the cache the files were read with) and ``keys`` (each member's key: its
+    files and the shared files, see :func:`dote.pipeline.member_key`), what a member's
+    resolution found (the ids resolved, its problems, its drift) is kept with its files and
+    read back while its key is the same: its activities are then resolved only if something
+    reads them (:class:`~dote.load.DocumentsOnDemand`).
     """
     problems: list[Problem] = []
     catalogue = Catalogue(sources.models, sources.archives)
@@ -93,64 +104,130 @@ def resolve_sources(sources: Sources) -> tuple[Sources, list[Problem], list[Drif
         models[model_id] = doc if data is None else _with_data(doc, data)
         if data is not None and "modele" in doc.data:
             problems.extend(_check_resolved(models[model_id], "modele", doc.data["modele"]))
-    activities: dict[str, dict[str, Document]] = {}
+    activities: dict[str, Mapping[str, Document]] = {}
+    drift: list[Drift] = []
     for member_id, docs in sources.activities.items():
-        activities[member_id] = {}
+        key = keys.get(member_id) if kept is not None and keys is not None and docs else None
+        names = document_names(docs)
+        folder = posixpath.dirname(next(iter(names.values()))) if key is not None else ""
+        found_before = (
+            kept.member_value(folder, _RESOLVED + key) if kept is not None and key is not None else None
+        )
+        if isinstance(found_before, tuple) and len(found_before) == 3:
+            ids, found, drifted = found_before
+            problems.extend(problems_of(found))
+            drift.extend(_drift_back(member_id, entry, resolver) for entry in drifted)
+            activities[member_id] = DocumentsOnDemand(
+                {i: names[i] for i in ids}, functools.partial(_resolve_again, docs, ids, resolver)
+            )
+            continue
         member = sources.members.get(member_id)
         # A member publishing "au choix" keeps fields in the overlay: only complete sources
         # (overlay merged) are checked for required fields.
         partial = member is not None and published_fields(member.data) is not None and not sources.complete
+        found = []
+        resolved_docs = {}
         for activity_id, doc in docs.items():
-            data, found = resolver.extend(doc, ())
-            problems.extend(found)
+            data, found_here = resolver.extend(doc, ())
+            found.extend(found_here)
             if data is None:
                 continue
             resolved = _with_data(doc, data)
             if "modele" in doc.data:
-                problems.extend(_check_resolved(resolved, "activite", doc.data["modele"], partial=partial))
-            activities[member_id][activity_id] = resolved
-    drift = _drift(sources, catalogue, resolver)
+                found.extend(_check_resolved(resolved, "activite", doc.data["modele"], partial=partial))
+            resolved_docs[activity_id] = resolved
+        member_drift = _member_drift(member_id, docs, catalogue, resolver)
+        if kept is not None and key is not None:
+            entries = tuple(_drift_entry(d) for d in member_drift)
+            kept.keep_member_value(
+                folder, _RESOLVED + key, (tuple(resolved_docs), problem_entries(found), entries)
+            )
+        problems.extend(found)
+        drift.extend(member_drift)
+        activities[member_id] = resolved_docs
     problems.extend(_journal_warnings(sources.models))
     return replace(sources, models=models, activities=activities), problems, drift
+
+
+#: What a member's resolution is kept under, with its files (followed by its key).
+_RESOLVED = "resolution:"
+
+
+def _resolve_again(
+    docs: Mapping[str, Document], ids: Iterable[str], resolver: _Resolver
+) -> dict[str, Document]:
+    """A member's resolved activities (``ids``: those that resolved when its resolution was kept)."""
+    resolved = {}
+    for activity_id in ids:
+        doc = docs[activity_id]
+        data, _ = resolver.extend(doc, ())
+        if data is not None:
+            resolved[activity_id] = _with_data(doc, data)
+    return resolved
+
+
+def _drift_entry(drift: Drift) -> tuple[Any, ...]:
+    """A drift as plain values (its journal is read from the model again)."""
+    where = drift.position
+    return (
+        drift.model_id,
+        drift.latest,
+        drift.activity_id,
+        drift.pinned,
+        where.file,
+        where.line,
+        where.column,
+        drift.changed_fields,
+    )
+
+
+def _drift_back(member_id: str, entry: tuple[Any, ...], resolver: _Resolver) -> Drift:
+    model_id, latest, activity_id, pinned, file, line, column, changed = entry
+    new, _ = resolver.model(ModelRef(model_id), ())
+    journal = model_journal(new, after=pinned) if new is not None else ()
+    return Drift(
+        model_id, latest, member_id, activity_id, pinned, Position(file, line, column), changed, journal
+    )
 
 
 def _content(data: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (data or {}).items() if k not in MODEL_ONLY_KEYS and k != "nom"}
 
 
-def _drift(sources: Sources, catalogue: Catalogue, resolver: _Resolver) -> list[Drift]:
-    """For each activity pinned to an older model version: the fields and journal since."""
+def _member_drift(
+    member_id: str, docs: Mapping[str, Document], catalogue: Catalogue, resolver: _Resolver
+) -> list[Drift]:
+    """For each activity of a member pinned to an older model version: the fields and journal since."""
     result = []
-    for member_id, docs in sources.activities.items():
-        for activity_id, doc in docs.items():
-            text = doc.data.get("modele")
-            if text is None:
-                continue
-            ref = ModelRef.parse(text)
-            if ref.version is None or ref.id not in catalogue.current:
-                continue
-            latest = catalogue.latest(ref.id)
-            if ref.version >= latest:
-                continue
-            old, _ = resolver.model(ref, ())
-            new, _ = resolver.model(ModelRef(ref.id), ())
-            if old is None or new is None:
-                continue
-            before, after = _content(old), _content(new)
-            changed = tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
-            journal = model_journal(new, after=ref.version)
-            result.append(
-                Drift(
-                    ref.id,
-                    latest,
-                    member_id,
-                    activity_id,
-                    ref.version,
-                    doc.position(("modele",)),
-                    changed,
-                    journal,
-                )
+    for activity_id, doc in docs.items():
+        text = doc.data.get("modele")
+        if text is None:
+            continue
+        ref = ModelRef.parse(text)
+        if ref.version is None or ref.id not in catalogue.current:
+            continue
+        latest = catalogue.latest(ref.id)
+        if ref.version >= latest:
+            continue
+        old, _ = resolver.model(ref, ())
+        new, _ = resolver.model(ModelRef(ref.id), ())
+        if old is None or new is None:
+            continue
+        before, after = _content(old), _content(new)
+        changed = tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
+        journal = model_journal(new, after=ref.version)
+        result.append(
+            Drift(
+                ref.id,
+                latest,
+                member_id,
+                activity_id,
+                ref.version,
+                doc.position(("modele",)),
+                changed,
+                journal,
             )
+        )
     return result
 
 

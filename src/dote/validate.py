@@ -12,17 +12,20 @@ import gc
 import marshal
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dote import workers
+from dote import algorithms, workers
 from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entries, problems_of
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import DateWindow, check_policy, held
-from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, find_sources
+from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, file_names, find_sources
 from dote.load import (
     Document,
+    DocumentsOnDemand,
+    document_names,
+    folder_statuses,
     forget_folders,
     load_bytes,
     read_source_with_status,
@@ -109,19 +112,36 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
         if job.found is None:
             return None
         doc, found = job.found
-        problems.extend(found)
-        if doc is None:
-            return None
-        # Guard rails: nothing confidential here, nor what a member chose not to publish.
-        problems.extend(check_public(doc, job.kind))
-        problems.extend(check_withheld(doc, job.chosen))
-        return None if any(p.is_error for p in found) else doc
+        job.problems.extend(found)
+        if doc is not None:
+            # Guard rails: nothing confidential here, nor what a member chose not to publish.
+            job.problems.extend(check_public(doc, job.kind))
+            job.problems.extend(check_withheld(doc, job.chosen))
+        problems.extend(job.problems)
+        return None if doc is None or any(p.is_error for p in found) else doc
 
-    # Member files first: which fields an activity may publish depends on its member's.
+    # Member files first: which fields an activity may publish depends on its member's. A
+    # member folder whose files all have the status an earlier run kept is taken whole.
     maison = finish(_complete(store, [read(files.maison, "maison")])[0]) if files.maison else None
-    member_reads = {i: read(p, "membre") for i, p in files.members.items() if p is not None}
+    recognised = {
+        member_id: found
+        for member_id, path in files.members.items()
+        if path is not None and (found := _recognise_folder(store, root, path, files.activities[member_id]))
+    }
+    member_reads = {
+        i: read(p, "membre") for i, p in files.members.items() if p is not None and i not in recognised
+    }
     _complete(store, list(member_reads.values()))
-    members = {i: doc for i, job in member_reads.items() if (doc := finish(job)) is not None}
+    members = {}
+    for member_id, path in files.members.items():
+        member: Document | None = None
+        if member_id in recognised:
+            member = recognised[member_id].member
+            problems.extend(recognised[member_id].problems)
+        elif path is not None:
+            member = finish(member_reads[member_id])
+        if member is not None:
+            members[member_id] = member
     reads.clear()
     chosen = {member_id: published_fields(doc.data) for member_id, doc in members.items()}
     activity_reads = {
@@ -130,6 +150,7 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
             for activity_id, path in files.activities[member_id].items()
         }
         for member_id in files.members
+        if member_id not in recognised
     }
     model_reads = {i: read(p, "modele") for i, p in files.models.items()}
     archive_reads = {ref: read(p, "modele") for ref, p in files.archives.items()}  # as public as its model
@@ -137,10 +158,16 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
     label_read = read(files.label, "label") if files.label else None
     _complete(store, reads)
 
-    activities = {
-        member_id: {i: doc for i, job in jobs.items() if (doc := finish(job)) is not None}
-        for member_id, jobs in activity_reads.items()
-    }
+    activities: dict[str, Mapping[str, Document]] = {}
+    for member_id in files.members:
+        if member_id in recognised:
+            activities[member_id] = recognised[member_id].activities
+            continue
+        jobs = activity_reads[member_id]
+        activities[member_id] = {i: doc for i, job in jobs.items() if (doc := finish(job)) is not None}
+        member_job = member_reads.get(member_id)
+        if member_job is not None and member_id in members:
+            _keep_folder(store, members[member_id], [member_job, *jobs.values()])
     models = {i: doc for i, job in model_reads.items() if (doc := finish(job)) is not None}
     archives = {}
     for (model_id, version), job in archive_reads.items():
@@ -177,6 +204,72 @@ class _Read:
     chosen: frozenset[str] | None
     raw: bytes | None
     found: tuple[Document | None, list[Problem]] | None = None
+    #: Its problems once finished (the schema's and the guard rails').
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Recognised:
+    """A member folder the cache recognised whole: its member's document, its activities'
+    (made when first read), the problems of all its files."""
+
+    member: Document
+    activities: DocumentsOnDemand
+    problems: list[Problem]
+
+
+def _recognise_folder(
+    store: DocumentCache, root: Path, member_path: Path, activity_paths: Mapping[str, Path]
+) -> _Recognised | None:
+    """The member folder of ``member_path`` as an earlier run read it, if none of its files
+    changed since (see :meth:`DocumentCache.recognise_folder`); else ``None``."""
+    if store.folder is None:
+        return None
+    folder = member_path.parent
+    filenames = (member_path.name, *file_names(activity_paths).values())
+    found = folder_statuses(folder, filenames, within=root)
+    if found is None:
+        return None
+    prefix = relative_name(folder, root)
+    names = tuple(f"{prefix}/{filename}" for filename in filenames)
+    kept = store.recognise_folder(prefix, names, found)
+    if kept is None:
+        return None
+    _, _, entry, found_problems = kept
+    member, _ = document_of(entry, reader_of(member_path, names[0], root), member_path, names[0])
+    if member is None:
+        return None
+    activity_names = dict(zip(activity_paths, names[1:], strict=True))
+    chosen = published_fields(member.data) is not None
+
+    def make() -> dict[str, Document]:
+        docs = {}
+        for activity_id, path in activity_paths.items():
+            name = activity_names[activity_id]
+            entry = store.recognised_entry(name)
+            if entry is not None:
+                doc, _ = document_of(entry, reader_of(path, name, root), path, name)
+            else:  # the cache lost it: read and checked again, as a first read would
+                raw = read_source_with_status(path, name, within=root)[0]
+                doc = _parse_and_check(raw, path, name, "activite", chosen)[0] if raw is not None else None
+            if doc is not None:
+                docs[activity_id] = doc
+        return docs
+
+    return _Recognised(member, DocumentsOnDemand(activity_names, make), problems_of(found_problems))
+
+
+def _keep_folder(store: DocumentCache, member: Document, jobs: list[_Read]) -> None:
+    """Keep a member folder read whole without an error (its member's file first), for
+    :func:`_recognise_folder` in the next runs."""
+    if any(job.found is None or any(p.is_error for p in job.problems) for job in jobs):
+        return
+    store.keep_folder(
+        posixpath.dirname(jobs[0].name),
+        tuple(job.name for job in jobs),
+        entry_of(member, []),
+        [p for job in jobs for p in job.problems],
+    )
 
 
 def _parse_and_check(
@@ -266,7 +359,7 @@ def check_members(
     store = kept if kept is not None and keys is not None else DocumentCache(None)  # keeps nothing
     for member_id, docs in read.activities.items():
         key = keys.get(member_id) if keys is not None and docs else None
-        folder = posixpath.dirname(next(iter(docs.values())).name) if key is not None else ""
+        folder = posixpath.dirname(next(iter(document_names(docs).values()))) if key is not None else ""
         kept_value = held(store.member_value(folder, _CHECKS + key), today) if key is not None else None
         if kept_value is not None:
             problems.extend(problems_of(kept_value[2]))
@@ -276,6 +369,7 @@ def check_members(
         found = check_member_references(docs, read, members, today, slugs, window)
         found += member_basis_problems(resolved, member_id, done)
         found += member_transfer_problems(done, leaving)
+        found += algorithms.member_problems(resolved, member_id, done)  # CRPA art. L311-3-1, L312-1-3
         if key is not None:
             store.keep_member_value(folder, _CHECKS + key, window.kept(problem_entries(found)))
         problems.extend(found)
