@@ -58,9 +58,9 @@ def _build(root: Path) -> str:
     return done.stderr
 
 
-def test_shards_hold_about_250_members_at_least_one_per_worker_at_most_16() -> None:
+def test_shards_hold_about_125_members_at_least_one_per_worker_at_most_16() -> None:
     assert search.shard_count(199, 2) == 0 and search.shard_count(5_000, 1) == 0  # one bundle
-    assert [search.shard_count(n, 2) for n in (200, 500, 501, 1_000, 1_001, 2_000)] == [2, 2, 3, 4, 5, 8]
+    assert [search.shard_count(n, 2) for n in (200, 250, 251, 1_000, 1_001, 2_000)] == [2, 2, 3, 8, 9, 16]
     assert search.shard_count(300, 8) == 8  # one per worker
     assert search.shard_count(5_000, 2) == search.shard_count(50_000, 2) == 16
     assert search.shard_count(50_000, 32) == 32

@@ -59,10 +59,11 @@ FILTERS_START = '<div class="dote-filtres" hidden>'
 
 
 #: About how many member pages a shard holds: a warm build indexes again the shard of each
-#: changed member (1,000 members: 1.8 s for a shard of 500, 0.6 s for a shard of 250), and a
-#: first query downloads a little of every shard (1,000 members: 424 KiB in all with 2 shards,
-#: 435 KiB with 4; benchmarks/PROFILING.md).
-SHARD_MEMBERS = 250
+#: changed member (1,000 members: 1.8 s for a shard of 500, 0.6 s for a shard of 250; with
+#: 125, the build waits 0.1 s for it at the end, against 0.45 s with 250), and a first query
+#: downloads a little of every shard (1,000 members: 424 KiB in all with 2 shards, 435 KiB
+#: with 4; benchmarks/PROFILING.md, eighteenth pass, for 8).
+SHARD_MEMBERS = 125
 #: At most this many shards: each adds requests to a first query.
 MAX_SHARDS = 16
 
