@@ -193,6 +193,13 @@ def test_findings_kept_without_the_date_are_those_of_each_day(
     monkeypatch.setattr(review, "Subject", subject)
     kept = compute(later.territory, later.label, quiet, kept=store)
     assert judged == []
+
+    def counts(found: review.Reviews) -> list[Any]:
+        return [(m.member.id, m.size, m.failing, [m.count(s) for s in review.STATES]) for m in found.members]
+
+    # Read back, a member's findings are made only when read: its counts and place are known before.
+    assert all(m._made is None for m in kept.members)
+    assert counts(kept) == counts(plain)
     assert kept == plain
     assert kept.count("en-retard") and kept.count("bientot")
     monkeypatch.undo()

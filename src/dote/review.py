@@ -20,7 +20,8 @@ review dates (« au choix ») is counted apart, « date non publiée », and nev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -189,19 +190,62 @@ def _kept_review(member: Member, data: tuple[Any, ...], today: dt.date) -> Revie
     return found
 
 
-@dataclass(frozen=True, slots=True)
 class MemberReviews:
-    """A member's activities to review, most urgent first."""
+    """A member's activities to review, most urgent first.
 
-    member: Member
-    reviews: tuple[Review, ...]
+    Made from findings kept by an earlier build (:func:`_read_back`), its findings are made
+    when first read (the table of a changed member): the counts, which lists and charts of the
+    whole territory show, are known without them."""
+
+    __slots__ = ("_counts", "_first", "_made", "_make", "member")
+
+    def __init__(
+        self,
+        member: Member,
+        reviews: tuple[Review, ...] = (),
+        *,
+        make: Callable[[], tuple[Review, ...]] | None = None,
+        states: Sequence[State] = (),
+        first: tuple[int, int, str] | None = None,
+    ) -> None:
+        self.member = member
+        self._make = make
+        self._made = reviews if make is None else None
+        self._counts = Counter(states if make is not None else (r.state for r in reviews))
+        self._first = first if make is not None else (reviews[0].sort_key() if reviews else None)
+
+    @property
+    def reviews(self) -> tuple[Review, ...]:
+        if self._made is None:
+            assert self._make is not None
+            self._made = self._make()
+        return self._made
 
     def count(self, state: State) -> int:
-        return sum(1 for r in self.reviews if r.state == state)
+        return self._counts[state]
+
+    @property
+    def size(self) -> int:
+        return sum(self._counts.values())
 
     @property
     def failing(self) -> int:
-        return sum(1 for r in self.reviews if r.failing)
+        return self._counts["en-retard"] + self._counts["sans-date"]
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Where the member comes in the list: its most urgent record first, then the most failing."""
+        assert self._first is not None
+        return (self._first[:2], -self.failing, slugify(self.member.name))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MemberReviews):
+            return NotImplemented
+        return (self.member, self.reviews) == (other.member, other.reviews)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MemberReviews({self.member.id!r}, {self.size} fiches)"
 
 
 @dataclass(frozen=True)
@@ -226,7 +270,7 @@ class Reviews:
 
     @property
     def total(self) -> int:
-        return sum(len(m.reviews) for m in self.members)
+        return sum(m.size for m in self.members)
 
 
 def elapsed_fr(start: dt.date, end: dt.date) -> str:
@@ -299,15 +343,16 @@ def compute(
     members = []
     for member in territory.members:
         kept_data = held(kept.get(member.id, part), today) if kept is not None else None
-        found = _read_back(kept_data[2], member, today) if kept_data is not None else None
-        if found is None:
+        reviews = _read_back(kept_data[2], member, today) if kept_data is not None else None
+        if reviews is None:
             window = DateWindow(today) if kept is not None else None  # the days it is kept for
             found = judged(member, window)
             if window is not None and kept is not None:
                 kept.put(member.id, window.kept(_review_data(found)), part)
-        if found:
-            members.append(MemberReviews(member, found))
-    members.sort(key=lambda m: (m.reviews[0].sort_key()[:2], -m.failing, slugify(m.member.name)))
+            reviews = MemberReviews(member, found)
+        if reviews.size:
+            members.append(reviews)
+    members.sort(key=MemberReviews.sort_key)
     return Reviews(
         reference_date=today,
         within=within,
@@ -331,19 +376,27 @@ def _review_data(reviews: tuple[Review, ...]) -> tuple[tuple[Any, ...], ...]:
     )
 
 
-def _read_back(data: Any, member: Member, today: dt.date) -> tuple[Review, ...] | None:
-    """The findings kept as ``data``, around ``member``'s records, at ``today``; ``None`` when
-    they do not fit."""
+def _read_back(data: Any, member: Member, today: dt.date) -> MemberReviews | None:
+    """The findings kept as ``data`` (most urgent first, an order the days within their window
+    do not change), around ``member``'s records, at ``today``; ``None`` when they do not fit.
+    Each finding is made when the member's findings are first read."""
     if not isinstance(data, tuple):
         return None
     ids = set(activity_ids(member))
     try:
-        found = [_kept_review(member, item, today) for item in data]
+        if not all(isinstance(item, tuple) and len(item) == 6 and item[0] in ids for item in data):
+            return None
+        first = _kept_review(member, data[0], today).sort_key() if data else None
+        states = [item[1] for item in data]
+        if not all(state in STATES for state in states):
+            return None
     except (TypeError, ValueError):
         return None
-    if not all(r.activity_id in ids for r in found):
-        return None
-    return tuple(sorted(found, key=lambda r: r.sort_key()))
+
+    def make() -> tuple[Review, ...]:
+        return tuple(_kept_review(member, item, today) for item in data)
+
+    return MemberReviews(member, make=make, states=states, first=first)
 
 
 # --- the command line -----------------------------------------------------------------
