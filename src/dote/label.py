@@ -18,6 +18,7 @@ import calendar
 import datetime as dt
 import difflib
 import functools
+import marshal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -895,19 +896,23 @@ def member_data(result: MemberResult) -> tuple[Any, ...]:
             tuple(_finding_data(f) for f in s.set_aside),
         )
 
+    activities = tuple(
+        (
+            activity_id,
+            screening(r.screening),
+            tuple(_failure_data(f) for f in r.failures),
+            r.level.id if r.level else None,
+        )
+        for activity_id, r in result.activities.items()
+    )
     return (
         result.level.id if result.level else None,
         result.next_level.id if result.next_level else None,
         tuple(_failure_data(f) for f in result.failures),
-        tuple(
-            (
-                activity_id,
-                screening(r.screening),
-                tuple(_failure_data(f) for f in r.failures),
-                r.level.id if r.level else None,
-            )
-            for activity_id, r in result.activities.items()
-        ),
+        tuple(a[0] for a in activities),
+        tuple(a[3] for a in activities),
+        # The activities' part, the largest, as bytes: read back only when a page shows it.
+        marshal.dumps(activities),
         tuple(c.id for c in result.unevaluated),
     )
 
@@ -992,9 +997,10 @@ class ResultReader:
             return None
         try:
             levels = self._levels
-            level, next_level, member_failures, activities, unevaluated = data
-            ids = tuple(activity[0] for activity in activities)
-            if ids != activity_ids(member) or any(r and r not in levels for *_, r in activities):
+            level, next_level, member_failures, ids, reached, activities, unevaluated = data
+            if tuple(ids) != activity_ids(member) or any(r and r not in levels for r in reached):
+                return None
+            if not isinstance(activities, bytes):
                 return None
             return MemberResult(
                 member,
@@ -1007,11 +1013,13 @@ class ResultReader:
         except (KeyError, TypeError, ValueError):
             return None
 
-    def _activities(self, activities: Any) -> dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]:
+    def _activities(
+        self, activities: bytes
+    ) -> dict[str, tuple[Screening, tuple[Failure, ...], Level | None]]:
         """The per-activity part of a kept result (made when first read: a page or a table
         that shows it is made again)."""
         results = {}
-        for activity_id, screening_data, failed, reached in activities:
+        for activity_id, screening_data, failed, reached in marshal.loads(activities):
             verdict, reasons, found, cnil, exemption, derived, aside = screening_data
             screening = Screening(
                 verdict,
