@@ -707,6 +707,14 @@ def test_badges_are_linked_from_the_cache_and_written_only_when_they_change(tmp_
 # --- files recognised by their status (DocumentCache.recognise) ----------------------------
 
 
+def _settled_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo territory, run once with the cache, its files' statuses kept at once."""
+    root = copy_demo(tmp_path / "territoire")
+    monkeypatch.setattr(cache, "SETTLED_NS", 0)  # the copy's files count as settled at once
+    pipeline.run(root, today=TODAY, cache=True)
+    return root
+
+
 def _count_reading(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _count_calls(monkeypatch, validate, "read_source_with_status", lambda path, name, **_: name)
 
@@ -754,9 +762,7 @@ def test_a_recent_file_is_read_again_until_its_times_have_settled(
 def test_a_file_replaced_by_a_link_or_copied_elsewhere_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = copy_demo(tmp_path / "territoire")
-    monkeypatch.setattr(cache, "SETTLED_NS", 0)
-    pipeline.run(root, today=TODAY, cache=True)
+    root = _settled_demo(tmp_path, monkeypatch)
     changed = _activity(root)
     outside = tmp_path / "ailleurs.yml"
     outside.write_bytes(changed.read_bytes())
@@ -860,9 +866,7 @@ def test_an_unchanged_member_folder_is_taken_whole_without_unpacking_its_files(
 def test_a_member_folder_with_a_file_added_or_removed_is_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = copy_demo(tmp_path / "territoire")
-    monkeypatch.setattr(cache, "SETTLED_NS", 0)
-    pipeline.run(root, today=TODAY, cache=True)
+    root = _settled_demo(tmp_path, monkeypatch)
     source = _activity(root)
     added = source.with_name("activite-ajoutee.yml")
     added.write_text(

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dote.files import system_reason
-from dote.load import Document
+from dote.load import ByName, Document
 from dote.problems import Position, Problem, relative_name
 from dote.vocabulary import slugify
 
@@ -86,28 +86,19 @@ class Sources:
             yield self.label
 
 
-class FolderFiles(Mapping[str, Path]):
-    """The register files of one folder, by id: their paths are made when asked for (a
-    member folder recognised by the cache never needs them, see dote.validate)."""
+class FolderFiles(ByName[Path]):
+    """The register files of one folder, by id (:attr:`names`: each one's name in the folder):
+    their paths are made when asked for (a member folder recognised by the cache never needs
+    them, see dote.validate)."""
 
-    __slots__ = ("folder", "names")
+    __slots__ = ("folder",)
 
     def __init__(self, folder: Path, names: Mapping[str, str]) -> None:
+        super().__init__(names)
         self.folder = folder
-        #: Each file's name in the folder, by id.
-        self.names = names
 
     def __getitem__(self, key: str) -> Path:
         return self.folder / self.names[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.names
 
 
 def file_names(files: Mapping[str, Path]) -> Mapping[str, str]:

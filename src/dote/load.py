@@ -21,7 +21,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -130,35 +130,17 @@ class Document:
         return Position(self.name, 1, 1)
 
 
-class DocumentsOnDemand(Mapping[str, Document]):
-    """Documents by id, made when one of them is first read (all at once, by ``make``).
+_Value = TypeVar("_Value")
 
-    Their ids and file names are known beforehand: iterating over the ids, counting them or
-    naming the files (:func:`document_names`) makes nothing. A warm build recognises an
-    unchanged member folder as a whole (:meth:`dote.cache.DocumentCache.recognise_folder`)
-    and never reads its documents unless something asks for their data.
-    """
 
-    __slots__ = ("_made", "_make", "names")
+class ByName(Mapping[str, _Value]):
+    """A mapping whose keys are those of :attr:`names` (each key's file name): iterating over
+    it, counting or naming its values makes none of them (subclasses make them)."""
 
-    def __init__(self, names: Mapping[str, str], make: Callable[[], Mapping[str, Document]]) -> None:
-        #: Each document's file name (relative to the territory), by id.
+    __slots__ = ("names",)
+
+    def __init__(self, names: Mapping[str, str]) -> None:
         self.names = names
-        self._make: Callable[[], Mapping[str, Document]] | None = make
-        self._made: Mapping[str, Document] | None = None
-
-    def made(self) -> bool:
-        """Whether the documents have been made (read)."""
-        return self._made is not None
-
-    def _documents(self) -> Mapping[str, Document]:
-        if self._made is None:
-            assert self._make is not None
-            self._made, self._make = self._make(), None
-        return self._made
-
-    def __getitem__(self, key: str) -> Document:
-        return self._documents()[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
@@ -168,6 +150,30 @@ class DocumentsOnDemand(Mapping[str, Document]):
 
     def __contains__(self, key: object) -> bool:
         return key in self.names
+
+
+class DocumentsOnDemand(ByName[Document]):
+    """Documents by id, made when one of them is first read (all at once, by ``make``).
+
+    Their ids and file names (relative to the territory) are known beforehand: iterating over
+    the ids, counting them or naming the files (:func:`document_names`) makes nothing. A warm
+    build recognises an unchanged member folder as a whole
+    (:meth:`dote.cache.DocumentCache.recognise_folder`) and never reads its documents unless
+    something asks for their data.
+    """
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, names: Mapping[str, str], make: Callable[[], Mapping[str, Document]]) -> None:
+        super().__init__(names)
+        self._make: Callable[[], Mapping[str, Document]] | None = make
+        self._made: Mapping[str, Document] | None = None
+
+    def __getitem__(self, key: str) -> Document:
+        if self._made is None:
+            assert self._make is not None
+            self._made, self._make = self._make(), None
+        return self._made[key]
 
     def __eq__(self, other: object) -> bool:
         return dict(self.items()) == (dict(other.items()) if isinstance(other, Mapping) else other)
