@@ -863,6 +863,31 @@ def test_an_unchanged_member_folder_is_taken_whole_without_unpacking_its_files(
     _same_run(again, pipeline.run(root, today=TODAY))
 
 
+def test_a_copied_territory_takes_its_unchanged_folders_by_their_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh checkout (here a copy: new inodes and change times) with the cache kept: each
+    member folder whose files have the same bytes is taken whole without unpacking its pack,
+    and its new statuses are kept (the next run reads nothing); a changed file is read."""
+    root = _settled_demo(tmp_path, monkeypatch)
+    copy = tmp_path / "copie"
+    shutil.copytree(root, copy)
+    changed = _activity(copy)
+    changed.write_text(changed.read_text(encoding="utf-8") + "# revu\n", encoding="utf-8")
+    packs = _member_packs(copy)
+    unpacked = _unpacked(monkeypatch)
+    parsed = _count_parsing(monkeypatch)
+    first = pipeline.run(copy, today=TODAY, cache=True)
+    assert set(unpacked) & set(packs.values()) == {packs[changed.parent.name]}
+    assert parsed == [changed.relative_to(copy).as_posix()]
+    _same_run(first, pipeline.run(copy, today=TODAY))
+    read = _count_reading(monkeypatch)
+    unpacked.clear()
+    again = pipeline.run(copy, today=TODAY, cache=True)
+    assert read == [] and set(unpacked).isdisjoint(packs.values())  # recognised by the new statuses
+    _same_run(again, pipeline.run(copy, today=TODAY))
+
+
 def test_a_member_folder_with_a_file_added_or_removed_is_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import metadata, resources
 from importlib.resources.abc import Traversable
@@ -319,6 +319,56 @@ class DocumentCache:
         self._folders_seen[folder] = kept
         return kept
 
+    def moved_folder(self, folder: str, names: tuple[str, ...], found: Iterable[os.stat_result]) -> bool:
+        """Whether an earlier run kept the member folder ``folder`` with the files ``names``, none
+        of which has the status it had (a fresh checkout, a copy): worth recognising by content
+        (:meth:`recognise_folder_content`). A folder with some files unchanged was edited in
+        place: its files are read one by one, the unchanged ones recognised by their statuses."""
+        if self.folder is None or not STATUS_TRUSTED:
+            return False
+        self._file_statuses()
+        kept = self._folders.get(folder)
+        if kept is None or kept[0] != names:
+            return False
+        now = [(f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns, f.st_ctime_ns) for f in found]
+        return not any(a == b for a, b in zip(now, kept[1], strict=False))
+
+    def recognise_folder_content(
+        self, folder: str, names: tuple[str, ...], reads: Sequence[tuple[bytes, os.stat_result | None]]
+    ) -> FolderEntry | None:
+        """:meth:`recognise_folder` by content: a member folder whose files (``reads``: each
+        one's bytes and the status taken before reading them) have the bytes an earlier run read
+        them with, though not its statuses (a fresh checkout, a copy: new inodes and change
+        times). Its new statuses are kept, so that the next run recognises it by them."""
+        if self.folder is None:
+            return None
+        statuses = self._file_statuses()
+        kept = self._folders.get(folder)
+        if kept is None or kept[0] != names or len(reads) != len(names):
+            return None
+        earlier = [statuses.get(name) for name in names]
+        for name, status, (raw, _) in zip(names, earlier, reads, strict=True):
+            if status is None:
+                return None
+            kind, _, partial = status[5].partition("/")
+            if _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0") != status[6]:
+                return None
+        pack = self._used.setdefault(_pack_name(folder), set())
+        for name, status, (_, found) in zip(names, earlier, reads, strict=True):
+            assert status is not None
+            self.keys[name] = status[6]
+            pack.add(status[6])
+            kind, _, partial = status[5].partition("/")
+            self.seen(found, name, kind, bool(partial))
+        if all(name in self._seen for name in names):  # settled: recognised by them next time
+            self._folders_seen[folder] = (
+                names,
+                tuple(self._seen[name][:5] for name in names),
+                kept[2],
+                kept[3],
+            )
+        return kept
+
     def keep_folder(
         self, folder: str, names: tuple[str, ...], member: Entry, problems: Iterable[Problem]
     ) -> None:
@@ -339,13 +389,14 @@ class DocumentCache:
         )
 
     def recognised_entry(self, name: str) -> Entry | None:
-        """The kept read of a file of a folder :meth:`recognise_folder` recognised (unpacked
+        """The kept read of a file of a folder :meth:`recognise_folder` (or
+        :meth:`recognise_folder_content`) recognised (unpacked
         from its folder's pack), or ``None`` if the cache lost it (it was damaged): the
         file is then to be read again."""
-        status = self._seen.get(name)
-        if self.folder is None or status is None:
+        key = self.keys.get(name)
+        if self.folder is None or key is None:
             return None
-        entry: Entry | None = self._pack(_pack_name(posixpath.dirname(name))).get(status[6])
+        entry: Entry | None = self._pack(_pack_name(posixpath.dirname(name))).get(key)
         return entry
 
     def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:

@@ -11,7 +11,7 @@ import difflib
 import gc
 import marshal
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,8 @@ def _recognise_folder(
     store: DocumentCache, root: Path, member_path: Path, activity_paths: Mapping[str, Path]
 ) -> _Recognised | None:
     """The member folder of ``member_path`` as an earlier run read it, if none of its files
-    changed since (see :meth:`DocumentCache.recognise_folder`); else ``None``."""
+    changed since (by their statuses, see :meth:`DocumentCache.recognise_folder`, else by their
+    bytes, :meth:`DocumentCache.recognise_folder_content`); else ``None``."""
     if store.folder is None:
         return None
     folder = member_path.parent
@@ -233,10 +234,23 @@ def _recognise_folder(
     prefix = relative_name(folder, root)
     names = tuple(f"{prefix}/{filename}" for filename in filenames)
     kept = store.recognise_folder(prefix, names, found)
+    member_bytes: bytes | Callable[[], bytes] = reader_of(member_path, names[0], root)
+    if kept is None and store.moved_folder(prefix, names, found):
+        # Other statuses (a fresh checkout): the same bytes are enough, its pack stays packed.
+        paths = (member_path, *activity_paths.values())
+        reads = [
+            read_source_with_status(path, name, within=root) for path, name in zip(paths, names, strict=True)
+        ]
+        if any(raw is None or status is None for raw, _, status in reads):
+            return None  # unreadable, or a link: read file by file, as a first read would
+        kept = store.recognise_folder_content(
+            prefix, names, [(raw, status) for raw, _, status in reads if raw]
+        )
+        member_bytes = reads[0][0] or b""
     if kept is None:
         return None
     _, _, entry, found_problems = kept
-    member, _ = document_of(entry, reader_of(member_path, names[0], root), member_path, names[0])
+    member, _ = document_of(entry, member_bytes, member_path, names[0])
     if member is None:
         return None
     activity_names = dict(zip(activity_paths, names[1:], strict=True))
