@@ -166,15 +166,19 @@ def _status_part(folder: str) -> str:
 FolderEntry = tuple[tuple[str, ...], tuple[tuple[int, ...], ...], Entry, tuple[tuple[Any, ...], ...]]
 
 
+def _stat_key(found: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What of a file's status says it is unchanged: device, inode, size, modification and change times."""
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _kind_of(status: Status) -> tuple[str, bool]:
+    """The kind and mode a kept status was read with (see :func:`_status`)."""
+    kind, _, partial = status[5].partition("/")
+    return kind, bool(partial)
+
+
 def _status(found: os.stat_result, kind: str, partial: bool) -> tuple[int, int, int, int, int, str]:
-    return (
-        found.st_dev,
-        found.st_ino,
-        found.st_size,
-        found.st_mtime_ns,
-        found.st_ctime_ns,
-        kind + ("/partiel" if partial else ""),
-    )
+    return (*_stat_key(found), kind + ("/partiel" if partial else ""))
 
 
 class DocumentCache:
@@ -305,19 +309,28 @@ class DocumentCache:
         kept = self._folders.get(folder)
         if kept is None or kept[0] != names:
             return None
-        if kept[1] != tuple((f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns, f.st_ctime_ns) for f in found):
+        if kept[1] != tuple(_stat_key(f) for f in found):
             return None
-        statuses = [self._file_statuses().get(name) for name in names]
-        if any(status is None for status in statuses):
+        statuses = self._kept_statuses(names)
+        if statuses is None:
             return None
-        pack = self._used.setdefault(_pack_name(folder), set())
-        for name, status in zip(names, statuses, strict=True):
-            assert status is not None
-            self._seen[name] = status
-            self.keys[name] = status[6]
-            pack.add(status[6])
+        self._take(folder, names, statuses)
+        self._seen.update(zip(names, statuses, strict=True))
         self._folders_seen[folder] = kept
         return kept
+
+    def _kept_statuses(self, names: tuple[str, ...]) -> list[Status] | None:
+        """The statuses kept for each of the files ``names``, or ``None`` if one has none."""
+        statuses = self._file_statuses()
+        found = [statuses.get(name) for name in names]
+        return None if any(status is None for status in found) else found  # type: ignore[return-value]
+
+    def _take(self, folder: str, names: tuple[str, ...], statuses: list[Status]) -> None:
+        """The files of a recognised folder have the content keys their kept statuses name."""
+        pack = self._used.setdefault(_pack_name(folder), set())
+        for name, status in zip(names, statuses, strict=True):
+            self.keys[name] = status[6]
+            pack.add(status[6])
 
     def moved_folder(self, folder: str, names: tuple[str, ...], found: Iterable[os.stat_result]) -> bool:
         """Whether an earlier run kept the member folder ``folder`` with the files ``names``, none
@@ -330,8 +343,7 @@ class DocumentCache:
         kept = self._folders.get(folder)
         if kept is None or kept[0] != names:
             return False
-        now = [(f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns, f.st_ctime_ns) for f in found]
-        return not any(a == b for a, b in zip(now, kept[1], strict=False))
+        return not any(_stat_key(f) == k for f, k in zip(found, kept[1], strict=False))
 
     def recognise_folder_content(
         self, folder: str, names: tuple[str, ...], reads: Sequence[tuple[bytes, os.stat_result | None]]
@@ -342,24 +354,19 @@ class DocumentCache:
         times). Its new statuses are kept, so that the next run recognises it by them."""
         if self.folder is None:
             return None
-        statuses = self._file_statuses()
+        self._file_statuses()  # reads the folders too
         kept = self._folders.get(folder)
         if kept is None or kept[0] != names or len(reads) != len(names):
             return None
-        earlier = [statuses.get(name) for name in names]
+        earlier = self._kept_statuses(names)
+        if earlier is None:
+            return None
         for name, status, (raw, _) in zip(names, earlier, reads, strict=True):
-            if status is None:
+            if self._where(raw, Path(name), name, *_kind_of(status))[1] != status[6]:
                 return None
-            kind, _, partial = status[5].partition("/")
-            if _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0") != status[6]:
-                return None
-        pack = self._used.setdefault(_pack_name(folder), set())
+        self._take(folder, names, earlier)
         for name, status, (_, found) in zip(names, earlier, reads, strict=True):
-            assert status is not None
-            self.keys[name] = status[6]
-            pack.add(status[6])
-            kind, _, partial = status[5].partition("/")
-            self.seen(found, name, kind, bool(partial))
+            self.seen(found, name, *_kind_of(status))
         if all(name in self._seen for name in names):  # settled: recognised by them next time
             self._folders_seen[folder] = (
                 names,

@@ -16,6 +16,7 @@ import errno
 import functools
 import importlib.metadata
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -179,6 +180,12 @@ class DocumentsOnDemand(ByName[Document]):
         return dict(self.items()) == (dict(other.items()) if isinstance(other, Mapping) else other)
 
     __hash__ = None  # type: ignore[assignment]  # a mapping, compared by content
+
+
+def folder_of(docs: Mapping[str, Document]) -> str:
+    """The folder (relative to the territory) of a member's documents, without making them;
+    what is kept per member is kept under it."""
+    return posixpath.dirname(next(iter(document_names(docs).values())))
 
 
 def document_names(docs: Mapping[str, Document]) -> Mapping[str, str]:

@@ -27,7 +27,6 @@ report lists what changed since. Without ``@N`` the activity follows the latest 
 from __future__ import annotations
 
 import functools
-import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 from dote.cache import DocumentCache, problem_entries, problems_of
 from dote.confidential import published_fields
 from dote.layout import VERSIONS_DIR, Sources
-from dote.load import Document, DocumentsOnDemand, JsonPath, document_names
+from dote.load import Document, DocumentsOnDemand, JsonPath, document_names, folder_of
 from dote.model import Drift, ModelRef, model_journal
 from dote.problems import Position, Problem
 from dote.schema import validate_document
@@ -109,7 +108,7 @@ def resolve_sources(
     for member_id, docs in sources.activities.items():
         key = keys.get(member_id) if kept is not None and keys is not None and docs else None
         names = document_names(docs)
-        folder = posixpath.dirname(next(iter(names.values()))) if key is not None else ""
+        folder = folder_of(docs) if key is not None else ""
         found_before = (
             kept.member_value(folder, _RESOLVED + key) if kept is not None and key is not None else None
         )

@@ -24,7 +24,7 @@ from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, file_names,
 from dote.load import (
     Document,
     DocumentsOnDemand,
-    document_names,
+    folder_of,
     folder_statuses,
     forget_folders,
     load_bytes,
@@ -373,7 +373,7 @@ def check_members(
     store = kept if kept is not None and keys is not None else DocumentCache(None)  # keeps nothing
     for member_id, docs in read.activities.items():
         key = keys.get(member_id) if keys is not None and docs else None
-        folder = posixpath.dirname(next(iter(document_names(docs).values()))) if key is not None else ""
+        folder = folder_of(docs) if key is not None else ""
         kept_value = held(store.member_value(folder, _CHECKS + key), today) if key is not None else None
         if kept_value is not None:
             problems.extend(problems_of(kept_value[2]))
