@@ -271,16 +271,16 @@ def test_what_forked_processes_make_in_a_warm_build_is_what_one_process_makes(tm
     assert [str(p) for p in data_files if p.stat().st_ino not in kept] == []
 
 
-def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: Path) -> None:
-    root = tmp_path / "grand"
-    demo_territory(root, members=30, activities=15)
+def _parsed_by_one_and_two_processes(root: Path) -> dict[str, tuple[bool, Any, Any]]:
+    """``pipeline.run`` of ``root`` with one process, then two: whether it forked workers to
+    parse the files, its problems and its territory."""
     script = (
         "import datetime as dt, pickle, sys\n"
         "from pathlib import Path\n"
         "from dote import pipeline, validate, workers\n"
         "used = []\n"
-        "real = workers.map_forked\n"
-        "workers.map_forked = lambda *a, **k: used.append(1) or real(*a, **k)\n"
+        "real = workers.pool\n"
+        "workers.pool = lambda *a, **k: used.append(1) or real(*a, **k)\n"
         "result = pipeline.run(Path(sys.argv[1]), today=dt.date(2026, 11, 28))\n"
         "sys.stdout.buffer.write(pickle.dumps((bool(used), result.problems, result.territory)))\n"
     )
@@ -293,9 +293,31 @@ def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: 
             check=True,
         )
         answers[count] = pickle.loads(done.stdout)
-    assert answers["1"][0] is False and answers["2"][0] is True  # the workers did the reading
+    assert answers["1"][0] is False and answers["2"][0] is True  # the workers did the parsing
+    return answers
+
+
+def test_files_parsed_by_worker_processes_give_what_one_process_gives(tmp_path: Path) -> None:
+    root = tmp_path / "grand"
+    demo_territory(root, members=30, activities=15)  # 480 files: 8 batches sent as they are read
+    answers = _parsed_by_one_and_two_processes(root)
     assert answers["2"][1] == answers["1"][1]
     assert answers["2"][2] == answers["1"][2] and answers["1"][2] is not None
+
+
+def test_mistakes_in_files_parsed_by_worker_processes_are_reported_as_by_one(tmp_path: Path) -> None:
+    root = tmp_path / "grand"
+    demo_territory(root, members=30, activities=15)
+    activities = sorted(p for p in (root / "registers" / "members").glob("*/*.yml") if p.name != "member.yml")
+    activities[7].write_text(
+        activities[7].read_text(encoding="utf-8") + "champ_inconnu: 1\n", encoding="utf-8"
+    )
+    activities[300].write_text("nom: [non fermé\n", encoding="utf-8")
+    answers = _parsed_by_one_and_two_processes(root)
+    assert answers["2"][1] == answers["1"][1]  # the same problems, at the same positions
+    assert {p.position.file for p in answers["2"][1] if p.is_error} == {
+        path.relative_to(root).as_posix() for path in (activities[7], activities[300])
+    }
 
 
 def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(

@@ -119,6 +119,12 @@ class SourceFiles:
     archives: Mapping[tuple[str, int], Path] = field(default_factory=dict)
     processors: Mapping[str, Path] = field(default_factory=dict)
 
+    def count(self) -> int:
+        """How many register files there are."""
+        single = (self.maison, self.label, *self.members.values())
+        shared = len(self.models) + len(self.archives) + len(self.processors)
+        return sum(path is not None for path in single) + sum(map(len, self.activities.values())) + shared
+
 
 def find_sources(root: Path) -> tuple[SourceFiles | None, list[Problem]]:
     """Every register file of the territory at ``root``, and why any other was left aside.

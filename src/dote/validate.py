@@ -11,7 +11,9 @@ import difflib
 import gc
 import marshal
 import posixpath
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from dote import algorithms, workers
 from dote.cache import DocumentCache, Entry, document_of, entry_of, problem_entries, problems_of
 from dote.confidential import check_public, check_withheld, published_fields
 from dote.label import DateWindow, check_policy, held
-from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, Sources, file_names, find_sources
+from dote.layout import LABEL_FILE, MEMBER_FILE, REGISTERS, SourceFiles, Sources, file_names, find_sources
 from dote.load import (
     Document,
     DocumentsOnDemand,
@@ -87,7 +89,23 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
     if files is None:
         return Sources(root), problems
     store = cache or DocumentCache(None)
-    reads: list[_Read] = []
+    parsing = _Parsing(store, files.count())
+    try:
+        return _read_files(root, files, store, parsing, save, problems)
+    finally:
+        parsing.close()
+
+
+def _read_files(
+    root: Path,
+    files: SourceFiles,
+    store: DocumentCache,
+    parsing: _Parsing,
+    save: bool,
+    problems: list[Problem],
+) -> tuple[Sources, list[Problem]]:
+    """The files of ``files`` read, parsed (by ``parsing``) and checked, in order: the member
+    files first, for which fields an activity may publish depends on its member's."""
 
     def read(path: Path, kind: str, chosen: frozenset[str] | None = None) -> _Read:
         name = relative_name(path, root)
@@ -95,16 +113,15 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
         if store.folder is not None and (status := unchanged_status(path, within=root)) is not None:
             known = store.recognise(status, path, name, kind, partial, reader_of(path, name, root))
             if known is not None:  # unchanged since the last run: not read again
-                job = _Read(path, name, kind, chosen, None, known)
-                reads.append(job)
-                return job
+                return _Read(path, name, kind, chosen, None, known)
         raw, refused, status = read_source_with_status(path, name, within=root)
         problems.extend(refused)
         job = _Read(path, name, kind, chosen, raw)
         if raw is not None:
             job.found = store.lookup(raw, path, name, kind, partial)
             store.seen(status, name, kind, partial)
-        reads.append(job)
+            if job.found is None:
+                parsing.add(job)
         return job
 
     def finish(job: _Read) -> Document | None:
@@ -122,7 +139,9 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
 
     # Member files first: which fields an activity may publish depends on its member's. A
     # member folder whose files all have the status an earlier run kept is taken whole.
-    maison = finish(_complete(store, [read(files.maison, "maison")])[0]) if files.maison else None
+    maison_read = read(files.maison, "maison") if files.maison else None
+    parsing.complete()
+    maison = finish(maison_read) if maison_read is not None else None
     recognised = {
         member_id: found
         for member_id, path in files.members.items()
@@ -131,7 +150,7 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
     member_reads = {
         i: read(p, "membre") for i, p in files.members.items() if p is not None and i not in recognised
     }
-    _complete(store, list(member_reads.values()))
+    parsing.complete()
     members = {}
     for member_id, path in files.members.items():
         member: Document | None = None
@@ -142,7 +161,6 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
             member = finish(member_reads[member_id])
         if member is not None:
             members[member_id] = member
-    reads.clear()
     chosen = {member_id: published_fields(doc.data) for member_id, doc in members.items()}
     activity_reads = {
         member_id: {
@@ -156,7 +174,7 @@ def _read_sources(root: Path, cache: DocumentCache | None, save: bool) -> tuple[
     archive_reads = {ref: read(p, "modele") for ref, p in files.archives.items()}  # as public as its model
     processor_reads = {i: read(p, "sous-traitant") for i, p in files.processors.items()}
     label_read = read(files.label, "label") if files.label else None
-    _complete(store, reads)
+    parsing.complete()
 
     activities: dict[str, Mapping[str, Document]] = {}
     for member_id in files.members:
@@ -297,44 +315,80 @@ def _parse_and_check(
     return doc, found
 
 
-#: The files the worker processes parse. They are forked with it: only an index is sent
-#: to them, and the data and problems of the file come back (the parent has the file's
-#: bytes, which give its positions if asked for).
-_PENDING: list[_Read] = []
-
-
-def _parse_pending(index: int) -> bytes:
-    job = _PENDING[index]
-    assert job.raw is not None
-    return marshal.dumps(
-        entry_of(*_parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None))
-    )
-
-
-#: From how many files to parse a pool of worker processes is worth forking.
+#: From how many register files parsing them in worker processes is worth forking them.
 PARALLEL_FROM = 400
+#: How many files a worker is sent at once (with their bytes), and sends back parsed.
+PARSE_BATCH = 64
 
 
-def _complete(store: DocumentCache, reads: list[_Read]) -> list[_Read]:
-    """Parse and check the files the cache did not hold, in worker processes when they are many."""
-    missing = [job for job in reads if job.raw is not None and job.found is None]
-    if len(missing) >= PARALLEL_FROM and workers.available():
-        _PENDING[:] = missing
-        try:
-            results = workers.map_forked(_parse_pending, range(len(missing)))
-        finally:
-            _PENDING.clear()
-        for job, data in zip(missing, results, strict=True):
+def _parse_batch(batch: list[tuple[bytes, str, str, str, bool]]) -> list[bytes]:
+    """In a worker process: each file of ``batch`` parsed and checked, as :func:`entry_of`
+    keeps it, marshalled (the parent has the file's bytes, which give its positions)."""
+    return [
+        marshal.dumps(entry_of(*_parse_and_check(raw, Path(path), name, kind, chosen)))
+        for raw, path, name, kind, chosen in batch
+    ]
+
+
+class _Parsing:
+    """The files the cache did not hold, parsed and checked.
+
+    On a large territory (``files`` at least :data:`PARALLEL_FROM`, and workers available),
+    they go by batches to worker processes as this process reads them, and what the workers
+    sent back is taken while the next files are read: reading, parsing and keeping overlap
+    on the cores. The workers are forked at the first full batch (a warm build, with few
+    files to parse, forks none and parses them here), and stopped by :meth:`close`.
+    """
+
+    def __init__(self, store: DocumentCache, files: int) -> None:
+        self.store = store
+        self.parallel = files >= PARALLEL_FROM and workers.available()
+        self.pool: ProcessPoolExecutor | None = None
+        self.batch: list[_Read] = []
+        self.sent: deque[tuple[list[_Read], Future[list[bytes]]]] = deque()
+
+    def add(self, job: _Read) -> None:
+        """Parse ``job`` (read, and not in the cache): now, or when :meth:`complete` is called."""
+        self.batch.append(job)
+        if self.parallel and len(self.batch) >= PARSE_BATCH:
+            self._send()
+        self._take(wait=False)
+
+    def complete(self) -> None:
+        """Every file added is parsed, checked and kept in the cache."""
+        if self.batch and self.pool is not None:
+            self._send()
+        self._take(wait=True)
+        for job in self.batch:  # few files, or no workers: here
             assert job.raw is not None
-            entry: Entry = marshal.loads(data)
-            store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
-            job.found = document_of(entry, job.raw, job.path, job.name)
-    else:
-        for job in missing:
-            assert job.raw is not None
-            job.found = _parse_and_check(job.raw, job.path, job.name, job.kind, job.chosen is not None)
-            store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry_of(*job.found))
-    return reads
+            chosen = job.chosen is not None
+            job.found = _parse_and_check(job.raw, job.path, job.name, job.kind, chosen)
+            self.store.store(job.raw, job.path, job.name, job.kind, chosen, entry_of(*job.found))
+        self.batch = []
+
+    def close(self) -> None:
+        """Stop the workers, if any were forked."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def _send(self) -> None:
+        if self.pool is None:
+            self.pool = workers.pool()
+        batch, self.batch = self.batch, []
+        sent = [(job.raw or b"", str(job.path), job.name, job.kind, job.chosen is not None) for job in batch]
+        self.sent.append((batch, self.pool.submit(_parse_batch, sent)))
+
+    def _take(self, *, wait: bool) -> None:
+        """Keep what the workers sent back, in the order sent: all of it with ``wait``, else
+        the batches already done."""
+        while self.sent and (wait or self.sent[0][1].done()):
+            batch, future = self.sent.popleft()
+            for job, data in zip(batch, future.result(), strict=True):
+                assert job.raw is not None
+                entry: Entry = marshal.loads(data)
+                self.store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
+                job.found = document_of(entry, job.raw, job.path, job.name)
 
 
 def check_references(sources: Sources, today: dt.date) -> list[Problem]:
