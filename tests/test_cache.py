@@ -320,6 +320,38 @@ def test_mistakes_in_files_parsed_by_worker_processes_are_reported_as_by_one(tmp
     }
 
 
+def test_labels_evaluated_with_a_forked_worker_are_those_one_process_evaluates(tmp_path: Path) -> None:
+    root = tmp_path / "grand"
+    demo_territory(root, members=30, activities=5)
+    script = (
+        "import datetime as dt, os, shutil, sys\n"
+        "from pathlib import Path\n"
+        "from dote import pipeline\n"
+        "from dote.cache import CACHE_DIR\n"
+        "root = Path(sys.argv[1])\n"
+        "pipeline.LABEL_PARALLEL_FROM = 10\n"
+        "real = pipeline._label_shares\n"
+        "shares = []\n"
+        "pipeline._label_shares = lambda todo: shares.append(real(todo)) or shares[-1]\n"
+        "labels = {}\n"
+        "for count in ('1', '2'):\n"
+        "    os.environ['DOTE_PROCESSUS'] = count\n"
+        "    shutil.rmtree(root / CACHE_DIR, ignore_errors=True)  # every label to evaluate\n"
+        "    result = pipeline.run(root, today=dt.date(2026, 11, 28), cache=True)\n"
+        "    labels[count] = result.label\n"
+        "    again = pipeline.run(root, today=dt.date(2026, 11, 28), cache=True)  # read back\n"
+        "    assert again.label == result.label, count\n"
+        "assert [len(apart) for _, apart in shares] == [0, 0, 18, 0], shares\n"
+        "assert labels['1'] == labels['2'] and labels['1'] is not None\n"
+        "assert list(labels['2'].members) == list(labels['1'].members)  # in the members' order\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
 def test_a_moved_territory_keeps_its_cache_and_old_engines_are_forgotten(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

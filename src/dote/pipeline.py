@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dote import dpo_registers
+from dote import dpo_registers, workers
 from dote.audit import AuditData
 from dote.audit import load as load_audit
 from dote.cache import DocumentCache, MemberResults
@@ -29,6 +29,8 @@ from dote.dpo_registers import MemberRegisters
 from dote.label import (
     DateWindow,
     Evaluation,
+    MemberResult,
+    Policy,
     ResultReader,
     evaluate,
     evaluate_member,
@@ -42,6 +44,7 @@ from dote.model import (
     Activity,
     Converter,
     Drift,
+    Member,
     Territory,
     lazy_member,
     made_on_demand,
@@ -278,34 +281,105 @@ def _evaluate(
         policy = parse_policy(sources.label)
         if kept is None or not prints or plans is not None:
             return evaluate(complete, policy, today, plans=plans)
-        results = {}
-        windows = {}
+        results: dict[str, MemberResult] = {}
+        windows: dict[str, str] = {}
         reader = ResultReader(policy, complete.vocabularies)
         from dote.review import policy_parameters  # it imports the page templates' modules
 
         # The months after which a record is to review, as its page shows (fragments._overdue_review).
         review_months = int(policy_parameters(Evaluation(policy, today, {}))[0]["age_maximum_mois"])
-        for member in complete.members:
+
+        def keep(member: Member, result: MemberResult, found: tuple[int, int, Any]) -> None:
+            results[member.id] = result
+            windows[member.id] = f"{found[0]}-{found[1]}"
+
+        todo: list[tuple[int, str]] = []  # the members to evaluate: their place, their key
+        for index, member in enumerate(complete.members):
             # Kept without the date, for the days of its window (label.DateWindow); the training
             # attended (which the date also moves, see last_attended) is part of the key.
             key = member_key(prints, member.id, f"fenetre {attendance.get(member.id)}")
             found = held(kept.get(member.id, key), today)
             result = reader.member(found[2], member) if found is not None else None
             if found is None or result is None:
-                window = DateWindow(today)
-                result = evaluate_member(member, complete, policy, today, window=window)
-                for activity in member.activities:  # the page's « à revoir depuis le »
-                    if activity.dates.reviewed is not None:
-                        window.past(months_later(activity.dates.reviewed, review_months))
-                found = window.kept(member_data(result))
+                todo.append((index, key))
+            else:
+                keep(member, result, found)
+        here, apart = _label_shares(todo)
+        job = None
+        if apart:
+            global _LABEL_APART
+            _LABEL_APART = (complete, policy, today, review_months)
+            pool = workers.pool(1)
+            job = pool.submit(_label_apart, [index for index, _ in apart])
+        try:
+            for index, key in here:
+                member = complete.members[index]
+                result, found = _member_label(member, complete, policy, today, review_months)
                 kept.put(member.id, key, found)
-                if fresh is not None:
-                    fresh.add(member.id)
-            results[member.id] = result
-            windows[member.id] = f"{found[0]}-{found[1]}"
+                keep(member, result, found)
+            if job is not None:
+                assert territory is not None
+                for index, _ in apart:  # their records, which the pages need, while the worker goes on
+                    territory.members_by_id[complete.members[index].id].activities  # noqa: B018
+                for (index, key), found in zip(apart, job.result(), strict=True):
+                    member = complete.members[index]
+                    read_back = reader.member(found[2], member)
+                    if read_back is None:  # not what it made (it cannot be): made here
+                        read_back, found = _member_label(member, complete, policy, today, review_months)
+                    kept.put(member.id, key, found)
+                    keep(member, read_back, found)
+        finally:
+            if job is not None:
+                _LABEL_APART = None
+                pool.shutdown(wait=True, cancel_futures=True)
+        if fresh is not None:
+            fresh.update(complete.members[index].id for index, _ in todo)
+        # In the members' order, whichever process evaluated them.
+        evaluation = Evaluation(
+            policy,
+            today,
+            {m.id: results[m.id] for m in complete.members},
+            {m.id: windows[m.id] for m in complete.members},
+        )
         kept.prune(set(results))
-        evaluation = Evaluation(policy, today, results, windows)
     return evaluation
+
+
+#: From how many members to evaluate, a forked worker evaluates some of them (a clean build).
+LABEL_PARALLEL_FROM = 200
+#: The share of them it evaluates: this process evaluates the others, makes the records of
+#: the worker's members meanwhile (the pages and data need them), then reads its results back.
+LABEL_SHARE_APART = 0.6
+#: What the label's worker evaluates with: set just before it forks, read in its copy.
+_LABEL_APART: tuple[Territory, Policy, dt.date, int] | None = None
+
+
+def _label_shares(todo: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The members to evaluate here, and those a forked worker evaluates (none when they are
+    few, or no worker can be forked)."""
+    if len(todo) < LABEL_PARALLEL_FROM or not workers.available():
+        return todo, []
+    cut = len(todo) - int(len(todo) * LABEL_SHARE_APART)
+    return todo[:cut], todo[cut:]
+
+
+def _label_apart(indices: list[int]) -> list[tuple[int, int, Any]]:
+    """In the forked worker: the label of each member at ``indices``, as it is kept."""
+    assert _LABEL_APART is not None
+    complete, policy, today, review_months = _LABEL_APART
+    return [_member_label(complete.members[i], complete, policy, today, review_months)[1] for i in indices]
+
+
+def _member_label(
+    member: Member, complete: Territory, policy: Policy, today: dt.date, review_months: int
+) -> tuple[MemberResult, tuple[int, int, Any]]:
+    """A member's label, and what is kept of it with its window (label.DateWindow)."""
+    window = DateWindow(today)
+    result = evaluate_member(member, complete, policy, today, window=window)
+    for activity in member.activities:  # the page's « à revoir depuis le »
+        if activity.dates.reviewed is not None:
+            window.past(months_later(activity.dates.reviewed, review_months))
+    return result, window.kept(member_data(result))
 
 
 #: The fingerprint of what every page may show (see :func:`fingerprints`).
