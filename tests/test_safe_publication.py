@@ -406,6 +406,57 @@ def test_every_page_carries_a_policy_with_its_own_inline_scripts(built_demo: Pat
         assert "'unsafe-inline'" not in meta[1].split("script-src", 1)[1].split(";", 1)[0], path
 
 
+def test_a_policy_allows_the_theme_scripts_and_not_the_content_ones() -> None:
+    from dote.csp import inline_hashes, with_policy, without_content
+
+    theme_script, content_script = "<script>theme()</script>", "<script>evil()</script>"
+    content = f"<p>Texte</p>{content_script}"
+    page = f"<html><head></head><body>{theme_script}<article>{content}</article></body></html>"
+    theme = without_content(page, content)
+    assert theme is not None and "evil" not in theme and "theme()" in theme
+    meta = with_policy(page, theme).split('content="', 1)[1].split('"', 1)[0]
+    theme_hash, content_hash = inline_hashes(page)
+    assert theme_hash in meta and content_hash not in meta
+    assert content_hash in with_policy(page)  # the page itself, when it has no outside content
+    assert without_content(page, "<p>Autre</p>") is None
+    assert without_content(page, "") == page
+
+
+def test_a_script_slipped_into_a_page_content_is_not_allowed_by_its_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were escaping ever to let a script through (a register value on a generated page, a
+    Markdown page's text), the page's policy allows the theme's inline scripts only."""
+    import base64
+    import hashlib
+    import re
+
+    from dote import render
+    from dote.csp import inline_hashes
+
+    from tests.conftest import copy_demo
+
+    root = copy_demo(tmp_path / "territoire")
+    evil = "<script>evil()</script>"
+    (root / "docs" / "essai.md").write_text(f"# Essai\n\nUn texte.\n\n{evil}\n", encoding="utf-8")
+    real = render.GeneratedPage.kept_html
+    monkeypatch.setattr(render.GeneratedPage, "kept_html", lambda self, url: real(self, url) + evil)
+    monkeypatch.setenv("DOTE_PROCESSUS", "1")  # the pages rendered in this process, as patched
+    monkeypatch.setenv("DOTE_CACHE", "0")
+    site = tmp_path / "site"
+    assert main(["build", str(root), "--site-dir", str(site)]) == 0
+    evil_hash = "'sha256-" + base64.b64encode(hashlib.sha256(b"evil()").digest()).decode() + "'"
+    pages = [site / "essai" / "index.html", *sorted((site / "registres").glob("*/index.html"))[:3]]
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert evil in html, path  # the test's script is there
+        policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+        assert policy is not None, path
+        assert evil_hash not in policy[1], path
+        theme_hashes = [h for h in inline_hashes(html) if h != evil_hash]
+        assert theme_hashes and all(h in policy[1] for h in theme_hashes), path
+
+
 def test_the_threat_model_page_gives_the_header_the_engine_expects() -> None:
     from dote.csp import HEADERS
 

@@ -2,8 +2,9 @@
 
 Each HTML page gets a ``<meta http-equiv="Content-Security-Policy">`` as the first
 element of its ``<head>``: scripts only from the site itself, plus the inline scripts
-that the theme writes in that very page, allowed by their SHA-256 hash (so an
-injected inline script, were one ever to slip through escaping, would not run);
+that the theme writes in that very page, allowed by their SHA-256 hash. The hashes are
+those of the page without its content (see :func:`with_policy`): an inline script in the
+content, were one ever to slip through escaping, would not run;
 no plugin objects, no foreign base URL, forms and connections only to the site.
 Pagefind's search runs WebAssembly (``'wasm-unsafe-eval'``). Styles allow inline
 ``style`` attributes, which the theme uses.
@@ -61,10 +62,26 @@ def policy(html: str) -> str:
     return BASE.format(hashes=hashes)
 
 
-def with_policy(html: str) -> str:
-    """The page with its policy as the first element of ``<head>`` (unchanged without a head)."""
+def with_policy(html: str, theme: str | None = None) -> str:
+    """The page with its policy as the first element of ``<head>`` (unchanged without a head).
+
+    ``theme`` is the page as the theme wrote it, without its content: the policy allows the
+    inline scripts of that only, so that a script in the content (register, feed or template
+    text, were one ever to slip through escaping) does not run. Without it, ``html`` itself: a
+    page made by the site's own code only, with nothing from outside (a theme's template).
+    """
     head = _HEAD.search(html)
     if head is None or 'http-equiv="Content-Security-Policy"' in html:
         return html
-    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy(html)}">'
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy(html if theme is None else theme)}">'
     return html[: head.end()] + meta + html[head.end() :]
+
+
+def without_content(page: str, content: str | None) -> str | None:
+    """A themed ``page`` without its ``content`` (which the theme writes as it is), for
+    :func:`with_policy`; ``None`` if the content is not found whole in it (something changed
+    it after the theme: its inline scripts could not be told from the theme's)."""
+    if not content:
+        return page
+    start = page.find(content)
+    return page[:start] + page[start + len(content) :] if start >= 0 else None

@@ -144,6 +144,14 @@ def _shut(pool: ProcessPoolExecutor | None) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: A page's content changed before this plugin's turn: its inline scripts cannot be told
+#: from the theme's (see dote.csp), the build fails rather than allow them.
+_CHANGED_CONTENT = (
+    "dote : le contenu de la page {page} a été modifié avant le plugin « dote » : placez « dote » "
+    "en premier dans la liste « plugins » de mkdocs.yml"
+)
+
+
 def _pack(html: str) -> bytes:
     """A generated page's HTML as the build keeps it (until it is themed, and in the cache):
     ``1`` if it holds ``<h1`` (``0`` if not), then its UTF-8 bytes compressed."""
@@ -1311,6 +1319,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 if filled is None:
                     raise PluginError(f"dote : la page {page.file.dest_uri} n'a pas pu être mise en forme")
                 output = filled
+            # The policy allows the theme's inline scripts, not the content's (see dote.csp): a
+            # generated page's content is not in it yet, a Markdown page's is taken out.
+            theme = output if page.file.src_uri in self._parked else csp.without_content(output, page.content)
+            if theme is None:
+                raise PluginError(_CHANGED_CONTENT.format(page=page.file.src_uri))
             output = self._unpark(output, page)
         else:  # unchanged since the previous build: its file, linked
             self._parked.pop(page.file.src_uri, None)
@@ -1327,7 +1340,8 @@ class DotePlugin(BasePlugin[DoteConfig]):
             links = self.watch.alternate_links(page.url)
             if links and "</head>" in output:
                 output = output.replace("</head>", links + "</head>", 1)
-        return csp.with_policy(output)
+                theme = theme.replace("</head>", links + "</head>", 1)
+        return csp.with_policy(output, theme)
 
     def on_post_template(
         self, output_content: str, /, *, template_name: str, config: MkDocsConfig

@@ -108,7 +108,14 @@ class NationalPlugin(BasePlugin[NationalPluginConfig]):  # type: ignore[no-untyp
         return generated.render(page.url) if generated is not None else html
 
     def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str | None:
-        return csp.with_policy(output)
+        # The theme's inline scripts are allowed, not the content's (see dote.csp).
+        theme = csp.without_content(output, page.content)
+        if theme is None:
+            raise PluginError(
+                f"dote : le contenu de la page {page.file.src_uri} a été modifié avant le plugin de la vue "
+                "nationale : placez-le en premier dans la liste « plugins » de mkdocs.yml"
+            )
+        return csp.with_policy(output, theme)
 
     def on_post_template(
         self, output_content: str, /, *, template_name: str, config: MkDocsConfig
