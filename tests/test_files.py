@@ -75,3 +75,21 @@ def test_system_refusals_are_said_in_french_with_the_file() -> None:
     )
     # A refusal without a French wording keeps the system's own.
     assert system_refusal(OSError(errno.ETXTBSY, "Text file busy", "a")).endswith("(a) : Text file busy")
+
+
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="Linux's unnamed files")
+def test_a_new_file_is_written_unnamed_then_named_and_an_existing_one_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: made.append("temporaire") or real(*a, **k))
+    target = tmp_path / "dossier" / "neuf" / "entree.bin"  # its folders are made too
+    write_atomic_bytes(target, b"\x00" * 300_000, sync=True)
+    assert target.read_bytes() == b"\x00" * 300_000 and _mode(target) == NEW_FILE_MODE
+    assert made == []  # no temporary name: the unnamed file was given the target's
+    write_atomic_bytes(target, b"autre", sync=False)  # it exists now: replaced the usual way
+    assert target.read_bytes() == b"autre" and made == ["temporaire"]
+    assert os.listdir(target.parent) == ["entree.bin"]

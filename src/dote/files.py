@@ -2,7 +2,8 @@
 
 Every file the project writes in place (register files moved to the overlay, imported
 activities, watch items and state, exports, cache entries) goes through here: a temporary
-file in the same folder, then ``os.replace``. An interrupted run leaves the previous file.
+file in the same folder, then ``os.replace``; a new file, on Linux, an unnamed file of the
+folder given its name once written. An interrupted run leaves the previous file, or none.
 The file gets the permissions a plain write would give it: those of the file it replaces,
 or the usual ones for a new file (``0o666`` less the umask), not the temporary file's
 private ``0o600`` (a web server reading the site, a colleague reading an export).
@@ -52,6 +53,8 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     Cache entries skip the flush (``sync=False``): they are safe to lose, and written by
     the thousand.
     """
+    if _write_new(path, data, sync):
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -70,6 +73,39 @@ def write_atomic_bytes(path: Path, data: bytes, *, sync: bool = True) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_new(path: Path, data: bytes, sync: bool) -> bool:
+    """Write a file that does not exist yet as an unnamed file of its folder (Linux's
+    ``O_TMPFILE``), given its name once written whole: no temporary name to make, then rename,
+    which on ext4 takes two to three times as long as the write (a build writes tens of
+    thousands of cache entries). ``False`` when it cannot (another system or file system, no
+    ``/proc``, a file of that name already there): the caller writes it the usual way."""
+    unnamed = getattr(os, "O_TMPFILE", None)
+    if unnamed is None:
+        return False
+    try:
+        try:
+            handle = os.open(path.parent, unnamed | os.O_WRONLY, NEW_FILE_MODE)
+        except FileNotFoundError:  # its folder is new
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(path.parent, unnamed | os.O_WRONLY, NEW_FILE_MODE)
+    except OSError:
+        return False
+    try:
+        os.fchmod(handle, NEW_FILE_MODE)  # as a plain write would make it, whatever the umask did
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        if sync:
+            os.fsync(handle)
+        # The absolute path makes the descriptor given for it unused; it follows the link.
+        os.link(f"/proc/self/fd/{handle}", path, src_dir_fd=handle)
+    except OSError:
+        return False
+    finally:
+        os.close(handle)
+    return True
 
 
 #: The network's refusals (``dote serve``'s address), in French.
