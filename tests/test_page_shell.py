@@ -238,8 +238,20 @@ def _built_both_ways(
         return output
 
     monkeypatch.setattr(mkdocs_plugin.Shell, "fill", fill)
+    written: list[str] = []
+    write = mkdocs_plugin.DotePlugin._write_filled
+
+    def write_filled(self: mkdocs_plugin.DotePlugin, page: Any, shell: str) -> bool:
+        if write(self, page, shell):
+            written.append(page.file.src_uri)
+            return True
+        return False
+
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "_write_filled", write_filled)
     assert main(["build", str(root), "--site-dir", str(tmp_path / "avec")]) == 0
     done = set(filled)
+    # A page filled in is written by the plugin as bytes (not joined and encoded by MkDocs).
+    assert set(written) == done
     monkeypatch.setattr(mkdocs_plugin.DotePlugin, "FILL_MEMBER_PAGES", False)
     filled.clear()
     assert main(["build", str(root), "--site-dir", str(tmp_path / "sans")]) == 0

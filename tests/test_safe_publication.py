@@ -431,10 +431,10 @@ def test_a_script_slipped_into_a_page_content_is_not_allowed_by_its_policy(
     import hashlib
     import re
 
+    from tests.conftest import copy_demo
+
     from dote import render
     from dote.csp import inline_hashes
-
-    from tests.conftest import copy_demo
 
     root = copy_demo(tmp_path / "territoire")
     evil = "<script>evil()</script>"

@@ -342,7 +342,7 @@ def link(old: Path, new: Path) -> None:
 
 class QuietSkips(logging.Filter):
     """MkDocs says « Page skipped » for a page whose template rendered nothing: not for the
-    linked pages, which are not skipped."""
+    pages the plugin links or writes itself, which are not skipped."""
 
     def __init__(self, src_uris: Iterable[str]) -> None:
         super().__init__()
