@@ -304,34 +304,11 @@ def _evaluate(
                 todo.append((index, key))
             else:
                 keep(member, result, found)
-        here, apart = _label_shares(todo)
-        job = None
-        if apart:
-            global _LABEL_APART
-            _LABEL_APART = (complete, policy, today, review_months)
-            pool = workers.pool(1)
-            job = pool.submit(_label_apart, [index for index, _ in apart])
-        try:
-            for index, key in here:
-                member = complete.members[index]
-                result, found = _member_label(member, complete, policy, today, review_months)
-                kept.put(member.id, key, found)
-                keep(member, result, found)
-            if job is not None:
-                assert territory is not None
-                for index, _ in apart:  # their records, which the pages need, while the worker goes on
-                    territory.members_by_id[complete.members[index].id].activities  # noqa: B018
-                for (index, key), found in zip(apart, job.result(), strict=True):
-                    member = complete.members[index]
-                    read_back = reader.member(found[2], member)
-                    if read_back is None:  # not what it made (it cannot be): made here
-                        read_back, found = _member_label(member, complete, policy, today, review_months)
-                    kept.put(member.id, key, found)
-                    keep(member, read_back, found)
-        finally:
-            if job is not None:
-                _LABEL_APART = None
-                pool.shutdown(wait=True, cancel_futures=True)
+        for index, key, result, found in _made_labels(
+            todo, complete, territory, policy, today, review_months, reader
+        ):
+            kept.put(complete.members[index].id, key, found)
+            keep(complete.members[index], result, found)
         if fresh is not None:
             fresh.update(complete.members[index].id for index, _ in todo)
         # In the members' order, whichever process evaluated them.
@@ -352,6 +329,45 @@ LABEL_PARALLEL_FROM = 200
 LABEL_SHARE_APART = 0.6
 #: What the label's worker evaluates with: set just before it forks, read in its copy.
 _LABEL_APART: tuple[Territory, Policy, dt.date, int] | None = None
+
+
+def _made_labels(
+    todo: list[tuple[int, str]],
+    complete: Territory,
+    territory: Territory | None,
+    policy: Policy,
+    today: dt.date,
+    review_months: int,
+    reader: ResultReader,
+) -> Iterator[tuple[int, str, MemberResult, tuple[int, int, Any]]]:
+    """The label of each member of ``todo`` (its place in ``complete`` and its key), with what is
+    kept of it: made here, or by a forked worker for a share of them (see :func:`_label_shares`)
+    while this process makes the others' and the worker's members' records (``territory``'s,
+    which its pages and data need), then read back as a kept label is."""
+    here, apart = _label_shares(todo)
+    if not apart:
+        for index, key in here:
+            yield index, key, *_member_label(complete.members[index], complete, policy, today, review_months)
+        return
+    global _LABEL_APART
+    _LABEL_APART = (complete, policy, today, review_months)
+    pool = workers.pool(1)
+    try:
+        job = pool.submit(_label_apart, [index for index, _ in apart])
+        for index, key in here:
+            yield index, key, *_member_label(complete.members[index], complete, policy, today, review_months)
+        assert territory is not None
+        for index, _ in apart:
+            territory.members_by_id[complete.members[index].id].activities  # noqa: B018 - made now
+        for (index, key), found in zip(apart, job.result(), strict=True):
+            member = complete.members[index]
+            read_back = reader.member(found[2], member)
+            if read_back is None:  # not what the worker made (it cannot be): made here
+                read_back, found = _member_label(member, complete, policy, today, review_months)
+            yield index, key, read_back, found
+    finally:
+        _LABEL_APART = None
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _label_shares(todo: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:

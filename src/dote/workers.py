@@ -1,7 +1,9 @@
-"""Worker processes, for the stages that a large territory makes long (parsing, rendering).
+"""Worker processes, for the stages that a large territory makes long (parsing, the label,
+rendering, open data).
 
 Workers are *forked*: they start with the build's memory as it is (the records, the
-templates), so nothing but their results crosses between processes. Forking is only
+templates), so little but their results crosses between processes (the parsing workers are
+also sent the files' bytes, as they are read). Forking is only
 safe in a process without other threads: `dote serve` (its web server runs in threads)
 and a program that embeds the build with threads work in one process, as does a
 machine with one core or ``DOTE_PROCESSUS=1``.
@@ -41,12 +43,6 @@ def available() -> bool:
 def pool(size: int | None = None) -> ProcessPoolExecutor:
     """A pool of ``size`` forked workers, :func:`count` by default (check :func:`available` first)."""
     return ProcessPoolExecutor(size or count(), mp_context=multiprocessing.get_context("fork"))
-
-
-def map_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) -> list[R]:
-    """``[function(item) for item in items]``, computed by forked workers, in order."""
-    with pool() as executor:
-        return list(executor.map(function, items, chunksize=chunk))
 
 
 def imap_forked(function: Callable[[T], R], items: Iterable[T], chunk: int = 64) -> Iterator[R]:
