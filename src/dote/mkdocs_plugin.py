@@ -165,9 +165,14 @@ def _is_packed(entry: bytes) -> bool:
 
 def _unpack(packed: bytes) -> str:
     """The HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
+    return _unpack_bytes(packed).decode("utf-8")
+
+
+def _unpack_bytes(packed: bytes) -> bytes:
+    """The UTF-8 bytes of the HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
     if not _is_packed(packed):
         raise ValueError("not a packed page")
-    return zlib.decompress(packed[1:]).decode("utf-8")
+    return zlib.decompress(packed[1:])
 
 
 def _document_key(page_key: str) -> str:
@@ -1282,16 +1287,12 @@ class DotePlugin(BasePlugin[DoteConfig]):
         if parked is None:
             return False
         packed, marker = parked
-        parts = shell.split(marker)
-        if len(parts) != 2 or not _is_packed(packed):
+        if shell.count(marker) != 1:
             return False  # the usual way says what is wrong
         try:
-            content = zlib.decompress(packed[1:])
-        except zlib.error:
-            return False
-        generated = self._pages[page.file.src_uri]
-        if generated.marked is not None:
-            content = content.replace(render.DATE_MARK.encode(), generated.date_text.encode("utf-8"))
+            content = self._pages[page.file.src_uri].finish_bytes(_unpack_bytes(packed))
+        except (ValueError, zlib.error):
+            return False  # damaged: rendered again the usual way
         # The policy of the theme's page alone (see dote.csp), put in at its head.
         head, tail = csp.with_policy(shell, shell).split(marker)
         path = Path(page.file.abs_dest_path)

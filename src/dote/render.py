@@ -153,6 +153,12 @@ class GeneratedPage:
         """The page's HTML as published, from :meth:`kept_html`."""
         return html.replace(DATE_MARK, self.date_text) if self.marked is not None else html
 
+    def finish_bytes(self, html: bytes) -> bytes:
+        """:meth:`finish` of the UTF-8 bytes of :meth:`kept_html`."""
+        if self.marked is None:
+            return html
+        return html.replace(DATE_MARK.encode("utf-8"), self.date_text.encode("utf-8"))
+
 
 #: Where a page made by :attr:`GeneratedPage.marked` names the reference date (a comment: no
 #: register text can write one, every ``<`` of theirs is escaped).
