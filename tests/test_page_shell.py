@@ -368,3 +368,33 @@ def test_material_view_source_action_is_filled_in(
     repository = "registres-rawion" if part == "edit" else "registres-edition"
     raw = re.findall(rf'href="(https://forge\.example\.org/maison/{repository}/raw/main/[^"]+)"', page)
     assert raw and all("valmont" in link for link in raw)
+
+
+def test_filled_pages_go_through_a_later_plugin_s_post_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin (here a hook) after « dote » that changes pages: the filled member pages are
+    not written by the plugin, they go through its ``on_post_page`` and MkDocs writes them."""
+    root = copy_demo(tmp_path / "territoire")
+    (root / "crochet.py").write_text(
+        "def on_post_page(output, page, config):\n"
+        "    return output.replace('</body>', '<!--crochet--></body>')\n",
+        encoding="utf-8",
+    )
+    config = root / "mkdocs.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nhooks:\n  - crochet.py\n", encoding="utf-8")
+    monkeypatch.setenv(CACHE_ENV, "0")
+    written: list[str] = []
+    write = mkdocs_plugin.DotePlugin._write_filled
+
+    def write_filled(self: mkdocs_plugin.DotePlugin, page: Any, shell: str) -> bool:
+        done = write(self, page, shell)
+        if done:
+            written.append(page.file.src_uri)
+        return done
+
+    monkeypatch.setattr(mkdocs_plugin.DotePlugin, "_write_filled", write_filled)
+    assert main(["build", str(root), "--site-dir", str(tmp_path / "site")]) == 0
+    members = _member_pages(tmp_path / "site")
+    assert len(members) >= 6 and written == []
+    assert all(b"<!--crochet--></body>" in path.read_bytes() for path in members.values())

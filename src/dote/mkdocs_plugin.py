@@ -362,6 +362,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         self._links: dict[str, Path] = {}  # src_uri → the previous build's file
         self._link_keys: dict[str, str] = {}  # dest_uri → key, recorded for the next build
         self._quiet: QuietSkips | None = None
+        self._writes_filled = False
         self._shell: Shell | None = None
         self._filled: set[str] = set()  # src_uri of the member pages themed by the shell
         self._early_shards: search.MemberShards | None = None
@@ -975,10 +976,14 @@ class DotePlugin(BasePlugin[DoteConfig]):
                 f"dote : {len(self._links)} page(s) de membre inchangée(s), reprise(s) du site précédent"
             )
         self._plan_fills(env, config, files, [p for p in shared if p.file.src_uri not in self._links])
+        # A filled page is written by this plugin (_write_filled) when no plugin after it changes
+        # pages: then it goes through their on_post_page, and MkDocs writes it.
+        after = config.plugins.events["post_page"]
+        self._writes_filled = bool(after) and getattr(after[-1], "__self__", None) is self
         # MkDocs says « Page skipped » of a page it did not write: linked, or filled and written
         # by this plugin (_write_filled).
-        if self._links or self._filled:
-            self._quiet = QuietSkips([*self._links, *self._filled])
+        if self._links or (self._filled and self._writes_filled):
+            self._quiet = QuietSkips([*self._links, *(self._filled if self._writes_filled else ())])
             logging.getLogger("mkdocs.commands.build").addFilter(self._quiet)
 
     def _plan_fills(self, env: Any, config: MkDocsConfig, files: Files, pages: list[Any]) -> None:
@@ -1282,9 +1287,10 @@ class DotePlugin(BasePlugin[DoteConfig]):
         in place of its content) as bytes: its content, kept compressed as UTF-8, is written
         as it comes out, not made a string, joined, searched for its policy and encoded again
         (a millisecond a page of 250 KB). The same bytes as MkDocs would write. ``False`` if
-        the page is not parked or its cache entry is damaged: themed the usual way."""
+        the page is not parked, its cache entry is damaged, or a plugin after this one changes
+        pages (see :meth:`_plan_links`): themed the usual way."""
         parked = self._parked.get(page.file.src_uri)
-        if parked is None:
+        if parked is None or not self._writes_filled:
             return False
         packed, marker = parked
         if shell.count(marker) != 1:
