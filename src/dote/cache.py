@@ -210,7 +210,7 @@ class DocumentCache:
         """The cached read of ``raw``, or ``None``."""
         if self.folder is None:
             return None
-        pack_name, key = self._where(raw, path, name, kind, partial)
+        pack_name, key = self._where(raw, name, kind, partial)
         self.keys[name] = key
         self._used.setdefault(pack_name, set()).add(key)
         entry = self._pack(pack_name).get(key)
@@ -362,7 +362,7 @@ class DocumentCache:
         if earlier is None:
             return None
         for name, status, (raw, _) in zip(names, earlier, reads, strict=True):
-            if self._where(raw, Path(name), name, *_kind_of(status))[1] != status[6]:
+            if self._where(raw, name, *_kind_of(status))[1] != status[6]:
                 return None
         self._take(folder, names, earlier)
         for name, status, (_, found) in zip(names, earlier, reads, strict=True):
@@ -406,18 +406,18 @@ class DocumentCache:
         entry: Entry | None = self._pack(_pack_name(posixpath.dirname(name))).get(key)
         return entry
 
-    def store(self, raw: bytes, path: Path, name: str, kind: str, partial: bool, entry: Entry) -> None:
+    def store(self, raw: bytes, name: str, kind: str, partial: bool, entry: Entry) -> None:
         """Keep the read of ``raw`` (see :func:`entry_of`) for the next runs."""
         if self.folder is None:
             return
-        pack_name, key = self._where(raw, path, name, kind, partial)
+        pack_name, key = self._where(raw, name, kind, partial)
         self.keys[name] = key
         self._used.setdefault(pack_name, set()).add(key)
         self._pack(pack_name)[key] = entry
         self._changed.add(pack_name)
 
     @staticmethod
-    def _where(raw: bytes, path: Path, name: str, kind: str, partial: bool) -> tuple[str, str]:
+    def _where(raw: bytes, name: str, kind: str, partial: bool) -> tuple[str, str]:
         # Packed by folder, named relative to the territory (a checkout elsewhere reuses it).
         pack_name = _pack_name(posixpath.dirname(name))
         return pack_name, _hash(raw, name.encode(), kind.encode(), b"1" if partial else b"0")

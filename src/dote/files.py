@@ -82,7 +82,7 @@ def _write_new(path: Path, data: bytes, sync: bool) -> bool:
     thousands of cache entries). ``False`` when it cannot (another system or file system, no
     ``/proc``, a file of that name already there): the caller writes it the usual way."""
     unnamed = getattr(os, "O_TMPFILE", None)
-    if unnamed is None:
+    if unnamed is None or os.path.lexists(path):  # not written twice to find it there
         return False
     try:
         try:

@@ -1300,7 +1300,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         except (ValueError, zlib.error):
             return False  # damaged: rendered again the usual way
         # The policy of the theme's page alone (see dote.csp), put in at its head.
-        head, tail = csp.with_policy(shell, shell).split(marker)
+        head, tail = csp.with_policy(shell).split(marker)
         path = Path(page.file.abs_dest_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join((head.encode("utf-8"), content, tail.encode("utf-8"))))
@@ -1380,7 +1380,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             links = self.watch.alternate_links(page.url)
             if links and "</head>" in output:
                 output = output.replace("</head>", links + "</head>", 1)
-                theme = theme.replace("</head>", links + "</head>", 1)
         return csp.with_policy(output, theme)
 
     def on_post_template(

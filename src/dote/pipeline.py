@@ -344,18 +344,17 @@ def _made_labels(
     kept of it: made here, or by a forked worker for a share of them (see :func:`_label_shares`)
     while this process makes the others' and the worker's members' records (``territory``'s,
     which its pages and data need), then read back as a kept label is."""
-    here, apart = _label_shares(todo)
-    if not apart:
-        for index, key in here:
-            yield index, key, *_member_label(complete.members[index], complete, policy, today, review_months)
-        return
     global _LABEL_APART
-    _LABEL_APART = (complete, policy, today, review_months)
-    pool = workers.pool(1)
+    here, apart = _label_shares(todo)
+    pool = workers.pool(1) if apart else None
     try:
-        job = pool.submit(_label_apart, [index for index, _ in apart])
+        if pool is not None:
+            _LABEL_APART = (complete, policy, today, review_months)
+            job = pool.submit(_label_apart, [index for index, _ in apart])
         for index, key in here:
             yield index, key, *_member_label(complete.members[index], complete, policy, today, review_months)
+        if pool is None:
+            return
         assert territory is not None
         for index, _ in apart:
             territory.members_by_id[complete.members[index].id].activities  # noqa: B018 - made now
@@ -367,7 +366,8 @@ def _made_labels(
             yield index, key, read_back, found
     finally:
         _LABEL_APART = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _label_shares(todo: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:

@@ -363,7 +363,7 @@ class _Parsing:
             assert job.raw is not None
             chosen = job.chosen is not None
             job.found = _parse_and_check(job.raw, job.path, job.name, job.kind, chosen)
-            self.store.store(job.raw, job.path, job.name, job.kind, chosen, entry_of(*job.found))
+            self.store.store(job.raw, job.name, job.kind, chosen, entry_of(*job.found))
         self.batch = []
 
     def close(self) -> None:
@@ -387,7 +387,7 @@ class _Parsing:
             for job, data in zip(batch, future.result(), strict=True):
                 assert job.raw is not None
                 entry: Entry = marshal.loads(data)
-                self.store.store(job.raw, job.path, job.name, job.kind, job.chosen is not None, entry)
+                self.store.store(job.raw, job.name, job.kind, job.chosen is not None, entry)
                 job.found = document_of(entry, job.raw, job.path, job.name)
 
 
