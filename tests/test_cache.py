@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import yaml
 
 from conftest import copy_demo
 from dote import cache, explorer, label, model, pipeline, validate
-from dote.cache import CACHE_DIR
+from dote.cache import CACHE_DIR, compress, decompress
 from dote.layout import RESERVED_MEMBER_IDS
 from dote.model import add_duration
 from dote.scaffold import demo_territory
@@ -158,10 +157,10 @@ def test_a_cached_page_is_used_until_what_it_shows_changes(tmp_path: Path) -> No
     pages = list((root / CACHE_DIR).rglob("pages/*/*"))
     assert pages
     marker = "<!-- pris dans le cache -->"
-    for page in pages:  # entries are compressed (zlib); a page's after a byte telling if it has <h1
+    for page in pages:  # entries are compressed (LZ4); a page's after a byte telling if it has <h1
         entry = page.read_bytes()
         flag, packed = (entry[:1], entry[1:]) if entry[:1] in (b"0", b"1") else (b"", entry)
-        page.write_bytes(flag + zlib.compress(zlib.decompress(packed) + marker.encode("utf-8")))
+        page.write_bytes(flag + compress(decompress(packed) + marker.encode("utf-8")))
     _build(root)
     member_pages = sorted((root / "site" / "registres").glob("*/index.html"))
     assert member_pages and all(marker in p.read_text(encoding="utf-8") for p in member_pages)
@@ -193,7 +192,7 @@ def test_processor_pages_are_kept_until_the_activities_they_list_change(tmp_path
     for page in (root / CACHE_DIR).rglob("pages/*/*"):
         entry = page.read_bytes()
         flag, packed = (entry[:1], entry[1:]) if entry[:1] in (b"0", b"1") else (b"", entry)
-        page.write_bytes(flag + zlib.compress(zlib.decompress(packed) + marker.encode("utf-8")))
+        page.write_bytes(flag + compress(decompress(packed) + marker.encode("utf-8")))
     activity = root / "registers" / "members" / "boulangerie-exemple" / "clients-commandes.yml"
     text = activity.read_text(encoding="utf-8")
     activity.write_text(text + "# relu\n", encoding="utf-8")
@@ -599,7 +598,7 @@ def test_a_damaged_label_entry_is_evaluated_again(tmp_path: Path, monkeypatch: p
     entries = sorted((root / CACHE_DIR).glob("*/label/*"))
     assert cold.territory is not None and len(entries) == len(cold.territory.members)
     entries[0].write_bytes(b"\x00garbage")
-    entries[1].write_bytes(zlib.compress(pickle.dumps("not marshal")))
+    entries[1].write_bytes(compress(pickle.dumps("not marshal")))
     evaluated = _count_evaluations(monkeypatch)
     warm = pipeline.run(root, today=TODAY, cache=True)
     assert sorted(evaluated) == sorted(e.name for e in entries[:2])
@@ -669,7 +668,7 @@ def test_a_damaged_page_entry_is_rendered_again(tmp_path: Path) -> None:
     assert [str(p) for p in before if before[p] != after[p]] == []
     # Written again whole: the next build reads them as they are.
     assert all(
-        zlib.decompress(e.read_bytes()[1:])
+        decompress(e.read_bytes()[1:])
         for e in (root / CACHE_DIR).rglob("pages/*/*")
         if e.read_bytes()[:1] in (b"0", b"1")
     )

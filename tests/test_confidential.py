@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import itertools
 import json
 import re
 import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from dote import pipeline
+from dote.cache import decompress
 from dote.cli import main
 from dote.confidential import non_public_keys
 from dote.scaffold import init_territory
+
+#: How an LZ4 frame begins (the build cache's entries, see dote.cache.compress).
+LZ4_FRAME = bytes.fromhex("04224d18")
 
 _counter = itertools.count()
 
@@ -279,9 +281,8 @@ def _all_text(site: Path) -> str:
                 continue
             elif data[:2] == b"\x1f\x8b":  # .gz, Pagefind
                 data = gzip.decompress(data)
-            elif data[:1] == b"\x78":  # zlib: the build cache's entries
-                with contextlib.suppress(zlib.error):
-                    data = zlib.decompress(data)
+            elif data[1:5] == LZ4_FRAME or data[:4] == LZ4_FRAME:  # the build cache's entries
+                data = decompress(data[1:] if data[1:5] == LZ4_FRAME else data)  # a page's: a flag first
             chunks.append(data)
     return b"\n".join(chunks).decode("utf-8", errors="replace")
 

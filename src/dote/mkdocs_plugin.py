@@ -15,7 +15,6 @@ import os
 import secrets
 import subprocess
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -57,7 +56,9 @@ from dote.cache import (
     MemberResults,
     MemberValues,
     PageCache,
+    compress,
     content_key,
+    decompress,
     engine_fingerprint,
     template_cache,
 )
@@ -155,7 +156,7 @@ _CHANGED_CONTENT = (
 def _pack(html: str) -> bytes:
     """A generated page's HTML as the build keeps it (until it is themed, and in the cache):
     ``1`` if it holds ``<h1`` (``0`` if not), then its UTF-8 bytes compressed."""
-    return (b"1" if "<h1" in html else b"0") + zlib.compress(html.encode("utf-8"), 1)
+    return (b"1" if "<h1" in html else b"0") + compress(html.encode("utf-8"))
 
 
 def _is_packed(entry: bytes) -> bool:
@@ -164,15 +165,15 @@ def _is_packed(entry: bytes) -> bool:
 
 
 def _unpack(packed: bytes) -> str:
-    """The HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
+    """The HTML :func:`_pack` kept (``ValueError`` if damaged)."""
     return _unpack_bytes(packed).decode("utf-8")
 
 
 def _unpack_bytes(packed: bytes) -> bytes:
-    """The UTF-8 bytes of the HTML :func:`_pack` kept (``ValueError`` or ``zlib.error`` if damaged)."""
+    """The UTF-8 bytes of the HTML :func:`_pack` kept (``ValueError`` if damaged)."""
     if not _is_packed(packed):
         raise ValueError("not a packed page")
-    return zlib.decompress(packed[1:])
+    return decompress(packed[1:])
 
 
 def _document_key(page_key: str) -> str:
@@ -1263,7 +1264,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
         """A generated page's HTML; rendered again if its cache entry is damaged."""
         try:
             return generated.finish(_unpack(packed))
-        except (ValueError, zlib.error):
+        except ValueError:
             html = generated.kept_html(page.url)
             self._cache.put_bytes(self._page_key(generated, page.url), _pack(html))
             return generated.finish(html)
@@ -1297,7 +1298,7 @@ class DotePlugin(BasePlugin[DoteConfig]):
             return False  # the usual way says what is wrong
         try:
             content = self._pages[page.file.src_uri].finish_bytes(_unpack_bytes(packed))
-        except (ValueError, zlib.error):
+        except ValueError:
             return False  # damaged: rendered again the usual way
         # The policy of the theme's page alone (see dote.csp), put in at its head.
         head, tail = csp.with_policy(shell).split(marker)

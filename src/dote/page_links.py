@@ -30,14 +30,13 @@ import marshal
 import os
 import re
 import shutil
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import markupsafe
 
-from dote.cache import content_key
+from dote.cache import compress, content_key, decompress
 from dote.files import write_atomic_bytes
 
 #: The template that renders nothing: MkDocs then writes no file for the page, linked instead.
@@ -288,8 +287,8 @@ class Manifest:
         if self.path is None:
             return {}
         try:
-            kept = marshal.loads(zlib.decompress(self.path.read_bytes()))
-        except (OSError, EOFError, ValueError, TypeError, zlib.error):
+            kept = marshal.loads(decompress(self.path.read_bytes()))
+        except (OSError, EOFError, ValueError, TypeError):
             return {}
         if not isinstance(kept, dict) or kept.get("site") != str(site) or kept.get("format") != FORMAT:
             return {}
@@ -310,7 +309,7 @@ class Manifest:
             pages[dest_uri] = (key, found.st_size, found.st_mtime_ns, found.st_ino)
         record = {"format": FORMAT, "site": str(site), "pages": pages}
         with contextlib.suppress(OSError):
-            write_atomic_bytes(self.path, zlib.compress(marshal.dumps(record), 1), sync=False)
+            write_atomic_bytes(self.path, compress(marshal.dumps(record)), sync=False)
 
 
 def unchanged(
