@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
@@ -32,8 +33,19 @@ if TYPE_CHECKING:
     from dote.model import Activity, LegalBasis, Retention, Territory
     from dote.watch import WatchItem
 
-#: What Jinja's autoescape does to a value (``markupsafe.escape``): the pieces below call it.
-e = escape
+
+@lru_cache(maxsize=1 << 16)
+def _escaped(text: str) -> Markup:
+    return escape(text)
+
+
+def e(value: object) -> Markup:
+    """What Jinja's autoescape does to a value (``markupsafe.escape``): the pieces below call
+    it. A text is escaped once per process: a member page of 30 activities escapes some 2,500
+    values, most of them the same vocabulary labels, dates and sentences as on every other page
+    (bounded: a large territory's own texts do not all stay)."""
+    return _escaped(value) if type(value) is str else escape(value)
+
 
 _MONTHS = (
     "janvier",
@@ -92,6 +104,12 @@ class ActivityContext:
     internal: Callable[[Activity], str] | None = None
 
 
+@lru_cache(maxsize=1 << 12)
+def _time(value: dt.date) -> Markup:
+    """A date as a page shows it (the same few hundred dates on every page of a territory)."""
+    return Markup(f'<time datetime="{e(value.isoformat())}">{e(date_fr(value))}</time>')
+
+
 class Fragments:
     """The pieces, for one territory (``glossary``: whether it publishes docs/glossaire.md)."""
 
@@ -102,42 +120,42 @@ class Fragments:
 
     @staticmethod
     def missing(text: str = "Non renseigné") -> Markup:
-        return Markup(f'<span class="dote-manquant">{escape(text)}</span>')
+        return Markup(f'<span class="dote-manquant">{e(text)}</span>')
 
     def date(self, value: dt.date | None) -> Markup:
         if not value:
             return self.missing()
-        return Markup(f'<time datetime="{escape(value.isoformat())}">{escape(date_fr(value))}</time>')
+        return _time(value)
 
     def term(self, t: Any) -> Markup:
         if not t:
             return self.missing()
-        return Markup(f'<span title="{escape(t.description or t.reference)}">{escape(t.label)}</span>')
+        return Markup(f'<span title="{e(t.description or t.reference)}">{e(t.label)}</span>')
 
     @staticmethod
     def link(url: str, text: str | None = None) -> Markup:
         target = safe_url(url)
         if target:
-            return Markup(f'<a href="{escape(target)}" rel="noopener">{escape(text or url)}</a>')
-        return escape(text or url)
+            return Markup(f'<a href="{e(target)}" rel="noopener">{e(text or url)}</a>')
+        return e(text or url)
 
     @staticmethod
     def email(address: str) -> Markup:
         target = safe_email(address)
         if target:
-            return Markup(f'<a href="mailto:{escape(target)}">{escape(address)}</a>')
-        return escape(address)
+            return Markup(f'<a href="mailto:{e(target)}">{e(address)}</a>')
+        return e(address)
 
     def person(self, p: Any) -> Markup:
-        html = escape(p.name)
+        html = e(p.name)
         if p.email:
             html += Markup(", ") + self.email(p.email)
         if p.address:
-            html += Markup(f", {escape(p.address)}")
+            html += Markup(f", {e(p.address)}")
         if p.phone:
-            html += Markup(f", tél. {escape(p.phone)}")
+            html += Markup(f", tél. {e(p.phone)}")
         if p.designation:
-            html += Markup(f" (n° de désignation CNIL : {escape(p.designation)})")
+            html += Markup(f" (n° de désignation CNIL : {e(p.designation)})")
         return html
 
     @staticmethod
@@ -169,10 +187,10 @@ class Fragments:
 
     def _gloss(self, href: Callable[[str], str], anchor: str, text: str) -> Markup:
         if not self.glossary:
-            return escape(text)
-        shown = escape(text)
+            return e(text)
+        shown = e(text)
         return Markup(
-            f'<a class="dote-terme" href="{escape(href(anchor))}" title="{shown} : définition dans le glossaire">'
+            f'<a class="dote-terme" href="{e(href(anchor))}" title="{shown} : définition dans le glossaire">'
             f"{shown}</a>"
         )
 
