@@ -18,7 +18,6 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from dote.watch import WatchItem
 
 
-@lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 16)
 def _escaped(text: str) -> Markup:
     return escape(text)
 
@@ -104,7 +103,7 @@ class ActivityContext:
     internal: Callable[[Activity], str] | None = None
 
 
-@lru_cache(maxsize=1 << 12)
+@functools.lru_cache(maxsize=1 << 12)
 def _time(value: dt.date) -> Markup:
     """A date as a page shows it (the same few hundred dates on every page of a territory)."""
     return Markup(f'<time datetime="{e(value.isoformat())}">{e(date_fr(value))}</time>')

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 from markupsafe import Markup, escape
@@ -772,16 +771,9 @@ def notices_page(
     return csp.with_policy("\n".join(out), theme="")
 
 
-@lru_cache(maxsize=1 << 15)
-def _escaped(text: str) -> str:
-    """A block's text escaped for HTML, once per process (see office._escape: most blocks are
-    the same sentences in every member's notices)."""
-    return str(escape(text))
-
-
 def blocks_html(blocks: Sequence[Block], top: int = 2) -> Markup:
     """Blocks as HTML: « titre » is a heading of level ``top``, sections the next levels."""
-    e = _escaped
+    e = fragments.e  # each text escaped once per process: most are the same in every member's notices
     levels = {"titre": top, "section": top + 1, "sous-section": top + 2}
     out: list[str] = []
     in_list = False
