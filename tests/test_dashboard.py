@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dote import dashboard, pipeline, render, review
+from dote import dashboard, opendata, pipeline, render, review
 from dote.cache import MemberValues
 from dote.cli import main
 from dote.dashboard import Chart, Row, compute, pages
@@ -399,6 +399,30 @@ def test_figures_and_reviews_read_back_are_those_computed(
 
 def _refused(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("computed again")
+
+
+def test_figures_kept_by_the_open_data_workers_are_those_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a clean build, the open data's forked workers keep each member's figures as they make
+    its texts (``OpenData.along``): the dashboard reads every one back, and they are its own."""
+    result = pipeline.run(ROOT)
+    territory, label = result.territory, result.label
+    assert territory is not None and label is not None
+    today = label.reference_date
+    plain = compute(territory, label, today)
+    figures, reviews = _stores(tmp_path, result, today)
+    monkeypatch.setattr(opendata, "PARALLEL_FROM", 1)
+    monkeypatch.setenv("DOTE_PROCESSUS", "2")
+    forked: list[int] = []
+    real = opendata.workers.imap_forked
+    monkeypatch.setattr(opendata.workers, "imap_forked", lambda *a, **k: forked.append(1) or real(*a, **k))
+    opendata.OpenData(
+        territory, label, "", today, along=dashboard.figures_keeper(territory, label, today, figures)
+    )
+    assert forked
+    monkeypatch.setattr(dashboard._Figures, "of", _refused)  # none counted here
+    assert compute(territory, label, today, figures, reviews) == plain
 
 
 def test_figures_kept_for_a_label_window_are_read_back_on_another_day(

@@ -271,7 +271,7 @@ def compute(
     found = compute_reviews(territory, label, reference, kept=kept_reviews)
     reviews, members_overdue, overdue, unpublished = _reviews(found)
     screening = render.label_context(territory, label, "")["screening"]
-    part = reference.isoformat() if figures_dated else ""
+    part = _figures_part(label, today, figures_dated)
     totals = _Figures()
     for member in territory.members:
         figures = (
@@ -315,6 +315,32 @@ def compute(
         withheld=totals.counts["retenues"],
         review_list=found,
     )
+
+
+def _figures_part(label: Evaluation | None, today: dt.date, figures_dated: bool) -> str:
+    """What a member's kept figures are keyed by besides its key (see :func:`compute`)."""
+    reference = label.reference_date if label is not None else today
+    return reference.isoformat() if figures_dated else ""
+
+
+def figures_keeper(
+    territory: Territory,
+    label: Evaluation | None,
+    today: dt.date,
+    kept: MemberValues,
+    *,
+    figures_dated: bool = True,
+) -> Callable[[Member], None]:
+    """What keeps a member's figures in ``kept`` as :func:`compute` would (same arguments), for
+    a process that walks the members anyway (the open data's forked workers, in a clean build):
+    :func:`compute` then reads them back instead of counting every member on one core."""
+    screening = render.label_context(territory, label, "")["screening"]
+    part = _figures_part(label, today, figures_dated)
+
+    def keep(member: Member) -> None:
+        kept.put(member.id, _Figures.of(member, territory, screening).data(), part)
+
+    return keep
 
 
 @dataclass

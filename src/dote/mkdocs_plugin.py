@@ -455,6 +455,17 @@ class DotePlugin(BasePlugin[DoteConfig]):
             else {}
         )
         site_url = config.site_url or ""
+        # The dashboard's stores (see below), known to the open data, whose forked workers keep
+        # each member's figures as they make its texts (a clean build; see OpenData.along).
+        # Each member's figures and records to review are kept between public builds, under its key.
+        figures = kept_reviews = None
+        if not internal and self._member_keys:
+            # A member's figures depend on the date through its label only (kept for its window);
+            # its records to review are kept without the date, with their own window.
+            figures = MemberValues(self.root, "tableau", self._window_keys or self._member_keys)
+            kept_reviews = MemberValues(self.root, "revues-fiches", self._keys_for("revues sans date"))
+            figures.prune()
+            kept_reviews.prune()
         # --- open data: made first, while this process goes on with the pages (see _open_data) ---
         self._data_store = FileStore(None if internal else self.root, "donnees")
         self._badge_store = FileStore(None if internal else self.root, "badges")
@@ -467,6 +478,11 @@ class DotePlugin(BasePlugin[DoteConfig]):
             cache=_OpenDataCache(self),
             store=self._data_store,
             build_now=False,
+            along=None
+            if figures is None
+            else dashboard.figures_keeper(
+                self.territory, self.label, self._today, figures, figures_dated=not self._window_keys
+            ),
         )
         self._open_data()
         # --- legal watch: its page, feeds (in on_files) and the items of each activity ---
@@ -496,15 +512,6 @@ class DotePlugin(BasePlugin[DoteConfig]):
             self._badges = render.badges(self.label, env)
         pages += render.catalogue_pages(self.territory, env)
         # --- dashboard (issue 9): its page, and its figures for the home page's macros ---
-        # Each member's figures and records to review are kept between public builds, under its key.
-        figures = kept_reviews = None
-        if not internal and self._member_keys:
-            # A member's figures depend on the date through its label only (kept for its window);
-            # its records to review are kept without the date, with their own window.
-            figures = MemberValues(self.root, "tableau", self._window_keys or self._member_keys)
-            kept_reviews = MemberValues(self.root, "revues-fiches", self._keys_for("revues sans date"))
-            figures.prune()
-            kept_reviews.prune()
         self.dashboard = dashboard.compute(
             self.territory,
             self.label,

@@ -684,7 +684,11 @@ _FORKED: tuple[OpenData, Callable[[Activity], Screening]] | None = None
 def _forked_member_texts(member_id: str) -> bytes:
     assert _FORKED is not None
     data, screen_of = _FORKED
-    return data._member_texts(data.territory.members_by_id[member_id], screen_of)
+    member = data.territory.members_by_id[member_id]
+    texts = data._member_texts(member, screen_of)
+    if data.along is not None:
+        data.along(member)
+    return texts
 
 
 @dataclass
@@ -707,6 +711,10 @@ class OpenData:
     #: False: the datasets are made later, by :meth:`build` (the plugin may make them in a
     #: forked process, see :meth:`adopt`).
     build_now: bool = True
+    #: Other work on each member whose texts forked workers make (a clean build), done there
+    #: while its records are at hand: the plugin keeps the member's dashboard figures
+    #: (dashboard.figures_keeper), which the dashboard then reads back.
+    along: Callable[[Member], None] | None = None
 
     def __post_init__(self) -> None:
         self.base = site_base(self.site_url)
