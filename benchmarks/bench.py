@@ -33,13 +33,17 @@ built the same way, each of its builds right after the same kind of build of the
 ratios between the two sizes (the budget's 5,000 against 1,000) then compare builds minutes
 apart, on a machine whose speed may drift from one hour to the next.
 
-For each build it records the wall time, the peak memory of the whole process tree (the
-sum of the proportional set sizes of the build and its children, sampled every 50 ms), the size of
+For each build it records the wall time, the CPU time (user and system, of the build and of
+every process it started and waited for: its workers, Pagefind), the peak memory of the whole
+process tree (the sum of the proportional set sizes of the build and its children, sampled
+every 50 ms), the size of
 the site, and the bytes a first search downloads (in Chromium when it is installed and
 Playwright is importable: the search box is filled and every response body counted;
 otherwise the static files a first search needs are summed and the method says so). It
 prints a table with the ratios baseline/dote (how many times faster dote is) and
-dote/floor, and writes the same figures as JSON with ``--json``.
+dote/floor, and the baseline's time against the clean build's CPU time spread over every
+processor (:data:`IDEAL`: the best ratio the same work could reach on this machine), and
+writes the same figures as JSON with ``--json``.
 
 Usage (from the repository, with the project installed)::
 
@@ -61,6 +65,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,11 +76,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: The processors the builds may use (their workers count on them: ``os.cpu_count()``).
+PROCESSORS = os.cpu_count() or 1
+#: The ratio of the naive build's time to the clean build's CPU time spread over every
+#: processor: what the naive / clean ratio would be if the build kept them all busy from start
+#: to end, doing the same work. The clean build cannot reach a ratio above it without doing
+#: less work.
+IDEAL = "naive/dote-propre-cpu-reparti"
 #: A word every synthetic purpose contains: what the search is asked for.
 QUERY = "demandes"
 
@@ -92,6 +104,16 @@ class Measure:
     first_search_kib: float | None = None
     first_search_method: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: CPU time (user + system) of the build and of every process it started and waited for.
+    cpu_seconds: float = 0.0
+
+
+class Run(NamedTuple):
+    """One run of a command: its wall time, the peak memory of its tree, its CPU time."""
+
+    seconds: float
+    peak_mib: float
+    cpu_seconds: float
 
 
 # --- measuring a command ----------------------------------------------------------------------
@@ -157,9 +179,18 @@ SAMPLE_INTERVAL = 0.05
 SAMPLE_COST_FACTOR = 10
 
 
-def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run ``command``; its wall time in seconds and the peak memory of its tree in MiB
-    (sampled, see :data:`SAMPLE_COST_FACTOR`)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run ``command``; its wall time in seconds, the peak memory of its tree in MiB
+    (sampled, see :data:`SAMPLE_COST_FACTOR`) and its CPU time in seconds: user and system
+    time of the command and of the processes it waited for (its workers, Pagefind), as the
+    kernel counts them for this process's children once the command is waited for. Nothing
+    else is waited for meanwhile: the sampler only reads ``/proc``."""
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     process = subprocess.Popen(
         list(command), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -183,7 +214,7 @@ def run_measured(command: Sequence[str], cwd: Path, env: dict[str, str] | None =
     if process.returncode != 0:
         sys.stderr.write(output)
         raise SystemExit(f"échec de la commande ({process.returncode}) : {' '.join(command)}")
-    return elapsed, peak / 1024
+    return Run(elapsed, peak / 1024, _children_cpu() - cpu_before)
 
 
 def _site_stats(site: Path) -> tuple[float, int]:
@@ -443,24 +474,36 @@ def benchmark(
     def record(
         name: str,
         site: Path,
-        runs: Sequence[tuple[float, float]],
+        runs: Sequence[Run],
         *,
         search: bool,
         is_dote: bool,
     ) -> None:
-        """One measure from one or more runs of a build: the median time, the highest peak."""
-        seconds = statistics.median(seconds for seconds, _ in runs)
-        peak = max(peak for _, peak in runs)
+        """One measure from one or more runs of a build: the median time and CPU time, the
+        highest peak."""
+        seconds = statistics.median(run.seconds for run in runs)
+        peak = max(run.peak_mib for run in runs)
+        cpu = statistics.median(run.cpu_seconds for run in runs)
         size, pages = _site_stats(site)
         kib, method = first_search_bytes(site, dote=is_dote) if search and browser else (None, "")
         if search and not browser:
             method = "non mesuré (--no-browser)"
-        extra = {"durees": [round(s, 2) for s, _ in runs]} if len(runs) > 1 else {}
+        extra = {"durees": [round(run.seconds, 2) for run in runs]} if len(runs) > 1 else {}
         measures.append(
-            Measure(name, round(seconds, 2), round(peak, 1), round(size, 1), pages, kib, method, extra)
+            Measure(
+                name,
+                round(seconds, 2),
+                round(peak, 1),
+                round(size, 1),
+                pages,
+                kib,
+                method,
+                extra,
+                round(cpu, 2),
+            )
         )
-        each = f" ({', '.join(f'{s:.1f}' for s, _ in runs)})" if len(runs) > 1 else ""
-        print(f"  {name} : {seconds:.1f} s{each}, {peak:.0f} Mio", file=sys.stderr)
+        each = f" ({', '.join(f'{run.seconds:.1f}' for run in runs)})" if len(runs) > 1 else ""
+        print(f"  {name} : {seconds:.1f} s{each}, {cpu:.1f} s de CPU, {peak:.0f} Mio", file=sys.stderr)
 
     page_count = 0
     floor = work / "plancher"
@@ -484,7 +527,7 @@ def benchmark(
 
     # The floor and the warm builds, each a few seconds, in turns: the machine's drift within
     # the run (a quarter in half an hour has been seen) weighs on both sides of their ratios.
-    runs: dict[str, list[tuple[float, float]]] = {}
+    runs: dict[str, list[Run]] = {}
     changed = 0
     for _ in range(repetitions):
         if baseline:
@@ -528,6 +571,9 @@ def benchmark(
     if baseline:
         ratios = {
             "naive/dote-propre": round(by_name["naive"].seconds / by_name["dote-propre"].seconds, 2),
+            # The most that spreading the clean build's work over the processors could give:
+            # its CPU time divided by their number, against the naive build's wall time.
+            IDEAL: round(by_name["naive"].seconds / (by_name["dote-propre"].cpu_seconds / PROCESSORS), 2),
             "dote-propre/plancher": round(by_name["dote-propre"].seconds / by_name["plancher"].seconds, 2),
             "dote-chaud/plancher": round(by_name["dote-chaud"].seconds / by_name["plancher"].seconds, 2),
             "dote-chaud-ci/plancher": round(
@@ -547,7 +593,7 @@ def benchmark(
         "activites_par_membre": activities,
         "echelle": scale,
         "pages_de_la_reference": page_count,
-        "machine": {"processeurs": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"processeurs": PROCESSORS, "python": sys.version.split()[0]},
         "mesures": [asdict(m) for m in measures],
         "rapports": ratios,
     }
@@ -564,18 +610,24 @@ def table(result: dict[str, Any]) -> str:
         )
         + (f" ; échelle : {scale} membres (noms finissant par « -{scale} »)" if scale else ""),
         "",
-        f"{'construction':<19} {'durée (s)':>10} {'mémoire (Mio)':>14} {'site (Mio)':>11} {'pages':>7} "
-        f"{'1re recherche (Kio)':>20}",
+        f"{'construction':<19} {'durée (s)':>10} {'CPU (s)':>8} {'mémoire (Mio)':>14} {'site (Mio)':>11} "
+        f"{'pages':>7} {'1re recherche (Kio)':>20}",
     ]
     for m in result["mesures"]:
         kib = "" if m["first_search_kib"] is None else f"{m['first_search_kib']:.0f}"
         lines.append(
-            f"{m['name']:<19} {m['seconds']:>10.2f} {m['peak_mib']:>14.0f} {m['site_mib']:>11.1f} "
-            f"{m['pages']:>7} {kib:>20}"
+            f"{m['name']:<19} {m['seconds']:>10.2f} {m['cpu_seconds']:>8.1f} {m['peak_mib']:>14.0f} "
+            f"{m['site_mib']:>11.1f} {m['pages']:>7} {kib:>20}"
         )
     lines.append("")
     for name, value in result["rapports"].items():
         lines.append(f"{name:<36} {value:>6.2f}")
+    if IDEAL in result["rapports"]:
+        lines.append(
+            f"({IDEAL} : durée naïve / (CPU de dote-propre ÷ {result['machine']['processeurs']} processeurs), "
+            "le plus que la construction propre atteindrait en occupant tous les processeurs du début "
+            "à la fin sans rien faire de moins)"
+        )
     return "\n".join(lines)
 
 

@@ -142,10 +142,10 @@ def run_national_job(config: Path, site_dir: Path, work: Path) -> dict[str, Any]
         str(site_dir),
         str(out),
     ]
-    elapsed, peak_mib = run_measured(command, work, env=fixtures.environment_without_proxy())
+    run = run_measured(command, work, env=fixtures.environment_without_proxy())
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    result["total_s"] = round(elapsed, 2)
-    result["memoire_max_mio"] = round(peak_mib, 1)
+    result["total_s"] = round(run.seconds, 2)
+    result["memoire_max_mio"] = round(run.peak_mib, 1)
     return result
 
 

@@ -51,6 +51,11 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     names = [m["name"] for m in result["mesures"]]
     assert names == ["naive", "plancher", "dote-propre", "dote-chaud-ci", "dote-chaud", "dote-lendemain"]
     assert all(m["seconds"] > 0 and m["peak_mib"] > 0 and m["pages"] > 0 for m in result["mesures"])
+    # CPU time: the build's and its children's (a clean build of even 3 members runs Pagefind
+    # and pandoc), never zero, and each build's own: a clean build works more than a warm one.
+    by_name = {m["name"]: m for m in result["mesures"]}
+    assert all(m["cpu_seconds"] > 0.1 for m in result["mesures"]), result["mesures"]
+    assert by_name["dote-propre"]["cpu_seconds"] > by_name["dote-chaud"]["cpu_seconds"]
     # The floor and the warm builds ran twice, in turns, and the next-day build twice; each
     # counts by its median.
     for m in result["mesures"]:
@@ -59,13 +64,17 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
         assert not runs or abs(m["seconds"] - sum(runs) / 2) < 0.011  # each run rounded to 0.01
     assert set(result["rapports"]) == {
         "naive/dote-propre",
+        "naive/dote-propre-cpu-reparti",
         "dote-propre/plancher",
         "dote-chaud/plancher",
         "dote-chaud-ci/plancher",
         "dote-lendemain/plancher",
     }
+    # The clean build's CPU spread over the processors: the naive time against it.
+    processors = result["machine"]["processeurs"]
+    expected = by_name["naive"]["seconds"] / (by_name["dote-propre"]["cpu_seconds"] / processors)
+    assert abs(result["rapports"]["naive/dote-propre-cpu-reparti"] - expected) < 0.02 * expected + 0.01
     # The same content: one naive page per member, processor and model, and the floor as many.
-    by_name = {m["name"]: m for m in result["mesures"]}
     assert by_name["naive"]["pages"] == by_name["plancher"]["pages"] == result["pages_de_la_reference"] + 1
     assert (work / "naive" / "site" / "search" / "search_index.json").is_file()
     # The warm builds saw the changed activities (one each, six in all, of the three members in
@@ -80,7 +89,7 @@ def test_the_benchmark_runs_on_a_tiny_territory(tmp_path: Path, capsys) -> None:
     # What the builds must not find was put aside, not deleted before them, and is gone now.
     assert not (work / "mis-de-cote").exists()
     printed = capsys.readouterr().out
-    assert "naive/dote-propre" in printed and "dote-chaud" in printed
+    assert "naive/dote-propre" in printed and "dote-chaud" in printed and "CPU (s)" in printed
 
 
 def test_the_benchmark_builds_a_second_size_side_by_side(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
