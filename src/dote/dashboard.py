@@ -271,7 +271,7 @@ def compute(
     found = compute_reviews(territory, label, reference, kept=kept_reviews)
     reviews, members_overdue, overdue, unpublished = _reviews(found)
     screening = render.label_context(territory, label, "")["screening"]
-    part = _figures_part(label, today, figures_dated)
+    part = _figures_part(reference, figures_dated)
     totals = _Figures()
     for member in territory.members:
         figures = (
@@ -317,9 +317,8 @@ def compute(
     )
 
 
-def _figures_part(label: Evaluation | None, today: dt.date, figures_dated: bool) -> str:
+def _figures_part(reference: dt.date, figures_dated: bool) -> str:
     """What a member's kept figures are keyed by besides its key (see :func:`compute`)."""
-    reference = label.reference_date if label is not None else today
     return reference.isoformat() if figures_dated else ""
 
 
@@ -335,7 +334,7 @@ def figures_keeper(
     a process that walks the members anyway (the open data's forked workers, in a clean build):
     :func:`compute` then reads them back instead of counting every member on one core."""
     screening = render.label_context(territory, label, "")["screening"]
-    part = _figures_part(label, today, figures_dated)
+    part = _figures_part(label.reference_date if label is not None else today, figures_dated)
 
     def keep(member: Member) -> None:
         kept.put(member.id, _Figures.of(member, territory, screening).data(), part)
